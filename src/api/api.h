@@ -1,0 +1,39 @@
+/* api.h - the etcd v2 HTTP API subset (H2O on the loop).
+ *
+ * Serves /v2/keys (reads from the store, writes through raftnode), watches
+ * (from the store's history and live events), /v2/members, /v2/machines,
+ * /v2/stats/*, /health, /version, /metrics, and hands /ovld/v1/* to
+ * raftnode's internal channel. */
+#ifndef OVLD_API_H
+#define OVLD_API_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "../raft/raftnode.h"
+#include "../store/store.h"
+
+typedef struct api api;
+
+typedef struct api_config {
+	const char *listen_client_urls; /* comma-separated http://IP:PORT */
+	size_t max_body;                /* request body limit; 0 = 8 MiB */
+	size_t max_request_line;        /* URL+headers limit; 0 = 1 MiB */
+	int watch_no_leader_ms;         /* end parked watches after this long
+					   without a leader (300); 0 = never */
+} api_config;
+
+int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,
+	     const api_config *cfg);
+/* Binds every listen URL. Returns 0, or a negative errno with a log line. */
+int api_start(api *a);
+/* Stops listening, ends watches and closes connections. */
+void api_close(api *a);
+
+/* Registers a block of Prometheus text to append to /metrics: the callback
+ * appends to buf (a growable string it may realloc). */
+typedef void (*api_metrics_cb)(void *ctx, char **buf, size_t *len,
+			       size_t *cap);
+void api_add_metrics(api *a, api_metrics_cb cb, void *ctx);
+
+#endif
