@@ -1,0 +1,1 @@
+/* config.c - command-line flags (being written). */
