@@ -1,2 +1,163 @@
-/* main.c - ovld entry point (being written). */
-int main(void) { return 1; }
+/* main.c - ovld: parse flags, open the store, start Raft, the API and the
+ * datapath on one libuv loop, and shut them down in reverse on a signal. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "config.h"
+#include "log.h"
+#include "net/dp.h"
+#include "raft/raftnode.h"
+#include "store/store.h"
+
+typedef struct daemon {
+	uv_loop_t loop;
+	config cfg;
+	store *st;
+	raftnode *rn;
+	api *api;
+	dp *dp;
+	uv_signal_t sigint, sigterm;
+	int stopping;
+} daemon_t;
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		log_error("main", "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void on_raft_closed(void *ctx)
+{
+	daemon_t *d = ctx;
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	daemon_t *d = h->data;
+	if (d->stopping++) {
+		log_warn("main", "second signal: exiting now");
+		exit(1);
+	}
+	log_info("main", "signal %d: shutting down", signum);
+	if (d->dp)
+		dp_close(d->dp);
+	api_close(d->api);
+	raftnode_close(d->rn, on_raft_closed, d);
+}
+
+/* The host part of an http://IP:PORT URL. */
+static void url_host(const char *url, char *out, size_t len)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, ":/,");
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static int open_layers(daemon_t *d)
+{
+	config *c = &d->cfg;
+	char path[4096];
+	if (make_dir(c->data_dir) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/store", c->data_dir);
+	store_config sc = {.history_window = c->history_window};
+	if (store_open(&d->st, path, &sc) != 0) {
+		log_error("main", "cannot open the store in %s", path);
+		return -1;
+	}
+	raftnode_config rc = {
+	    .data_dir = c->data_dir,
+	    .name = c->name,
+	    .peer_url = c->initial_advertise_peer_urls,
+	    .listen_peer_url = c->listen_peer_urls,
+	    .client_urls = c->advertise_client_urls,
+	    .join = c->join,
+	    .initial_cluster = c->initial_cluster,
+	    .initial_cluster_state = c->initial_cluster_state,
+	    .initial_cluster_token = c->initial_cluster_token,
+	    .heartbeat_ms = c->heartbeat_ms,
+	    .election_ms = c->election_ms,
+	    .max_voters = c->max_voters,
+	    .snapshot_threshold = c->snapshot_count,
+	    .request_timeout_ms = 2000,
+	};
+	if (raftnode_init(&d->rn, &d->loop, d->st, &rc) != 0)
+		return -1;
+	api_config ac = {.listen_client_urls = c->listen_client_urls};
+	if (api_init(&d->api, &d->loop, d->st, d->rn, &ac) != 0)
+		return -1;
+	if (api_start(d->api) != 0)
+		return -1;
+	if (raftnode_start(d->rn) != 0)
+		return -1;
+	if (c->datapath) {
+		char host_ip[64];
+		if (c->advertise)
+			snprintf(host_ip, sizeof(host_ip), "%s", c->advertise);
+		else
+			url_host(c->initial_advertise_peer_urls, host_ip,
+				 sizeof(host_ip));
+		dp_config dc = {.host_ip = host_ip,
+				.endpoint_gc_s = c->endpoint_gc_s,
+				.resync_ms = 10000};
+		if (dp_init(&d->dp, &d->loop, d->st, d->rn, &dc) != 0 ||
+		    dp_start(d->dp) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static daemon_t d;
+	if (config_parse(&d.cfg, argc, argv) != 0)
+		return 2;
+	if (d.cfg.show_help) {
+		config_usage();
+		return 0;
+	}
+	if (d.cfg.show_version) {
+		printf("ovld Version: %s\netcd Version: 3.4.0\n"
+		       "API: etcd v2 keys, members and stats\n",
+		       OVLD_VERSION);
+		return 0;
+	}
+	int level = log_parse_level(d.cfg.log_level);
+	if (level < 0) {
+		fprintf(stderr, "ovld: bad value '%s' for --log-level\n",
+			d.cfg.log_level);
+		return 2;
+	}
+	log_set_level(level);
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&d.loop);
+	if (open_layers(&d) != 0)
+		return 1;
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sigterm);
+	d.sigint.data = d.sigterm.data = &d;
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	log_info("main", "ovld %s serving %s as %s", OVLD_VERSION,
+		 d.cfg.listen_client_urls, d.cfg.name);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	store_close(d.st);
+	config_free(&d.cfg);
+	log_info("main", "stopped");
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* config.h - ovld's command line, with etcd's flag names where they overlap
+ * so ovld drops into etcd's scripts and units. */
+#ifndef OVLD_CONFIG_H
+#define OVLD_CONFIG_H
+
+typedef struct config {
+	char *name;
+	char *data_dir;
+	char *listen_client_urls;
+	char *advertise_client_urls;
+	char *listen_peer_urls;
+	char *initial_advertise_peer_urls;
+	char *initial_cluster;
+	char *initial_cluster_state;
+	char *initial_cluster_token;
+	char *join;        /* host[:port] of a member's client API */
+	char *advertise;   /* this host's IP for peers, clients and VXLAN */
+	char *log_level;
+	unsigned max_voters;
+	unsigned heartbeat_ms;
+	unsigned election_ms;
+	unsigned snapshot_count;
+	unsigned endpoint_gc_s;
+	unsigned history_window;
+	int datapath;      /* --datapath on|off */
+	int show_version;
+	int show_help;
+} config;
+
+/* Parses argv into cfg (defaults first). Returns 0, or -1 after printing one
+ * line to stderr. Strings in cfg are malloc'd; config_free releases them. */
+int config_parse(config *cfg, int argc, char **argv);
+void config_free(config *cfg);
+void config_usage(void);
+
+#endif
