@@ -71,12 +71,12 @@ typedef struct raftnode_status {
 	uint64_t proposals_failed;
 } raftnode_status;
 
-typedef struct raftnode_follower_stats {
+typedef struct raftnode_follower {
 	uint64_t id;
 	double latency_current_ms, latency_average_ms, latency_stddev_ms,
 	    latency_min_ms, latency_max_ms;
 	uint64_t success, fail;
-} raftnode_follower_stats;
+} raftnode_follower;
 
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 		  const raftnode_config *cfg);
@@ -87,7 +87,8 @@ int raftnode_start(raftnode *rn);
  * closed. Pending requests fail with error 300. */
 void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx);
 
-/* res is owned by the callback (store_result_free it). On a consensus
+/* The callback owns res's contents (store_result_free(res)); the struct
+ * itself is freed by raftnode after the call returns. On a consensus
  * failure res->error is 300 and res->cause says why. Exactly one callback
  * per successful call. */
 typedef void (*raftnode_done_cb)(void *ctx, store_result *res);
@@ -104,7 +105,7 @@ void raftnode_get_status(raftnode *rn, raftnode_status *out);
 /* malloc'd array sorted by id; free() it. */
 int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n);
 /* Leader only: malloc'd array; returns -1 when not leader. */
-int raftnode_follower_stats(raftnode *rn, raftnode_follower_stats **list,
+int raftnode_follower_stats(raftnode *rn, raftnode_follower **list,
 			    size_t *n);
 
 /* Membership changes, run on the leader (forwarded from followers).

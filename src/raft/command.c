@@ -1,0 +1,139 @@
+/* command.c - msgpack encoding of Raft log entries.
+ *
+ * An entry is a fixed-order array, so decoding needs no key lookups:
+ * [version, origin, seq, op, path, value, prev_value|nil, prev_index,
+ *  prev_exist, dir, recursive, refresh, expire_ns, now_ns] */
+#include "command.h"
+
+#include <msgpack.h>
+#include <raft.h>
+#include <string.h>
+
+#define COMMAND_VERSION 1
+#define COMMAND_FIELDS 14
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, s ? s : "", len);
+}
+
+int command_encode(const command *c, void **buf, size_t *len)
+{
+	const store_cmd *s = &c->cmd;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, COMMAND_FIELDS);
+	msgpack_pack_uint8(&pk, COMMAND_VERSION);
+	msgpack_pack_uint64(&pk, c->origin);
+	msgpack_pack_uint64(&pk, c->seq);
+	msgpack_pack_int(&pk, s->op);
+	pack_str(&pk, s->path, s->path_len);
+	pack_str(&pk, s->value, s->value_len);
+	if (s->prev_value)
+		pack_str(&pk, s->prev_value, s->prev_value_len);
+	else
+		msgpack_pack_nil(&pk);
+	msgpack_pack_uint64(&pk, s->prev_index);
+	msgpack_pack_int(&pk, s->prev_exist);
+	msgpack_pack_int(&pk, s->dir);
+	msgpack_pack_int(&pk, s->recursive);
+	msgpack_pack_int(&pk, s->refresh);
+	msgpack_pack_int64(&pk, s->expire_ns);
+	msgpack_pack_int64(&pk, s->now_ns);
+	*buf = raft_malloc(sb.size ? sb.size : 1);
+	if (*buf == NULL) {
+		msgpack_sbuffer_destroy(&sb);
+		return -1;
+	}
+	memcpy(*buf, sb.data, sb.size);
+	*len = sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	return 0;
+}
+
+static int get_u64(const msgpack_object *o, uint64_t *out)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -1;
+	*out = o->via.u64;
+	return 0;
+}
+
+static int get_i64(const msgpack_object *o, int64_t *out)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (o->via.u64 > INT64_MAX)
+			return -1;
+		*out = (int64_t)o->via.u64;
+		return 0;
+	}
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*out = o->via.i64;
+		return 0;
+	}
+	return -1;
+}
+
+static int get_int(const msgpack_object *o, int *out)
+{
+	int64_t v;
+	if (get_i64(o, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int get_str(const msgpack_object *o, const char **s, size_t *len)
+{
+	if (o->type == MSGPACK_OBJECT_NIL) {
+		*s = NULL;
+		*len = 0;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_STR)
+		return -1;
+	*s = o->via.str.ptr;
+	*len = o->via.str.size;
+	return 0;
+}
+
+int command_decode(const void *buf, size_t len, command *c)
+{
+	msgpack_zone zone;
+	msgpack_object obj;
+	memset(c, 0, sizeof(*c));
+	if (!msgpack_zone_init(&zone, 256))
+		return -1;
+	/* msgpack_unpack keeps str pointers into buf (zero-copy), so only the
+	 * array of objects lives in the zone, and it is freed below. */
+	size_t off = 0;
+	int rv = -1;
+	if (msgpack_unpack((const char *)buf, len, &off, &zone, &obj) !=
+	    MSGPACK_UNPACK_SUCCESS)
+		goto out;
+	if (obj.type != MSGPACK_OBJECT_ARRAY ||
+	    obj.via.array.size != COMMAND_FIELDS)
+		goto out;
+	const msgpack_object *f = obj.via.array.ptr;
+	uint64_t version;
+	store_cmd *s = &c->cmd;
+	if (get_u64(&f[0], &version) || version != COMMAND_VERSION ||
+	    get_u64(&f[1], &c->origin) || get_u64(&f[2], &c->seq) ||
+	    get_int(&f[3], &s->op) || get_str(&f[4], &s->path, &s->path_len) ||
+	    get_str(&f[5], &s->value, &s->value_len) ||
+	    get_str(&f[6], &s->prev_value, &s->prev_value_len) ||
+	    get_u64(&f[7], &s->prev_index) || get_int(&f[8], &s->prev_exist) ||
+	    get_int(&f[9], &s->dir) || get_int(&f[10], &s->recursive) ||
+	    get_int(&f[11], &s->refresh) || get_i64(&f[12], &s->expire_ns) ||
+	    get_i64(&f[13], &s->now_ns))
+		goto out;
+	if (s->path == NULL)
+		goto out;
+	rv = 0;
+out:
+	msgpack_zone_destroy(&zone);
+	return rv;
+}

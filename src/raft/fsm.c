@@ -1,0 +1,125 @@
+/* fsm.c - the Raft state machine: committed entries go to the store.
+ *
+ * apply never fails for a well-formed entry (etcd errors are results), so
+ * a bad request cannot stall this host's Raft. Results are not handed to
+ * raft (nobody would free them on other hosts): the host that proposed an
+ * entry completes its own pending request from here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log.h"
+#include "command.h"
+#include "node.h"
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+		     void **result)
+{
+	raftnode *rn = fsm->data;
+	/* raft bumps last_applied after apply returns. */
+	uint64_t index = raft_last_applied(&rn->raft) + 1;
+	command c;
+	*result = NULL;
+	if (command_decode(buf->base, buf->len, &c) != 0) {
+		/* Skip it but keep the watermark moving: never stall. */
+		log_error("fsm", "entry %llu is not a command; skipped",
+			  (unsigned long long)index);
+		store_cmd noop = {.op = STORE_OP_NOOP, .path = "/",
+				  .path_len = 1};
+		store_apply(rn->st, &noop, index, NULL);
+		return 0;
+	}
+	int mine = c.origin == rn->id;
+	store_result res;
+	memset(&res, 0, sizeof(res));
+	if (store_apply(rn->st, &c.cmd, index, mine ? &res : NULL) != 0) {
+		/* LMDB failed (disk full, I/O error): the entry is durable in
+		 * the Raft log; refusing it stops this host rather than
+		 * diverging from the others. */
+		log_error("fsm", "store failed to apply entry %llu",
+			  (unsigned long long)index);
+		if (mine) {
+			store_result_free(&res);
+			res.error = 300;
+			res.cause = strdup("etcdserver: store write failed");
+			pending_complete(rn, c.seq, &res);
+		}
+		return RAFT_IOERR;
+	}
+	if (mine)
+		pending_complete(rn, c.seq, &res);
+	read_after_apply(rn);
+	return 0;
+}
+
+/* Snapshot: freeze an LMDB view on the loop, serialize it on a worker. */
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+			unsigned *n)
+{
+	raftnode *rn = fsm->data;
+	if (rn->snap != NULL)
+		return RAFT_BUSY;
+	if (store_snapshot_begin(rn->st, raft_last_applied(&rn->raft),
+				 &rn->snap) != 0)
+		return RAFT_IOERR;
+	*bufs = NULL;
+	*n = 0;
+	return 0;
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+			      unsigned *n)
+{
+	raftnode *rn = fsm->data;
+	void *data;
+	size_t len;
+	if (store_snapshot_write(rn->snap, &data, &len) != 0)
+		return RAFT_IOERR;
+	*bufs = malloc(sizeof(**bufs));
+	(*bufs)[0].base = data;
+	(*bufs)[0].len = len;
+	*n = 1;
+	log_info("fsm", "snapshot written: %zu bytes", len);
+	return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+				 struct raft_buffer *bufs[], unsigned *n)
+{
+	raftnode *rn = fsm->data;
+	if (*bufs) {
+		for (unsigned i = 0; i < *n; i++)
+			free((*bufs)[i].base);
+		free(*bufs);
+	}
+	*bufs = NULL;
+	*n = 0;
+	if (rn->snap)
+		store_snapshot_end(rn->snap);
+	rn->snap = NULL;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	raftnode *rn = fsm->data;
+	log_info("fsm", "restoring a snapshot of %zu bytes", buf->len);
+	if (store_restore(rn->st, buf->base, buf->len) != 0) {
+		log_error("fsm", "snapshot restore failed");
+		return RAFT_IOERR;
+	}
+	raft_free(buf->base);
+	log_info("fsm", "snapshot restored: store index %llu",
+		 (unsigned long long)store_current_index(rn->st));
+	return 0;
+}
+
+void fsm_init(raftnode *rn)
+{
+	rn->fsm.version = 3;
+	rn->fsm.data = rn;
+	rn->fsm.apply = fsm_apply;
+	rn->fsm.snapshot = fsm_snapshot;
+	rn->fsm.snapshot_async = fsm_snapshot_async;
+	rn->fsm.snapshot_finalize = fsm_snapshot_finalize;
+	rn->fsm.restore = fsm_restore;
+}

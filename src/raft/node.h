@@ -1,0 +1,127 @@
+/* node.h - raftnode's private state, shared by the files of src/raft. */
+#ifndef OVLD_RAFT_NODE_H
+#define OVLD_RAFT_NODE_H
+
+#include <raft.h>
+#include <raft/uv.h>
+
+#include "client.h"
+#include "raftnode.h"
+
+#define PENDING_BUCKETS 1024
+
+enum pending_state {
+	PENDING_UNSENT = 0, /* waiting for a leader */
+	PENDING_LOCAL,      /* raft_apply in flight here */
+	PENDING_REMOTE,     /* forwarded, leader has not answered */
+	PENDING_APPLYING,   /* leader accepted; waiting for our own apply */
+};
+
+typedef struct pending {
+	raftnode *rn;
+	uint64_t seq;
+	int state;
+	uint64_t deadline_ms;
+	raftnode_done_cb cb;
+	void *ctx;
+	void *entry; /* malloc'd encoded command, kept for (re)sending */
+	size_t entry_len;
+	struct raft_apply req;
+	struct pending *prev, *next; /* FIFO in deadline order */
+	struct pending *hnext;       /* bucket chain by seq */
+} pending;
+
+typedef struct read_waiter {
+	raftnode_read_cb cb;
+	void *ctx;
+	uint64_t index;     /* follower: leader's applied index to reach */
+	uint64_t deadline_ms;
+	struct read_waiter *next;
+} read_waiter;
+
+typedef struct change_job change_job;
+
+struct raftnode {
+	uv_loop_t *loop;
+	store *st;
+	raftnode_config cfg;
+	char *data_dir;
+	char raft_dir[4096];
+	char raft_addr[64];    /* IP:PORT from the peer URL */
+	char bind_addr[64];
+	raft_id id;
+	uint64_t cluster_id;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm fsm;
+	store_snap *snap; /* the view a snapshot in progress serializes */
+	int raft_started;
+	int closing;
+	void (*close_cb)(void *ctx);
+	void *close_ctx;
+
+	/* proposals */
+	uint64_t next_seq;
+	pending *buckets[PENDING_BUCKETS];
+	pending *head, *tail;
+	uv_timer_t tick;
+
+	/* quorum reads */
+	read_waiter *read_inflight;  /* covered by the barrier in flight */
+	read_waiter *read_next;      /* need a barrier issued after them */
+	read_waiter *read_applying;  /* follower: waiting for local apply */
+	int barrier_busy;
+	struct raft_barrier barrier;
+
+	/* expiry, member publishing, leader tracking */
+	uv_timer_t expiry_timer;
+	int expiry_inflight;
+	raft_id last_leader;
+	int64_t leader_since_ns;
+	int64_t start_ns;
+	int published;
+	int publish_inflight;
+
+	/* membership changes, one at a time (leader only) */
+	change_job *jobs_head, *jobs_tail;
+	int job_running;
+
+	client *cl; /* HTTP client for the internal channel */
+
+	raftnode_status counters;
+};
+
+uint64_t raftnode_now_ms(raftnode *rn);
+int64_t raftnode_wall_ns(void);
+
+/* fsm.c */
+void fsm_init(raftnode *rn);
+
+/* propose.c */
+void pending_complete(raftnode *rn, uint64_t seq, store_result *res);
+void pending_tick(raftnode *rn);
+void pending_fail_all(raftnode *rn, const char *why);
+int propose_entry_as_leader(raftnode *rn, void *entry, size_t len,
+			    struct raft_apply *req, raft_apply_cb cb);
+void propose_internal(raftnode *rn, const char *body, size_t len,
+		      raftnode_reply_cb reply, void *ctx);
+
+/* read.c */
+void read_after_apply(raftnode *rn);
+void read_tick(raftnode *rn);
+void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
+void read_fail_all(raftnode *rn, const char *why);
+
+/* membership.c */
+int membership_bootstrap_or_join(raftnode *rn);
+void membership_tick(raftnode *rn);
+void membership_internal(raftnode *rn, const char *path, const char *body,
+			 size_t len, raftnode_reply_cb reply, void *ctx);
+/* The first client URL of a member, from the replicated member records. */
+int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
+
+/* leader.c */
+void expiry_start(raftnode *rn);
+
+#endif

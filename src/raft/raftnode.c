@@ -1,0 +1,341 @@
+/* raftnode.c - life cycle of this host's Raft member: init, start, close,
+ * status, and the dispatcher of the internal channel. */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../log.h"
+
+#define TICK_MS 20
+
+uint64_t raftnode_now_ms(raftnode *rn)
+{
+	return uv_now(rn->loop);
+}
+
+int64_t raftnode_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void copy_config(raftnode_config *dst, const raftnode_config *src)
+{
+	*dst = *src;
+	dst->data_dir = dup_or_null(src->data_dir);
+	dst->name = dup_or_null(src->name ? src->name : "default");
+	dst->peer_url = dup_or_null(src->peer_url);
+	dst->listen_peer_url =
+	    dup_or_null(src->listen_peer_url ? src->listen_peer_url
+					     : src->peer_url);
+	dst->client_urls = dup_or_null(src->client_urls ? src->client_urls
+							: "");
+	dst->join = dup_or_null(src->join);
+	dst->initial_cluster = dup_or_null(src->initial_cluster);
+	dst->initial_cluster_state = dup_or_null(
+	    src->initial_cluster_state ? src->initial_cluster_state : "new");
+	dst->initial_cluster_token = dup_or_null(
+	    src->initial_cluster_token ? src->initial_cluster_token : "ovld");
+	if (!dst->heartbeat_ms)
+		dst->heartbeat_ms = 100;
+	if (!dst->election_ms)
+		dst->election_ms = 1000;
+	if (!dst->max_voters)
+		dst->max_voters = 5;
+	if (!dst->snapshot_threshold)
+		dst->snapshot_threshold = 10000;
+	if (!dst->request_timeout_ms)
+		dst->request_timeout_ms = 2000;
+}
+
+static void free_config(raftnode_config *c)
+{
+	free((char *)c->data_dir);
+	free((char *)c->name);
+	free((char *)c->peer_url);
+	free((char *)c->listen_peer_url);
+	free((char *)c->client_urls);
+	free((char *)c->join);
+	free((char *)c->initial_cluster);
+	free((char *)c->initial_cluster_state);
+	free((char *)c->initial_cluster_token);
+}
+
+/* Notices leader changes: counts them, and fails reads waiting on a
+ * barrier that can no longer complete here. */
+static void watch_leader(raftnode *rn)
+{
+	raft_id leader = 0;
+	const char *addr;
+	raft_leader(&rn->raft, &leader, &addr);
+	if (leader == rn->last_leader)
+		return;
+	if (leader != 0) {
+		rn->counters.leader_changes++;
+		rn->leader_since_ns = raftnode_wall_ns();
+		log_info("raft", "leader is now %016llx%s",
+			 (unsigned long long)leader,
+			 leader == rn->id ? " (this host)" : "");
+	} else {
+		log_info("raft", "no leader");
+	}
+	rn->last_leader = leader;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	raftnode *rn = t->data;
+	if (rn->closing)
+		return;
+	watch_leader(rn);
+	pending_tick(rn);
+	read_tick(rn);
+	membership_tick(rn);
+}
+
+int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
+		  const raftnode_config *cfg)
+{
+	raftnode *rn = calloc(1, sizeof(*rn));
+	if (rn == NULL)
+		return -1;
+	rn->loop = loop;
+	rn->st = st;
+	copy_config(&rn->cfg, cfg);
+	rn->start_ns = raftnode_wall_ns();
+	rn->next_seq = 1;
+	if (client_hostport(rn->cfg.peer_url, 2380, rn->raft_addr,
+			    sizeof(rn->raft_addr)) != 0 ||
+	    client_hostport(rn->cfg.listen_peer_url, 2380, rn->bind_addr,
+			    sizeof(rn->bind_addr)) != 0) {
+		log_error("raft",
+			  "peer URL %s: need http://IPv4:PORT (canonical/raft "
+			  "0.15 takes IPv4 literals only)",
+			  rn->cfg.peer_url);
+		free_config(&rn->cfg);
+		free(rn);
+		return -1;
+	}
+	snprintf(rn->raft_dir, sizeof(rn->raft_dir), "%s/raft",
+		 rn->cfg.data_dir);
+	if (mkdir(rn->raft_dir, 0700) != 0 && errno != EEXIST) {
+		log_error("raft", "cannot create %s: %s", rn->raft_dir,
+			  strerror(errno));
+		free_config(&rn->cfg);
+		free(rn);
+		return -1;
+	}
+	if (client_init(&rn->cl, loop) != 0) {
+		free_config(&rn->cfg);
+		free(rn);
+		return -1;
+	}
+	uv_timer_init(loop, &rn->tick);
+	rn->tick.data = rn;
+	uv_timer_init(loop, &rn->expiry_timer);
+	rn->expiry_timer.data = rn;
+	fsm_init(rn);
+	*out = rn;
+	return 0;
+}
+
+static int init_raft(raftnode *rn)
+{
+	int rv = raft_uv_tcp_init(&rn->transport, rn->loop);
+	if (rv == 0)
+		rv = raft_uv_tcp_set_bind_address(&rn->transport,
+						  rn->bind_addr);
+	if (rv != 0) {
+		log_error("raft", "transport on %s: %s", rn->bind_addr,
+			  raft_strerror(rv));
+		return -1;
+	}
+	rv = raft_uv_init(&rn->io, rn->loop, rn->raft_dir, &rn->transport);
+	if (rv != 0) {
+		log_error("raft", "raft io in %s: %s", rn->raft_dir,
+			  raft_strerror(rv));
+		return -1;
+	}
+	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
+	if (rv != 0) {
+		log_error("raft", "init: %s", raft_errmsg(&rn->raft));
+		return -1;
+	}
+	raft_set_heartbeat_timeout(&rn->raft, rn->cfg.heartbeat_ms);
+	raft_set_election_timeout(&rn->raft, rn->cfg.election_ms);
+	raft_set_snapshot_threshold(&rn->raft, rn->cfg.snapshot_threshold);
+	raft_set_snapshot_trailing(&rn->raft,
+				   rn->cfg.snapshot_threshold > 8192
+				       ? rn->cfg.snapshot_threshold
+				       : 8192);
+	raft_set_pre_vote(&rn->raft, true);
+	raft_set_max_catch_up_rounds(&rn->raft, 100);
+	raft_set_max_catch_up_round_duration(&rn->raft, 50000);
+	return 0;
+}
+
+int raftnode_start(raftnode *rn)
+{
+	/* Identity first: the id must be known before raft_init. */
+	if (membership_bootstrap_or_join(rn) != 0)
+		return -1;
+	int rv = raft_start(&rn->raft);
+	if (rv != 0) {
+		log_error("raft", "start: %s", raft_errmsg(&rn->raft));
+		return -1;
+	}
+	rn->raft_started = 1;
+	uv_timer_start(&rn->tick, on_tick, TICK_MS, TICK_MS);
+	expiry_start(rn);
+	log_info("raft", "started as %016llx at %s (cluster %016llx)",
+		 (unsigned long long)rn->id, rn->raft_addr,
+		 (unsigned long long)rn->cluster_id);
+	return 0;
+}
+
+/* Exposed for membership.c, which runs init_raft once the id is known. */
+int raftnode_init_raft(raftnode *rn)
+{
+	return init_raft(rn);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	raftnode *rn = h->data;
+	if (h == (uv_handle_t *)&rn->expiry_timer) {
+		client_close(rn->cl);
+		void (*cb)(void *) = rn->close_cb;
+		void *ctx = rn->close_ctx;
+		free_config(&rn->cfg);
+		free(rn);
+		if (cb)
+			cb(ctx);
+	}
+}
+
+static void on_raft_closed(struct raft *r)
+{
+	raftnode *rn = r->data;
+	raft_uv_close(&rn->io);
+	raft_uv_tcp_close(&rn->transport);
+	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
+}
+
+static void close_now(raftnode *rn)
+{
+	pending_fail_all(rn, "etcdserver: server stopped");
+	read_fail_all(rn, "etcdserver: server stopped");
+	if (rn->raft_started) {
+		rn->raft.data = rn;
+		raft_close(&rn->raft, on_raft_closed);
+	} else {
+		uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
+		uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
+	}
+}
+
+static void on_transfer(struct raft_transfer *req)
+{
+	raftnode *rn = req->data;
+	free(req);
+	close_now(rn);
+}
+
+void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx)
+{
+	if (rn->closing++)
+		return;
+	rn->close_cb = cb;
+	rn->close_ctx = ctx;
+	uv_timer_stop(&rn->tick);
+	uv_timer_stop(&rn->expiry_timer);
+	/* Hand leadership over so the others need not wait for an election. */
+	if (rn->raft_started && raft_state(&rn->raft) == RAFT_LEADER &&
+	    rn->raft.configuration.n > 1) {
+		struct raft_transfer *req = calloc(1, sizeof(*req));
+		req->data = rn;
+		if (raft_transfer(&rn->raft, req, 0, on_transfer) == 0)
+			return;
+		free(req);
+	}
+	close_now(rn);
+}
+
+void raftnode_get_status(raftnode *rn, raftnode_status *out)
+{
+	*out = rn->counters;
+	out->id = rn->id;
+	out->cluster_id = rn->cluster_id;
+	out->start_time_ns = rn->start_ns;
+	out->leader_since_ns = rn->leader_since_ns;
+	if (!rn->raft_started) {
+		out->state = RAFTNODE_UNAVAILABLE;
+		return;
+	}
+	raft_id leader = 0;
+	const char *addr;
+	raft_leader(&rn->raft, &leader, &addr);
+	out->leader_id = leader;
+	switch (raft_state(&rn->raft)) {
+	case RAFT_LEADER:
+		out->state = RAFTNODE_LEADER;
+		break;
+	case RAFT_CANDIDATE:
+		out->state = RAFTNODE_CANDIDATE;
+		break;
+	case RAFT_FOLLOWER:
+		out->state = RAFTNODE_FOLLOWER;
+		break;
+	default:
+		out->state = RAFTNODE_UNAVAILABLE;
+	}
+	out->term = rn->raft.current_term;
+	out->commit_index = rn->raft.commit_index;
+	out->last_applied = raft_last_applied(&rn->raft);
+}
+
+int raftnode_is_ready(raftnode *rn)
+{
+	raft_id leader = 0;
+	const char *addr;
+	if (!rn->raft_started)
+		return 0;
+	raft_leader(&rn->raft, &leader, &addr);
+	return leader != 0;
+}
+
+int raftnode_handle_internal(raftnode *rn, const char *method,
+			     const char *path, const void *body, size_t len,
+			     raftnode_reply_cb reply, void *ctx)
+{
+	if (strcmp(method, "POST") != 0) {
+		reply(ctx, 405, "text/plain", "method not allowed\n", 19);
+		return 0;
+	}
+	if (!rn->raft_started || rn->closing) {
+		reply(ctx, 503, "text/plain", "not started\n", 12);
+		return 0;
+	}
+	if (strcmp(path, "/ovld/v1/propose") == 0)
+		propose_internal(rn, body, len, reply, ctx);
+	else if (strcmp(path, "/ovld/v1/barrier") == 0)
+		read_internal(rn, reply, ctx);
+	else if (strncmp(path, "/ovld/v1/member", 15) == 0 ||
+		 strcmp(path, "/ovld/v1/join") == 0)
+		membership_internal(rn, path, body, len, reply, ctx);
+	else
+		reply(ctx, 404, "text/plain", "404 page not found\n", 19);
+	return 0;
+}
