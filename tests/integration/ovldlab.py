@@ -1,0 +1,486 @@
+"""ovldlab - helpers for ovld's python integration tests (stdlib only).
+
+Starts and stops real ovld and etcd 3.4 processes on free loopback ports,
+keeps their logs in the test's temporary directory (printed when a test
+fails), and offers a keep-alive HTTP client, an etcdctl (API v2) runner and
+a small pass/fail counter that ends every test with "N passed, N failed".
+
+Environment:
+  OVLD_BIN          path of the ovld binary (default: ./build/ovld)
+  ETCD_BIN          path of etcd (default: etcd from PATH)
+  ETCDCTL_BIN       path of etcdctl (default: etcdctl from PATH)
+  OVLDLAB_PORTS     port range "LO-HI" (default 24000-24999)
+  OVLDLAB_KEEP      keep the temporary directory even on success
+"""
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+_port_lock = threading.Lock()
+_ports_taken = set()
+_serial = [0]
+
+
+def _port_range():
+    spec = os.environ.get("OVLDLAB_PORTS", "24000-24999")
+    lo, hi = spec.split("-")
+    return int(lo), int(hi)
+
+
+def free_port():
+    """A loopback TCP port in the lab range that nobody listens on now.
+
+    Ports are handed out once per process, so two servers of one test never
+    race for the same port; other processes can still race us, which the
+    caller notices as a failed start."""
+    lo, hi = _port_range()
+    with _port_lock:
+        for _ in range(4 * (hi - lo + 1)):
+            port = random.randint(lo, hi)
+            if port in _ports_taken:
+                continue
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                s.close()
+            _ports_taken.add(port)
+            return port
+    raise RuntimeError("no free port in %d-%d" % (lo, hi))
+
+
+def find_binary(env, default_name, fallbacks=()):
+    path = os.environ.get(env)
+    if path:
+        return path
+    for cand in fallbacks:
+        if os.path.exists(cand):
+            return cand
+    found = shutil.which(default_name)
+    return found or default_name
+
+
+def ovld_bin():
+    src = os.environ.get("OVLD_SRC",
+                         os.path.join(os.path.dirname(__file__), "..", ".."))
+    return find_binary("OVLD_BIN", "ovld",
+                       [os.path.join(src, "build", "ovld")])
+
+
+class Http:
+    """A keep-alive HTTP/1.1 client for one server.
+
+    request() returns (status, headers, body): headers is a dict with
+    lower-case names (a repeated header keeps its first value), body bytes.
+    A connection the server closed is reopened once, transparently."""
+
+    def __init__(self, host, port, timeout=10.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.conn = None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _connect(self):
+        self.conn = http.client.HTTPConnection(self.host, self.port,
+                                               timeout=self.timeout)
+
+    def request(self, method, path, body=None, headers=None, form=None,
+                query=None):
+        hdrs = dict(headers or {})
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            hdrs.setdefault("Content-Type",
+                            "application/x-www-form-urlencoded")
+        if query:
+            sep = "&" if "?" in path else "?"
+            path = path + sep + urllib.parse.urlencode(query)
+        if isinstance(body, str):
+            body = body.encode()
+        for attempt in (0, 1):
+            if self.conn is None:
+                self._connect()
+            try:
+                self.conn.request(method, path, body=body, headers=hdrs)
+                resp = self.conn.getresponse()
+                data = resp.read()
+            except (ConnectionError, http.client.BadStatusLine,
+                    http.client.RemoteDisconnected, BrokenPipeError) as e:
+                self.close()
+                if attempt == 1:
+                    raise
+                continue
+            except Exception:
+                self.close()
+                raise
+            out = {}
+            for k, v in resp.getheaders():
+                out.setdefault(k.lower(), v)
+            if resp.will_close:
+                self.close()
+            return resp.status, out, data
+        raise AssertionError("unreachable")
+
+    def json(self, method, path, **kw):
+        """Like request(), but the body parsed as JSON (None if it is not)."""
+        st, hd, body = self.request(method, path, **kw)
+        try:
+            doc = json.loads(body.decode() or "null")
+        except ValueError:
+            doc = None
+        return st, hd, doc
+
+
+class Watch:
+    """A long-poll (or stream) request on its own connection, read in a
+    thread. start() returns once the response headers arrived, which is
+    when the server has registered the watcher."""
+
+    def __init__(self, host, port, path, timeout=15.0, stream_events=0):
+        self.host, self.port, self.path = host, port, path
+        self.timeout = timeout
+        self.stream_events = stream_events
+        self.status, self.headers, self.body = None, {}, b""
+        self.events = []
+        self.error = None
+        self.done = threading.Event()
+        self._headers_in = threading.Event()
+        self._conn = None
+
+    def start(self, header_timeout=10.0):
+        t = threading.Thread(target=self._run, daemon=True)
+        t.start()
+        self._headers_in.wait(header_timeout)
+        return self
+
+    def _run(self):
+        try:
+            self._conn = http.client.HTTPConnection(self.host, self.port,
+                                                    timeout=self.timeout)
+            self._conn.request("GET", self.path)
+            resp = self._conn.getresponse()
+            self.status = resp.status
+            for k, v in resp.getheaders():
+                self.headers.setdefault(k.lower(), v)
+            self._headers_in.set()
+            if self.stream_events:
+                self._read_stream(resp)
+            else:
+                self.body = resp.read()
+        except Exception as e:  # reported by the test through .error
+            self.error = "%s: %s" % (type(e).__name__, e)
+        finally:
+            self._headers_in.set()
+            self.done.set()
+            if self._conn is not None:
+                self._conn.close()
+
+    def _read_stream(self, resp):
+        buf = b""
+        while len(self.events) < self.stream_events:
+            chunk = resp.read1(65536) if hasattr(resp, "read1") else \
+                resp.read(1)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip():
+                    self.events.append(json.loads(line.decode()))
+        self.body = b"\n".join(json.dumps(e).encode() for e in self.events)
+
+    def wait(self, timeout=None):
+        """The body (bytes) once the watch finished, or None on timeout."""
+        if not self.done.wait(self.timeout if timeout is None else timeout):
+            return None
+        return self.body
+
+    def cancel(self):
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Server:
+    """One daemon process with a client and a peer port on 127.0.0.1."""
+
+    kind = "server"
+
+    def __init__(self, lab, name, data_dir=None, extra_args=()):
+        self.lab = lab
+        self.name = name
+        with _port_lock:
+            _serial[0] += 1
+            self.tag = "%s-%s-%d" % (self.kind, name, _serial[0])
+        self.data_dir = data_dir or os.path.join(lab.dir, self.tag + ".data")
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.starts = 0
+        self.log_paths = []
+        self._http = None
+
+    @property
+    def client_url(self):
+        return "http://127.0.0.1:%d" % self.client_port
+
+    @property
+    def peer_url(self):
+        return "http://127.0.0.1:%d" % self.peer_port
+
+    def argv(self):
+        raise NotImplementedError
+
+    def start(self, wait=True, timeout=30.0):
+        self.starts += 1
+        log = os.path.join(self.lab.dir,
+                           "%s.%d.log" % (self.tag, self.starts))
+        self.log_paths.append(log)
+        argv = self.argv()
+        with open(log, "wb") as f:
+            f.write(("# " + " ".join(argv) + "\n").encode())
+            f.flush()
+            self.proc = subprocess.Popen(argv, stdout=f,
+                                         stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL,
+                                         cwd=self.lab.dir)
+        if wait:
+            self.wait_healthy(timeout)
+        return self
+
+    def http(self):
+        if self._http is None:
+            self._http = Http("127.0.0.1", self.client_port)
+        return self._http
+
+    def new_http(self, timeout=10.0):
+        return Http("127.0.0.1", self.client_port, timeout=timeout)
+
+    def watch(self, path, **kw):
+        return Watch("127.0.0.1", self.client_port, path, **kw).start()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_healthy(self, timeout=30.0):
+        """Returns once GET /health answers {"health":"true"}."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError("%s %s exited with %s during start-up"
+                                   % (self.kind, self.name,
+                                      self.proc.returncode))
+            h = Http("127.0.0.1", self.client_port, timeout=2.0)
+            try:
+                st, _, body = h.request("GET", "/health")
+                last = "%d %r" % (st, body[:200])
+                if st == 200 and json.loads(body).get("health") == "true":
+                    return
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                last = str(e)
+            finally:
+                h.close()
+            time.sleep(0.1)
+        raise RuntimeError("%s %s not healthy after %.0fs: %s"
+                           % (self.kind, self.name, timeout, last))
+
+    def _reap(self, timeout):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def kill9(self):
+        """SIGKILL: the crash case (no shutdown code runs)."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(10)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after timeout. Returns the exit code."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+        if self.proc is None:
+            return None
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            self._reap(timeout)
+        return self.proc.returncode
+
+    def restart(self, wait=True, timeout=30.0):
+        self.stop()
+        return self.start(wait=wait, timeout=timeout)
+
+    def log_text(self, tail=200):
+        out = []
+        for p in self.log_paths:
+            try:
+                with open(p, "rb") as f:
+                    lines = f.read().decode(errors="replace").splitlines()
+            except OSError:
+                continue
+            out.append("---- %s (last %d lines) ----" % (p, tail))
+            out.extend(lines[-tail:])
+        return "\n".join(out)
+
+
+class Etcd(Server):
+    kind = "etcd"
+
+    def argv(self):
+        etcd = find_binary("ETCD_BIN", "etcd")
+        return [etcd, "--enable-v2=true", "--name", self.name,
+                "--data-dir", self.data_dir,
+                "--listen-client-urls", self.client_url,
+                "--advertise-client-urls", self.client_url,
+                "--listen-peer-urls", self.peer_url,
+                "--initial-advertise-peer-urls", self.peer_url,
+                "--initial-cluster", "%s=%s" % (self.name, self.peer_url),
+                "--initial-cluster-token", "lab-%d" % self.peer_port,
+                ] + self.extra_args
+
+
+class Ovld(Server):
+    kind = "ovld"
+
+    def __init__(self, lab, name, datapath=False, **kw):
+        super().__init__(lab, name, **kw)
+        self.datapath = datapath
+
+    def argv(self):
+        return [ovld_bin(), "--name", self.name,
+                "--data-dir", self.data_dir,
+                "--listen-client-urls", self.client_url,
+                "--advertise-client-urls", self.client_url,
+                "--listen-peer-urls", self.peer_url,
+                "--initial-advertise-peer-urls", self.peer_url,
+                "--datapath", "on" if self.datapath else "off",
+                ] + self.extra_args
+
+
+def etcdctl(endpoint, *args, timeout=20.0, env=None):
+    """Runs ETCDCTL_API=2 etcdctl --endpoints ENDPOINT ARGS...;
+    returns (exit code, stdout, stderr) as text."""
+    e = dict(os.environ)
+    e.pop("ETCDCTL_ENDPOINTS", None)
+    e["ETCDCTL_API"] = "2"
+    if env:
+        e.update(env)
+    argv = [find_binary("ETCDCTL_BIN", "etcdctl"), "--endpoints",
+            endpoint] + list(args)
+    p = subprocess.run(argv, env=e, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout)
+    return (p.returncode, p.stdout.decode(errors="replace"),
+            p.stderr.decode(errors="replace"))
+
+
+class Lab:
+    """The test's world: a temporary directory and the servers in it.
+
+    Use as a context manager; on exit every server is killed, and the logs
+    are printed when the test failed (or an exception escaped)."""
+
+    def __init__(self, title):
+        self.title = title
+        self.dir = tempfile.mkdtemp(prefix="ovldlab-%s-" % title)
+        self.servers = []
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def etcd(self, name="x", **kw):
+        s = Etcd(self, name, **kw)
+        self.servers.append(s)
+        return s
+
+    def ovld(self, name="x", **kw):
+        s = Ovld(self, name, **kw)
+        self.servers.append(s)
+        return s
+
+    def check(self, ok, what, detail=""):
+        """Counts one check and prints it; returns ok."""
+        if ok:
+            self.passed += 1
+            print("ok   %s" % what, flush=True)
+        else:
+            self.failed += 1
+            self.failures.append(what)
+            print("FAIL %s%s" % (what, ("\n     " + detail) if detail
+                                 else ""), flush=True)
+        return bool(ok)
+
+    def check_eq(self, got, want, what):
+        return self.check(got == want, what,
+                          "got %r, want %r" % (got, want))
+
+    def __enter__(self):
+        print("== %s (tmp %s)" % (self.title, self.dir), flush=True)
+        return self
+
+    def shutdown(self):
+        for s in self.servers:
+            try:
+                s.kill9()
+            except Exception:
+                pass
+
+    def __exit__(self, etype, evalue, tb):
+        if etype is not None:
+            self.failed += 1
+            self.failures.append("exception")
+            print("FAIL exception: %s" % "".join(
+                traceback.format_exception(etype, evalue, tb)), flush=True)
+        self.shutdown()
+        if self.failed:
+            for s in self.servers:
+                print(s.log_text(), flush=True)
+            print("logs kept in %s" % self.dir)
+        elif not os.environ.get("OVLDLAB_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return True  # the exception was reported; finish() sets the code
+
+    def finish(self):
+        """Prints the summary line and exits with 0 or 1."""
+        if self.failures:
+            print("failed checks:")
+            for f in self.failures[:50]:
+                print("  - " + f)
+        print("%d passed, %d failed" % (self.passed, self.failed),
+              flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def skip_unless_binary(lab, path, what):
+    """Fails the test (never silently passes) when a binary is missing."""
+    if shutil.which(path) or os.path.exists(path):
+        return True
+    lab.check(False, "%s binary exists (%s)" % (what, path))
+    return False
