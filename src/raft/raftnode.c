@@ -114,7 +114,9 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	rn->st = st;
 	copy_config(&rn->cfg, cfg);
 	rn->start_ns = raftnode_wall_ns();
-	rn->next_seq = 1;
+	/* Sequence numbers must not repeat across restarts: entries of an
+	 * earlier life may still be applied after new requests are made. */
+	rn->next_seq = (uint64_t)rn->start_ns;
 	if (client_hostport(rn->cfg.peer_url, 2380, rn->raft_addr,
 			    sizeof(rn->raft_addr)) != 0 ||
 	    client_hostport(rn->cfg.listen_peer_url, 2380, rn->bind_addr,
