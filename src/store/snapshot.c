@@ -1,0 +1,284 @@
+/* snapshot.c - the whole replicated state as one buffer, and back.
+ *
+ * Format (little-endian):
+ *   "OVLDSNP1" u64 raft_index u64 store_index
+ *   4 sections (nodes, expiry, meta user keys, history), each
+ *     u64 count, count x (u32 klen, key, u32 vlen, value)
+ *   u64 FNV-1a of everything before it.
+ * The sections are raw LMDB contents in LMDB order, so a restore appends. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log.h"
+#include "store_int.h"
+
+#define SNAP_MAGIC "OVLDSNP1"
+#define SNAP_HDR 24
+#define N_SECTIONS 4
+
+struct store_snap {
+	store *s;
+	MDB_txn *txn;
+	uint64_t raft_index;
+};
+
+typedef struct wbuf {
+	unsigned char *p;
+	size_t len, cap;
+	int oom;
+} wbuf;
+
+static unsigned char *wb_reserve(wbuf *b, size_t n)
+{
+	if (b->oom)
+		return NULL;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		while (cap < b->len + n)
+			cap *= 2;
+		unsigned char *p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return NULL;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	unsigned char *r = b->p + b->len;
+	b->len += n;
+	return r;
+}
+
+static void wb_u32(wbuf *b, uint32_t v)
+{
+	unsigned char *p = wb_reserve(b, 4);
+	for (int i = 0; p && i < 4; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static void wb_u64(wbuf *b, uint64_t v)
+{
+	unsigned char *p = wb_reserve(b, 8);
+	if (p)
+		put_le64(p, v);
+}
+
+static void wb_bytes(wbuf *b, const void *d, size_t n)
+{
+	unsigned char *p = wb_reserve(b, n);
+	if (p && n)
+		memcpy(p, d, n);
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap)
+{
+	store_snap *sn = calloc(1, sizeof(*sn));
+	if (sn == NULL)
+		return -ENOMEM;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->txn);
+	if (rc != 0) {
+		free(sn);
+		return store_lmdb_err(rc, "snapshot begin");
+	}
+	sn->s = s;
+	/* Raft may have applied entries that never reach the store
+	 * (configuration changes), so its index can be ahead of ours. */
+	sn->raft_index = raft_index > s->applied ? raft_index : s->applied;
+	*snap = sn;
+	return 0;
+}
+
+/* Appends one database (only keys starting with prefix, if given). */
+static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
+{
+	size_t count_at = b->len, count = 0, pl = prefix ? strlen(prefix) : 0;
+	wb_u64(b, 0);
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc != 0)
+		return store_lmdb_err(rc, "cursor");
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl)))
+			continue;
+		wb_u32(b, (uint32_t)k.mv_size);
+		wb_bytes(b, k.mv_data, k.mv_size);
+		wb_u32(b, (uint32_t)v.mv_size);
+		wb_bytes(b, v.mv_data, v.mv_size);
+		count++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return store_lmdb_err(rc, "snapshot read");
+	if (b->oom)
+		return -ENOMEM;
+	put_le64(b->p + count_at, count);
+	return 0;
+}
+
+int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
+{
+	store *s = sn->s;
+	wbuf b = {0};
+	uint64_t index;
+	*buf = NULL;
+	*len = 0;
+	int rc = meta_get_u64(s, sn->txn, META_INDEX, &index);
+	if (rc != 0)
+		return rc;
+	wb_bytes(&b, SNAP_MAGIC, 8);
+	wb_u64(&b, sn->raft_index);
+	wb_u64(&b, index);
+	if ((rc = write_db(&b, sn->txn, s->nodes, NULL)) == 0 &&
+	    (rc = write_db(&b, sn->txn, s->expiry, NULL)) == 0 &&
+	    (rc = write_db(&b, sn->txn, s->meta, META_USER)) == 0)
+		rc = write_db(&b, sn->txn, s->history, NULL);
+	if (rc == 0) {
+		uint64_t h = fnv1a(b.p, b.len);
+		wb_u64(&b, h);
+		rc = b.oom ? -ENOMEM : 0;
+	}
+	if (rc != 0) {
+		free(b.p);
+		return rc;
+	}
+	*buf = b.p;
+	*len = b.len;
+	return 0;
+}
+
+void store_snapshot_end(store_snap *sn)
+{
+	if (sn == NULL)
+		return;
+	mdb_txn_abort(sn->txn);
+	free(sn);
+}
+
+typedef struct rbuf {
+	const unsigned char *p;
+	size_t len, off;
+} rbuf;
+
+static int rb_u32(rbuf *r, uint32_t *v)
+{
+	if (r->len - r->off < 4)
+		return -EINVAL;
+	const unsigned char *p = r->p + r->off;
+	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	     (uint32_t)p[3] << 24;
+	r->off += 4;
+	return 0;
+}
+
+static int rb_u64(rbuf *r, uint64_t *v)
+{
+	if (r->len - r->off < 8)
+		return -EINVAL;
+	*v = get_le64(r->p + r->off);
+	r->off += 8;
+	return 0;
+}
+
+/* Reads the next entry; key and value point into the buffer. */
+static int rb_entry(rbuf *r, MDB_val *k, MDB_val *v)
+{
+	uint32_t n;
+	if (rb_u32(r, &n) != 0 || r->len - r->off < n)
+		return -EINVAL;
+	k->mv_size = n;
+	k->mv_data = (void *)(r->p + r->off);
+	r->off += n;
+	if (rb_u32(r, &n) != 0 || r->len - r->off < n)
+		return -EINVAL;
+	v->mv_size = n;
+	v->mv_data = (void *)(r->p + r->off);
+	r->off += n;
+	return 0;
+}
+
+/* Checks framing and checksum before anything is dropped. */
+static int snap_validate(const unsigned char *p, size_t len, uint64_t *raft,
+			 uint64_t *index)
+{
+	if (len < SNAP_HDR + 8 * (N_SECTIONS + 1) ||
+	    memcmp(p, SNAP_MAGIC, 8) != 0)
+		return -EINVAL;
+	if (fnv1a(p, len - 8) != get_le64(p + len - 8))
+		return -EINVAL;
+	rbuf r = {p, len - 8, SNAP_HDR};
+	*raft = get_le64(p + 8);
+	*index = get_le64(p + 16);
+	for (int i = 0; i < N_SECTIONS; i++) {
+		uint64_t count;
+		if (rb_u64(&r, &count) != 0)
+			return -EINVAL;
+		for (uint64_t j = 0; j < count; j++) {
+			MDB_val k, v;
+			if (rb_entry(&r, &k, &v) != 0)
+				return -EINVAL;
+		}
+	}
+	return r.off == r.len ? 0 : -EINVAL;
+}
+
+static int load(store *s, MDB_txn *txn, const unsigned char *p, size_t len)
+{
+	MDB_dbi dbis[N_SECTIONS] = {s->nodes, s->expiry, s->meta, s->history};
+	rbuf r = {p, len - 8, SNAP_HDR};
+	int rc = 0;
+	for (int i = 0; i < N_SECTIONS && rc == 0; i++)
+		rc = mdb_drop(txn, dbis[i], 0);
+	for (int i = 0; i < N_SECTIONS && rc == 0; i++) {
+		uint64_t count;
+		rb_u64(&r, &count);
+		for (uint64_t j = 0; j < count && rc == 0; j++) {
+			MDB_val k, v;
+			rb_entry(&r, &k, &v);
+			rc = mdb_put(txn, dbis[i], &k, &v, MDB_APPEND);
+		}
+	}
+	return store_lmdb_err(rc, "snapshot load");
+}
+
+int store_restore(store *s, const void *buf, size_t len)
+{
+	uint64_t raft, index;
+	int rc = snap_validate(buf, len, &raft, &index);
+	if (rc != 0) {
+		log_error("store", "snapshot is malformed (%zu bytes)", len);
+		return rc;
+	}
+	if (raft <= s->applied) {
+		log_info("store",
+			 "snapshot at raft index %llu: already applied "
+			 "up to %llu, keeping local state",
+			 (unsigned long long)raft,
+			 (unsigned long long)s->applied);
+		return 0;
+	}
+	MDB_txn *txn;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return store_lmdb_err(rc, "begin");
+	if ((rc = load(s, txn, buf, len)) != 0 ||
+	    (rc = meta_put_u64(s, txn, META_INDEX, index)) != 0 ||
+	    (rc = meta_put_u64(s, txn, META_RAFT, raft)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = store_lmdb_err(mdb_txn_commit(txn), "commit")) != 0)
+		return rc;
+	s->index = index;
+	s->applied = raft;
+	return 0;
+}

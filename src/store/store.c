@@ -1,0 +1,290 @@
+/* store.c - the store handle: opening LMDB, applying Raft entries in one
+ * write transaction each, publishing events, subscriptions and the
+ * replicated metadata. Reads and watches are in read.c, the etcd
+ * operations in ops.c, snapshots in snapshot.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../log.h"
+#include "store_int.h"
+
+#define DEFAULT_MAP_SIZE (8ULL << 30)
+#define DEFAULT_WINDOW 100000
+
+static int mkdir_p(const char *dir)
+{
+	char *p = strdup(dir);
+	if (p == NULL)
+		return -ENOMEM;
+	int rc = 0;
+	for (char *q = p + 1;; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			rc = -errno;
+			log_error("store", "mkdir %s: %s", p, strerror(errno));
+			break;
+		}
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+static int open_dbs(store *s)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_lmdb_err(rc, "begin");
+	if ((rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &s->nodes)) ||
+	    (rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &s->expiry)) ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+	    (rc = mdb_dbi_open(txn, "history", MDB_CREATE, &s->history))) {
+		mdb_txn_abort(txn);
+		return store_lmdb_err(rc, "open databases");
+	}
+	if ((rc = meta_get_u64(s, txn, META_INDEX, &s->index)) != 0 ||
+	    (rc = meta_get_u64(s, txn, META_RAFT, &s->applied)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return store_lmdb_err(mdb_txn_commit(txn), "commit");
+}
+
+int store_open(store **out, const char *dir, const store_config *cfg)
+{
+	*out = NULL;
+	int rc = mkdir_p(dir);
+	if (rc != 0)
+		return rc;
+	store *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	size_t map = cfg && cfg->map_size ? cfg->map_size : DEFAULT_MAP_SIZE;
+	s->window =
+	    cfg && cfg->history_window ? cfg->history_window : DEFAULT_WINDOW;
+	/* NOSYNC: the Raft log is the durable copy. NOTLS: snapshot read
+	 * transactions move to a worker thread. */
+	if ((rc = mdb_env_create(&s->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, map)) != 0 ||
+	    (rc = mdb_env_open(s->env, dir,
+			       MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0600)) !=
+		0) {
+		rc = store_lmdb_err(rc, dir);
+		goto fail;
+	}
+	s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
+	if ((rc = open_dbs(s)) != 0)
+		goto fail;
+	log_info("store", "opened %s: store index %llu, raft index %llu", dir,
+		 (unsigned long long)s->index, (unsigned long long)s->applied);
+	*out = s;
+	return 0;
+fail:
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+	return rc;
+}
+
+void store_close(store *s)
+{
+	if (s == NULL)
+		return;
+	mdb_env_sync(s->env, 1);
+	mdb_env_close(s->env);
+	free(s->subs);
+	free(s);
+}
+
+/* Keeps the last s->window events: drops indexes <= index - window. */
+static int trim_history(store *s, MDB_txn *txn, uint64_t index)
+{
+	if (index <= s->window)
+		return 0;
+	uint64_t keep_from = index - s->window + 1;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, s->history, &c);
+	if (rc != 0)
+		return store_lmdb_err(rc, "cursor");
+	MDB_val k, v;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
+	       get_be64(k.mv_data) < keep_from) {
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_lmdb_err(rc, "trim");
+}
+
+static void publish(store *s, const evlist *evs)
+{
+	for (size_t i = 0; i < evs->n; i++)
+		for (size_t j = 0; j < s->n_subs; j++)
+			if (s->subs[j].cb)
+				s->subs[j].cb(s->subs[j].ctx, &evs->v[i]);
+}
+
+static int apply_txn(store *s, op_ctx *o, const store_cmd *cmd,
+		     uint64_t raft_index)
+{
+	int rc = mdb_txn_begin(s->env, NULL, 0, &o->txn);
+	if (rc != 0)
+		return store_lmdb_err(rc, "begin");
+	rc = ops_run(o, cmd);
+	if (rc == 0 && o->evs.n)
+		rc = trim_history(s, o->txn, o->index);
+	if (rc == 0 && o->index != s->index)
+		rc = meta_put_u64(s, o->txn, META_INDEX, o->index);
+	if (rc == 0)
+		rc = meta_put_u64(s, o->txn, META_RAFT, raft_index);
+	if (rc != 0) {
+		mdb_txn_abort(o->txn);
+		return rc;
+	}
+	return store_lmdb_err(mdb_txn_commit(o->txn), "commit");
+}
+
+int store_apply(store *s, const store_cmd *cmd, uint64_t raft_index,
+		store_result *res)
+{
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (raft_index <= s->applied)
+		return 0; /* a replayed entry, already in LMDB */
+	op_ctx o = {.s = s, .index = s->index};
+	int rc = apply_txn(s, &o, cmd, raft_index);
+	if (rc != 0) {
+		free(o.cause);
+		evlist_free(&o.evs);
+		return rc;
+	}
+	s->index = o.index;
+	s->applied = raft_index;
+	publish(s, &o.evs);
+	if (res) {
+		res->error = o.error;
+		res->cause = o.cause;
+		o.cause = NULL;
+		res->index = s->index;
+		/* An expiry sweep may produce many events; its result carries
+		 * only the index. */
+		if (o.evs.n && cmd->op != STORE_OP_EXPIRE) {
+			res->ev = o.evs.v[0];
+			memset(&o.evs.v[0], 0, sizeof(o.evs.v[0]));
+		}
+	}
+	free(o.cause);
+	evlist_free(&o.evs);
+	return 0;
+}
+
+uint64_t store_current_index(store *s)
+{
+	return s->index;
+}
+
+uint64_t store_applied_raft_index(store *s)
+{
+	return s->applied;
+}
+
+int store_subscribe(store *s, store_event_cb cb, void *ctx)
+{
+	if (cb == NULL)
+		return -EINVAL;
+	size_t slot = s->n_subs;
+	for (size_t i = 0; i < s->n_subs; i++)
+		if (s->subs[i].cb == NULL)
+			slot = i;
+	if (slot == s->n_subs) {
+		if (s->n_subs == s->cap_subs) {
+			size_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
+			store_sub *v = realloc(s->subs, cap * sizeof(*v));
+			if (v == NULL)
+				return -ENOMEM;
+			s->subs = v;
+			s->cap_subs = cap;
+		}
+		s->n_subs++;
+	}
+	s->subs[slot] = (store_sub){++s->next_sub_id, cb, ctx};
+	return s->subs[slot].id;
+}
+
+void store_unsubscribe(store *s, int id)
+{
+	/* Slots are cleared, not removed, so a callback may unsubscribe
+	 * while publish() iterates. */
+	for (size_t i = 0; i < s->n_subs; i++)
+		if (s->subs[i].id == id && s->subs[i].cb)
+			s->subs[i] = (store_sub){0, NULL, NULL};
+}
+
+int store_meta_get(store *s, const char *key, char **value, size_t *len)
+{
+	*value = NULL;
+	*len = 0;
+	size_t kl = strlen(META_USER) + strlen(key);
+	char kb[kl + 1];
+	strcpy(kb, META_USER);
+	strcat(kb, key);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_lmdb_err(rc, "begin");
+	MDB_val k = {kl, kb}, v;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == 0) {
+		*value = malloc(v.mv_size + 1);
+		if (*value) {
+			memcpy(*value, v.mv_data, v.mv_size);
+			(*value)[v.mv_size] = '\0';
+			*len = v.mv_size;
+		} else {
+			rc = ENOMEM;
+		}
+	}
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	return store_lmdb_err(rc, "meta get");
+}
+
+int store_meta_scan(store *s, const char *prefix, store_meta_cb cb, void *ctx)
+{
+	size_t ul = strlen(META_USER), pl = ul + strlen(prefix);
+	char pb[pl + 1];
+	strcpy(pb, META_USER);
+	strcat(pb, prefix);
+	MDB_txn *txn;
+	MDB_cursor *c;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_lmdb_err(rc, "begin");
+	if ((rc = mdb_cursor_open(txn, s->meta, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return store_lmdb_err(rc, "cursor");
+	}
+	MDB_val k = {pl, pb}, v;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < pl || memcmp(k.mv_data, pb, pl) != 0)
+			break;
+		char key[k.mv_size - ul + 1];
+		memcpy(key, (char *)k.mv_data + ul, k.mv_size - ul);
+		key[k.mv_size - ul] = '\0';
+		cb(ctx, key, v.mv_data, v.mv_size);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan");
+}

@@ -1,0 +1,120 @@
+/* store_int.h - private declarations shared by the store's source files:
+ * the LMDB layout (key encodings, node records, history records) and the
+ * struct behind the opaque store handle.
+ *
+ * Layout (design-decisions §5):
+ *  - "nodes":   parent path + '\0' + name -> node record. A directory's
+ *               children are the contiguous range prefixed by D "\0"; all
+ *               of its descendants are that range plus the one prefixed by
+ *               D "/". Root children are "\0name". The root is not stored.
+ *  - "expiry":  big-endian expire_ns + encoded node key -> empty.
+ *  - "meta":    "s/..." our bookkeeping, "u/..." STORE_OP_META_* keys.
+ *  - "history": big-endian store index -> encoded event. */
+#ifndef OVLD_STORE_INT_H
+#define OVLD_STORE_INT_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* 2000-01-01T00:00:00Z: etcd treats earlier expiry times as "no TTL". */
+#define STORE_MIN_EXPIRE_NS 946684800000000000LL
+
+#define META_INDEX "s/index"
+#define META_RAFT "s/raft"
+#define META_USER "u/"
+
+/* Node record header: flags(1) created(8) modified(8) expire(8), LE. */
+#define REC_HDR 25
+#define REC_DIR 0x01
+
+typedef struct store_sub {
+	int id;
+	store_event_cb cb;
+	void *ctx;
+} store_sub;
+
+struct store {
+	MDB_env *env;
+	MDB_dbi nodes, expiry, meta, history;
+	uint64_t index;	  /* committed store index */
+	uint64_t applied; /* committed applied Raft index */
+	uint64_t window;  /* history events kept */
+	size_t max_key;	  /* LMDB's key size limit */
+	store_sub *subs;
+	size_t n_subs, cap_subs;
+	int next_sub_id;
+};
+
+/* A decoded node record; value points into LMDB memory. */
+typedef struct noderec {
+	int dir;
+	uint64_t created, modified;
+	int64_t expire;
+	const char *value;
+	size_t value_len;
+} noderec;
+
+/* Byte-order helpers. */
+void put_be64(unsigned char *p, uint64_t v);
+uint64_t get_be64(const unsigned char *p);
+void put_le64(unsigned char *p, uint64_t v);
+uint64_t get_le64(const unsigned char *p);
+
+/* LMDB return codes to our convention: 0, or a negative error. */
+int store_lmdb_err(int rc, const char *what);
+
+/* Encodes path (absolute, cleaned, not "/") into out, which has room for
+ * len bytes; the encoding has the same length as the path. */
+void enc_key(const char *path, size_t len, char *out);
+/* The prefix of D's direct children ("\0" for the root) into out (room for
+ * dlen + 1); returns its length. */
+size_t enc_child_prefix(const char *dir, size_t dlen, char *out);
+
+int rec_decode(const MDB_val *v, noderec *r);
+/* Writes a node record under the encoded key. */
+int rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
+	    const noderec *r);
+
+/* Expiry index entries for a node (no-op when expire == 0). */
+int expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+	       size_t klen);
+int expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+	       size_t klen);
+
+/* Fills n (key copied, value copied unless with_value is 0) from r. */
+int node_from_rec(store_node *n, const char *path, size_t len, const noderec *r,
+		  int with_value);
+
+/* etcd's internalGet: 0 and *out filled (a copy), a positive etcd error
+ * (100 or 104, *cause malloc'd), or a negative LMDB error. */
+int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
+	     store_node *out, char **cause);
+
+/* History records. */
+int event_encode_put(store *s, MDB_txn *txn, const store_event *ev);
+int event_decode(const void *buf, size_t len, store_event *ev);
+
+int meta_get_u64(store *s, MDB_txn *txn, const char *key, uint64_t *v);
+int meta_put_u64(store *s, MDB_txn *txn, const char *key, uint64_t v);
+
+/* The etcd operations, run inside a write transaction (ops.c). */
+typedef struct evlist {
+	store_event *v;
+	size_t n, cap;
+} evlist;
+
+typedef struct op_ctx {
+	store *s;
+	MDB_txn *txn;
+	uint64_t index; /* working store index */
+	evlist evs;
+	int error;   /* etcd error of the operation */
+	char *cause; /* its cause */
+} op_ctx;
+
+int ops_run(op_ctx *o, const store_cmd *cmd);
+void evlist_free(evlist *l);
+
+#endif
