@@ -1,0 +1,492 @@
+"""clusterlab - multi-host helpers for ovld's cluster tests (stdlib only).
+
+Builds on ovldlab (processes, logs, checks). Adds: forming clusters by
+bootstrap + --join or by etcd-style --initial-cluster (the same calls also
+build a real etcd 3.4 cluster with CLUSTER_IMPL=etcd, which validates the
+tests themselves), key/value helpers with short timeouts, leader lookup,
+convergence checks, and hosts living in network namespaces that the test
+creates (and always deletes) for partition tests.
+
+Environment (besides ovldlab's): CLUSTER_IMPL=ovld|etcd (default ovld).
+Ports come from 26000-26999 unless OVLDLAB_PORTS says otherwise.
+"""
+
+import ctypes
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+
+os.environ.setdefault("OVLDLAB_PORTS", "26000-26999")
+
+import ovldlab  # noqa: E402
+from ovldlab import Http, Lab, etcdctl  # noqa: E402,F401
+
+IMPL = os.environ.get("CLUSTER_IMPL", "ovld")
+
+
+def is_etcd():
+    return IMPL == "etcd"
+
+
+def wait_until(fn, timeout, interval=0.05):
+    """Polls fn() until it returns something truthy; returns that value,
+    or the last (falsy) value after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    val = None
+    while True:
+        try:
+            val = fn()
+        except (OSError, http.client.HTTPException, ValueError):
+            val = None
+        if val:
+            return val
+        if time.monotonic() >= deadline:
+            return val
+        time.sleep(interval)
+
+
+# ---- key/value requests -------------------------------------------------
+
+def _kpath(key):
+    return "/v2/keys" + urllib.parse.quote(key)
+
+
+def request(srv, method, path, timeout=5.0, **kw):
+    """(status, headers, json-or-None); status -1 on a transport error
+    (headers then hold {"error": text})."""
+    h = srv.new_http(timeout=timeout)
+    try:
+        st, hd, body = h.request(method, path, **kw)
+    except (OSError, http.client.HTTPException) as e:
+        return -1, {"error": "%s: %s" % (type(e).__name__, e)}, None
+    finally:
+        h.close()
+    try:
+        doc = json.loads(body.decode() or "null")
+    except ValueError:
+        doc = None
+    return st, hd, doc
+
+
+def put(srv, key, value, timeout=5.0, **form):
+    form = dict(form)
+    form["value"] = value
+    return request(srv, "PUT", _kpath(key), timeout=timeout, form=form)
+
+
+def get(srv, key, timeout=5.0, quorum=False, recursive=False):
+    q = {}
+    if quorum:
+        q["quorum"] = "true"
+    if recursive:
+        q["recursive"] = "true"
+    return request(srv, "GET", _kpath(key), timeout=timeout, query=q)
+
+
+def flatten(node, out=None):
+    """{key: (value, modifiedIndex, createdIndex)} for every leaf."""
+    out = {} if out is None else out
+    if node is None:
+        return out
+    if node.get("dir"):
+        for c in node.get("nodes", []) or []:
+            flatten(c, out)
+    else:
+        out[node["key"]] = (node.get("value"), node.get("modifiedIndex"),
+                            node.get("createdIndex"))
+    return out
+
+
+def tree(srv, prefix, quorum=False, timeout=20.0):
+    """Flattened recursive listing of prefix on srv (local read), or None."""
+    st, hd, doc = get(srv, prefix, timeout=timeout, quorum=quorum,
+                      recursive=True)
+    if st == 404:
+        return {}
+    if st != 200 or not doc:
+        return None
+    return flatten(doc.get("node"))
+
+
+def etcd_index(srv):
+    st, hd, _ = request(srv, "GET", "/v2/keys/", timeout=2.0)
+    if st != 200:
+        return None
+    return int(hd.get("x-etcd-index", "0"))
+
+
+def cluster_id(srv):
+    st, hd, _ = request(srv, "GET", "/v2/members", timeout=3.0)
+    return hd.get("x-etcd-cluster-id") if st == 200 else None
+
+
+def members(srv):
+    st, _, doc = request(srv, "GET", "/v2/members", timeout=3.0)
+    if st != 200 or not isinstance(doc, dict):
+        return None
+    return doc.get("members")
+
+
+def self_stats(srv, timeout=2.0):
+    st, _, doc = request(srv, "GET", "/v2/stats/self", timeout=timeout)
+    return doc if st == 200 and isinstance(doc, dict) else None
+
+
+def leader_among(servers, timeout=15.0):
+    """The one alive server whose /v2/stats/self says StateLeader, once all
+    alive servers agree on its id; None after timeout."""
+    def find():
+        alive = [s for s in servers if s.alive()]
+        stats = {s: self_stats(s) for s in alive}
+        leaders = [s for s, d in stats.items()
+                   if d and d.get("state") == "StateLeader"]
+        if len(leaders) != 1:
+            return None
+        lid = stats[leaders[0]].get("id")
+        for s, d in stats.items():
+            if not d or d.get("leaderInfo", {}).get("leader") != lid:
+                return None
+        return leaders[0]
+    return wait_until(find, timeout, 0.1)
+
+
+# ---- forming clusters ----------------------------------------------------
+
+class Cluster:
+    """The hosts of one cluster in a Lab, started on loopback."""
+
+    def __init__(self, lab, common_args=()):
+        self.lab = lab
+        self.hosts = []
+        self.common = list(common_args)
+
+    def _new(self, name, extra):
+        if is_etcd():
+            return self.lab.etcd(name, extra_args=list(extra))
+        return self.lab.ovld(name, extra_args=self.common + list(extra))
+
+    def bootstrap(self, name="h1", extra=(), timeout=30.0):
+        s = self._new(name, extra)
+        self.hosts.append(s)
+        return s.start(timeout=timeout)
+
+    def join(self, name, via=None, extra=(), timeout=30.0):
+        """ovld: --join via's client address. etcd: `member add` through
+        via, then a start with --initial-cluster-state existing."""
+        via = via or self.hosts[0]
+        s = self._new(name, extra)
+        if is_etcd():
+            # etcd refuses a member add for a few seconds after the
+            # previous one ("unhealthy cluster"): retry.
+            for _ in range(40):
+                rc, out, err = etcdctl(via.client_url, "member", "add",
+                                       name, s.peer_url)
+                if rc == 0:
+                    break
+                time.sleep(0.5)
+            if rc != 0:
+                raise RuntimeError("etcdctl member add: %s" % err)
+            init = [ln.split("=", 1)[1].strip('"') for ln in
+                    out.splitlines()
+                    if ln.startswith("ETCD_INITIAL_CLUSTER=")][0]
+            s.extra_args += ["--initial-cluster", init,
+                             "--initial-cluster-state", "existing"]
+        else:
+            s.join_args = ["--join", "127.0.0.1:%d" % via.client_port]
+            s.extra_args += s.join_args
+        self.hosts.append(s)
+        return s.start(timeout=timeout)
+
+    def static(self, names, extra=(), token="clusterlab", timeout=30.0):
+        """etcd-style static bootstrap: all hosts at once, state new."""
+        new = [self._new(n, extra) for n in names]
+        init = ",".join("%s=%s" % (s.name, s.peer_url) for s in new)
+        for s in new:
+            s.extra_args += ["--initial-cluster", init,
+                             "--initial-cluster-state", "new",
+                             "--initial-cluster-token", token]
+            s.start(wait=False)
+        for s in new:
+            s.wait_healthy(timeout)
+        self.hosts += new
+        return new
+
+    def alive(self):
+        return [s for s in self.hosts if s.alive()]
+
+    def leader(self, timeout=15.0):
+        return leader_among(self.hosts, timeout)
+
+    def followers(self, timeout=15.0):
+        ld = self.leader(timeout)
+        return [s for s in self.alive() if s is not ld]
+
+    def converged(self, prefix, timeout=20.0, hosts=None):
+        """Waits until every (alive) host shows the same X-Etcd-Index and
+        the same tree under prefix. Returns (ok, trees by host name)."""
+        hosts = hosts or self.alive()
+        last = {}
+
+        def same():
+            idx = {s.name: etcd_index(s) for s in hosts}
+            if None in idx.values() or len(set(idx.values())) != 1:
+                last.update({"index": idx})
+                return False
+            trees = {s.name: tree(s, prefix) for s in hosts}
+            last.clear()
+            last.update(trees)
+            vals = list(trees.values())
+            return all(t is not None and t == vals[0] for t in vals)
+        ok = wait_until(same, timeout, 0.2)
+        return bool(ok), dict(last)
+
+
+def start_with_check(lab, what, fn):
+    """Runs fn(); a start-up failure becomes one failed check (with the
+    exception text) instead of an aborted test. Returns fn's value/None."""
+    try:
+        val = fn()
+        lab.check(True, what)
+        return val
+    except Exception as e:  # noqa: BLE001 - reported as a check
+        lab.check(False, what, "%s: %s" % (type(e).__name__, e))
+        return None
+
+
+# ---- network namespaces --------------------------------------------------
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd):
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: %s" % os.strerror(e))
+
+
+def ns_socket(ns, addr, timeout):
+    """A TCP socket connected to addr from inside namespace ns: the
+    thread enters the namespace only while it creates the socket."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open("/run/netns/%s" % ns, os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            _setns(own)
+    finally:
+        os.close(target)
+        os.close(own)
+    s.settimeout(timeout)
+    try:
+        s.connect(addr)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+class _NsConnection(http.client.HTTPConnection):
+    def __init__(self, ns, host, port, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self.ns = ns
+
+    def connect(self):
+        self.sock = ns_socket(self.ns, (self.host, self.port), self.timeout)
+
+
+class NsHttp(Http):
+    """ovldlab.Http whose connections are made inside a namespace."""
+
+    def __init__(self, ns, host, port, timeout=10.0):
+        super().__init__(host, port, timeout)
+        self.ns = ns
+
+    def _connect(self):
+        self.conn = _NsConnection(self.ns, self.host, self.port,
+                                  self.timeout)
+
+
+def sh(*argv, check=True):
+    p = subprocess.run(list(argv), capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), p.stderr.strip()))
+    return p
+
+
+class Netns:
+    """A switch namespace with bridge br0 and one namespace per host, each
+    host's eth0 (10.77.0.N/24) cabled to br0 through a veth pair whose
+    switch end is 'pN'. cut(N)/heal(N) set that switch port down/up."""
+
+    def __init__(self, tag, subnet="10.77.0"):
+        self.tag = tag
+        self.subnet = subnet
+        self.sw = "%s-sw" % tag
+        self.hosts = {}
+        self.made = []
+
+    def _add_ns(self, name):
+        sh("ip", "netns", "add", name)
+        self.made.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def setup(self, n):
+        self._add_ns(self.sw)
+        sh("ip", "-n", self.sw, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", self.sw, "link", "set", "br0", "up")
+        for i in range(1, n + 1):
+            ns = "%s-h%d" % (self.tag, i)
+            self._add_ns(ns)
+            sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth",
+               "peer", "name", "p%d" % i, "netns", self.sw)
+            sh("ip", "-n", ns, "addr", "add", "%s.%d/24" % (self.subnet, i),
+               "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "master",
+               "br0")
+            sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "up")
+            self.hosts[i] = (ns, "%s.%d" % (self.subnet, i))
+        return self
+
+    def cut(self, i):
+        sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "down")
+
+    def heal(self, i):
+        sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "up")
+
+    def teardown(self):
+        for name in reversed(self.made):
+            sh("ip", "netns", "del", name, check=False)
+        self.made = []
+
+
+class NsOvld(ovldlab.Server):
+    """ovld inside a namespace, on its eth0 address, fixed ports."""
+
+    kind = "ovld"
+
+    def __init__(self, lab, name, ns, ip, client_port=26379,
+                 peer_port=26380, extra_args=()):
+        super().__init__(lab, name, extra_args=extra_args)
+        self.ns, self.ip = ns, ip
+        self.client_port, self.peer_port = client_port, peer_port
+
+    @property
+    def client_url(self):
+        return "http://%s:%d" % (self.ip, self.client_port)
+
+    @property
+    def peer_url(self):
+        return "http://%s:%d" % (self.ip, self.peer_port)
+
+    def argv(self):
+        return ["ip", "netns", "exec", self.ns, ovldlab.ovld_bin(),
+                "--name", self.name, "--data-dir", self.data_dir,
+                "--listen-client-urls", self.client_url,
+                "--advertise-client-urls", self.client_url,
+                "--listen-peer-urls", self.peer_url,
+                "--initial-advertise-peer-urls", self.peer_url,
+                "--datapath", "off"] + self.extra_args
+
+    def http(self):
+        if self._http is None:
+            self._http = self.new_http()
+        return self._http
+
+    def new_http(self, timeout=10.0):
+        return NsHttp(self.ns, self.ip, self.client_port, timeout=timeout)
+
+    def wait_healthy(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError("ovld %s exited with %s during start-up"
+                                   % (self.name, self.proc.returncode))
+            st, _, doc = request(self, "GET", "/health", timeout=2.0)
+            last = "%s %r" % (st, doc)
+            if st == 200 and isinstance(doc, dict) and \
+                    doc.get("health") == "true":
+                return
+            time.sleep(0.1)
+        raise RuntimeError("ovld %s not healthy after %.0fs: %s"
+                           % (self.name, timeout, last))
+
+
+class Writer:
+    """Background writers: each thread PUTs fresh keys prefix/tN/K to the
+    hosts returned by targets() in turn, and records every acknowledged
+    write (key -> (value, modifiedIndex)) and every outcome with its time
+    (for unavailability windows)."""
+
+    def __init__(self, targets, prefix, threads=4, timeout=3.0):
+        self.targets = targets
+        self.prefix = prefix
+        self.n = threads
+        self.timeout = timeout
+        self.acked = {}
+        self.failed = []      # (t_start, t_end, key, why)
+        self.outcomes = []    # (t_start, t_end, ok)
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.threads = []
+
+    def _run(self, t):
+        k = 0
+        while not self.stop_ev.is_set():
+            hosts = self.targets()
+            if not hosts:
+                time.sleep(0.01)
+                continue
+            srv = hosts[(k + t) % len(hosts)]
+            key = "%s/t%d/%06d" % (self.prefix, t, k)
+            val = "v-%d-%d" % (t, k)
+            k += 1
+            t0 = time.monotonic()
+            st, hd, doc = put(srv, key, val, timeout=self.timeout)
+            t1 = time.monotonic()
+            ok = st in (200, 201) and isinstance(doc, dict)
+            with self.lock:
+                self.outcomes.append((t0, t1, ok))
+                if ok:
+                    self.acked[key] = (val, doc["node"]["modifiedIndex"])
+                else:
+                    why = hd.get("error") if st == -1 else \
+                        "%s %s" % (st, doc)
+                    self.failed.append((t0, t1, key, why))
+            if not ok:
+                time.sleep(0.01)
+
+    def start(self):
+        for t in range(self.n):
+            th = threading.Thread(target=self._run, args=(t,), daemon=True)
+            th.start()
+            self.threads.append(th)
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        for th in self.threads:
+            th.join(self.timeout + 5)
+
+    def ok_after(self, t):
+        with self.lock:
+            return sum(1 for t0, _, ok in self.outcomes if ok and t0 >= t)
+
+    def first_ok_after(self, t):
+        """End time of the first successful write started after t."""
+        with self.lock:
+            ends = [t1 for t0, t1, ok in self.outcomes if ok and t0 >= t]
+        return min(ends) if ends else None
+
+
+def log_has(srv, text):
+    return any(text in ln for ln in srv.log_text(tail=100000).splitlines())
