@@ -2,7 +2,7 @@
  *
  * Serves /v2/keys (reads from the store, writes through raftnode), watches
  * (from the store's history and live events), /v2/members, /v2/machines,
- * /v2/stats/*, /health, /version, /metrics, and hands /ovld/v1/* to
+ * /v2/stats/..., /health, /version, /metrics, and hands /ovld/v1/... to
  * raftnode's internal channel. */
 #ifndef OVLD_API_H
 #define OVLD_API_H

@@ -1,0 +1,31 @@
+/* buf.h - growable byte buffer used by the API layer to build bodies.
+ *
+ * The layout (p, len, cap) matches api_metrics_cb so a buffer can be handed
+ * to registered metrics blocks directly. Allocation failure is sticky:
+ * every later append becomes a no-op and abuf_ok() reports it once, so
+ * builders can append freely and check a single time at the end. */
+#ifndef OVLD_API_BUF_H
+#define OVLD_API_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct abuf {
+	char *p;
+	size_t len;
+	size_t cap;
+	int oom;
+} abuf;
+
+void abuf_init(abuf *b);
+void abuf_free(abuf *b);
+int abuf_reserve(abuf *b, size_t extra);
+void abuf_put(abuf *b, const void *s, size_t n);
+void abuf_puts(abuf *b, const char *s);
+void abuf_putc(abuf *b, char c);
+void abuf_printf(abuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* 1 when every append so far succeeded. */
+int abuf_ok(const abuf *b);
+
+#endif

@@ -1,0 +1,38 @@
+/* json.h - etcd v2 JSON rendering: nodes, events, errors, timestamps.
+ *
+ * A small emitter instead of jansson because etcd's output has rules a
+ * generic encoder does not follow: Go's omitempty on every node field,
+ * "value" always present on keys, <, > and & escaped as \u003c etc.,
+ * invalid UTF-8 replaced, RFC 3339 times with trimmed nanoseconds. */
+#ifndef OVLD_API_JSON_H
+#define OVLD_API_JSON_H
+
+#include <stdint.h>
+
+#include "../store/store.h"
+#include "buf.h"
+
+/* A JSON string literal (with quotes) escaped like Go's encoding/json. */
+void aj_str(abuf *b, const char *s, size_t n);
+void aj_cstr(abuf *b, const char *s);
+/* RFC 3339 with nanoseconds, UTC "Z", fraction zeros trimmed (unquoted). */
+void aj_time(abuf *b, int64_t unix_ns);
+/* Go's time.Duration.String() for a duration in nanoseconds. */
+void aj_duration(abuf *b, int64_t ns);
+/* ceil((expire - now) / 1 s), or 0 when nothing remains. */
+int64_t aj_ttl(int64_t expire_ns, int64_t now_ns);
+
+/* etcd's action names (compareAndSwap, ...). */
+const char *aj_action_name(int action);
+
+void aj_node(abuf *b, const store_node *n, int64_t now_ns);
+/* {"action":..,"node":..,"prevNode":..}; no_value drops node and prevNode
+ * (noValueOnSuccess). No trailing newline. */
+void aj_event(abuf *b, const store_event *ev, int64_t now_ns, int no_value);
+/* {"errorCode":..,"message":..,"cause":..,"index":..} */
+void aj_error(abuf *b, int code, const char *cause, uint64_t index);
+const char *aj_error_message(int code);
+/* The HTTP status etcd uses for an error code. */
+int aj_error_status(int code);
+
+#endif
