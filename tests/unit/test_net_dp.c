@@ -1,0 +1,410 @@
+/* test_net_dp.c - the datapath reconciler end to end against a real kernel,
+ * fed by an in-memory stand-in for the store (the few store_* and
+ * raftnode_* calls dp uses are defined here, so the real layers are not
+ * linked in). Runs in a private network namespace (needs root). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "net/dp.h"
+#include "net/gc.h"
+
+/* ---- a tiny key-value store standing in for store.h ---- */
+
+typedef struct fake_kv {
+	char *key, *value;
+	uint64_t index;
+} fake_kv;
+
+static fake_kv kvs[256];
+static size_t n_kvs;
+static uint64_t next_index = 1;
+static store_event_cb sub_cb;
+static void *sub_ctx;
+
+static void notify(const char *key, int action)
+{
+	store_event ev = {.action = action, .index = next_index};
+	ev.node.key = (char *)key;
+	if (sub_cb)
+		sub_cb(sub_ctx, &ev);
+}
+
+static void fake_put(const char *key, const char *value)
+{
+	size_t i = 0;
+	while (i < n_kvs && strcmp(kvs[i].key, key))
+		i++;
+	if (i == n_kvs) {
+		kvs[n_kvs].key = strdup(key);
+		n_kvs++;
+	} else {
+		free(kvs[i].value);
+	}
+	kvs[i].value = strdup(value);
+	kvs[i].index = next_index++;
+	notify(key, STORE_ACTION_SET);
+}
+
+static void fake_del(const char *key)
+{
+	for (size_t i = 0; i < n_kvs; i++)
+		if (!strcmp(kvs[i].key, key)) {
+			free(kvs[i].key);
+			free(kvs[i].value);
+			kvs[i] = kvs[--n_kvs];
+			next_index++;
+			notify(key, STORE_ACTION_DELETE);
+			return;
+		}
+}
+
+static void fake_reset(void)
+{
+	while (n_kvs) {
+		n_kvs--;
+		free(kvs[n_kvs].key);
+		free(kvs[n_kvs].value);
+	}
+}
+
+/* Builds the node for path: a leaf, or a directory of the distinct next
+ * components below it (nested when recursive). */
+static int build_node(const char *path, int recursive, int depth,
+		      store_node *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->key = strdup(path);
+	size_t pl = strlen(path);
+	for (size_t i = 0; i < n_kvs; i++)
+		if (!strcmp(kvs[i].key, path)) {
+			out->value = strdup(kvs[i].value);
+			out->value_len = strlen(kvs[i].value);
+			out->modified_index = kvs[i].index;
+			return 0;
+		}
+	out->dir = 1;
+	out->children = calloc(n_kvs + 1, sizeof(store_node));
+	int found = 0;
+	for (size_t i = 0; i < n_kvs; i++) {
+		if (strncmp(kvs[i].key, path, pl) || kvs[i].key[pl] != '/')
+			continue;
+		found = 1;
+		const char *rest = kvs[i].key + pl + 1;
+		char child[512];
+		snprintf(child, sizeof(child), "%s/%.*s", path,
+			 (int)strcspn(rest, "/"), rest);
+		size_t k = 0;
+		while (k < out->n_children &&
+		       strcmp(out->children[k].key, child))
+			k++;
+		if (k < out->n_children)
+			continue;
+		if (recursive || depth == 0)
+			build_node(child, recursive, depth + 1,
+				   &out->children[out->n_children]);
+		if (!recursive && depth > 0)
+			continue;
+		out->n_children++;
+	}
+	out->has_children = 1;
+	return found ? 0 : -1;
+}
+
+int store_get(store *s, const char *path, int recursive, int sorted,
+	      store_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (build_node(path, recursive, 0, &res->ev.node) != 0)
+		res->error = STORE_ERR_KEY_NOT_FOUND;
+	return 0;
+}
+
+void store_node_free(store_node *n)
+{
+	for (size_t i = 0; i < n->n_children; i++)
+		store_node_free(&n->children[i]);
+	free(n->children);
+	free(n->key);
+	free(n->value);
+	memset(n, 0, sizeof(*n));
+}
+
+void store_result_free(store_result *res)
+{
+	store_node_free(&res->ev.node);
+	free(res->cause);
+	memset(res, 0, sizeof(*res));
+}
+
+int store_subscribe(store *s, store_event_cb cb, void *ctx)
+{
+	sub_cb = cb;
+	sub_ctx = ctx;
+	return 1;
+}
+
+void store_unsubscribe(store *s, int id)
+{
+	sub_cb = NULL;
+}
+
+int raftnode_propose(raftnode *rn, const store_cmd *cmd, raftnode_done_cb cb,
+		     void *ctx)
+{
+	return -1;
+}
+
+int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n)
+{
+	return -1;
+}
+
+void raftnode_get_status(raftnode *rn, raftnode_status *out)
+{
+	memset(out, 0, sizeof(*out));
+}
+
+/* ---- helpers ---- */
+
+#define NID1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define NID2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define EID1 "aaaaaaaa00000000000000000000000000000000000000000000000000000001"
+#define EID2 "bbbbbbbb00000000000000000000000000000000000000000000000000000002"
+#define EID3 "cccccccc00000000000000000000000000000000000000000000000000000003"
+#define EID4 "dddddddd00000000000000000000000000000000000000000000000000000004"
+#define ROOT "/docker/network/v1.0"
+
+static pid_t container_pid;
+static char container_path[64];
+
+static void container_start(void)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	container_pid = fork();
+	if (container_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		unshare(CLONE_NEWNET);
+		if (write(p[1], "y", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	close(p[1]);
+	snprintf(container_path, sizeof(container_path), "/proc/%d/ns/net",
+		 (int)container_pid);
+}
+
+static char *sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	FILE *f = popen(cmd, "r");
+	static char out[16384];
+	size_t n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	return out;
+}
+
+static void put_network(const char *nid, int ovld, unsigned vni)
+{
+	char key[256], val[512];
+	snprintf(key, sizeof(key), ROOT "/network/%s", nid);
+	snprintf(val, sizeof(val),
+		 "{\"id\":\"%s\",\"name\":\"n\",\"networkType\":\"overlay\","
+		 "\"enableIPv6\":false%s}",
+		 nid, ovld ? ",\"ovld\":true" : "");
+	fake_put(key, val);
+	snprintf(key, sizeof(key), ROOT "/overlay/network/%s", nid);
+	snprintf(val, sizeof(val),
+		 "{\"mtu\":0,\"secure\":false,\"subnets\":[{\"SubnetIP\":"
+		 "\"10.0.0.0/24\",\"GwIP\":\"10.0.0.1/24\",\"Vni\":%u}]}",
+		 vni);
+	fake_put(key, val);
+}
+
+static void put_endpoint(const char *nid, const char *eid, const char *ip,
+			 const char *locator, const char *netns)
+{
+	char key[256], val[1024];
+	uint32_t a;
+	inet_pton(AF_INET, ip, &a);
+	const uint8_t *b = (const uint8_t *)&a;
+	snprintf(key, sizeof(key), ROOT "/endpoint/%s/%s", nid, eid);
+	snprintf(val, sizeof(val),
+		 "{\"id\":\"%s\",\"name\":\"e\",\"locator\":\"%s\","
+		 "\"ep_iface\":{\"addr\":\"%s/24\",\"mac\":"
+		 "\"02:42:%02x:%02x:%02x:%02x\",\"srcName\":\"x\"},"
+		 "\"ovld\":true,\"ovld_netns\":\"%s\"}",
+		 eid, locator, ip, b[0], b[1], b[2], b[3], netns);
+	fake_put(key, val);
+}
+
+static void pump(uv_loop_t *loop, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+static int has(const char *hay, const char *needle)
+{
+	return strstr(hay, needle) != NULL;
+}
+
+/* ---- tests ---- */
+
+static void test_gc_decide(void **state)
+{
+	int64_t since = 0;
+	/* Removed member: at once. Never a member, no heartbeat: at once. */
+	assert_true(dp_gc_decide(0, 1, 1, 1000, &since, 600000));
+	assert_true(dp_gc_decide(0, 0, 0, 1000, &since, 600000));
+	/* A live host that is not (yet) a member is left alone. */
+	assert_false(dp_gc_decide(0, 0, 1, 1000, &since, 600000));
+	/* A silent member: only after the grace period. */
+	since = 0;
+	assert_false(dp_gc_decide(1, 1, 0, 1000, &since, 5000));
+	assert_int_equal(since, 1000);
+	assert_false(dp_gc_decide(1, 1, 0, 5999, &since, 5000));
+	assert_true(dp_gc_decide(1, 1, 0, 6000, &since, 5000));
+	/* Coming back resets the clock. */
+	assert_false(dp_gc_decide(1, 1, 1, 6001, &since, 5000));
+	assert_int_equal(since, 0);
+}
+
+static void test_reconcile(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	container_start();
+	fake_reset();
+	put_network(NID1, 1, 300);
+	put_endpoint(NID1, EID1, "10.0.0.2", "192.0.2.1", container_path);
+	put_endpoint(NID1, EID2, "10.0.0.3", "192.0.2.2", "");
+	/* Docker's own network with an endpoint "here": not ours. */
+	put_network(NID2, 0, 301);
+	put_endpoint(NID2, EID4, "10.0.1.2", "192.0.2.1", container_path);
+
+	dp *d;
+	dp_config cfg = {.host_ip = "192.0.2.1", .resync_ms = 60000};
+	assert_int_equal(dp_init(&d, &loop, (store *)1, NULL, &cfg), 0);
+	assert_int_equal(dp_start(d), 0);
+
+	char *o = sh("ip -d link show ovx-00012c");
+	assert_true(has(o, "vxlan id 300 "));
+	assert_true(has(o, "local 192.0.2.1"));
+	assert_true(has(o, "master ovb-00012c"));
+	assert_true(
+	    has(sh("ip -o link show ovv-aaaaaaaa"), "master ovb-00012c"));
+	assert_false(has(sh("ip -o link"), "ovb-00012d"));
+	o = sh("nsenter --net=%s ip -o addr show eth0", container_path);
+	assert_true(has(o, "10.0.0.2/24"));
+	o = sh("bridge fdb show dev ovx-00012c");
+	assert_true(has(o, "02:42:0a:00:00:03 dst 192.0.2.2 self permanent"));
+	assert_true(has(o, "00:00:00:00:00:00 dst 192.0.2.2 self permanent"));
+	assert_true(has(sh("ip neigh show dev ovx-00012c"),
+			"10.0.0.3 lladdr 02:42:0a:00:00:03 PERMANENT"));
+
+	/* A new remote endpoint arrives through an event. */
+	put_endpoint(NID1, EID3, "10.0.0.4", "192.0.2.3", "");
+	pump(&loop, 20);
+	o = sh("bridge fdb show dev ovx-00012c");
+	assert_true(has(o, "02:42:0a:00:00:04 dst 192.0.2.3 self permanent"));
+	assert_true(has(o, "00:00:00:00:00:00 dst 192.0.2.3 self permanent"));
+
+	/* Removal removes its entries, and the flood entry of its VTEP. */
+	fake_del(ROOT "/endpoint/" NID1 "/" EID2);
+	pump(&loop, 20);
+	o = sh("bridge fdb show dev ovx-00012c");
+	assert_false(has(o, "02:42:0a:00:00:03"));
+	assert_false(has(o, "dst 192.0.2.2"));
+	assert_false(has(sh("ip neigh show dev ovx-00012c"), "10.0.0.3"));
+
+	/* Restart: existing devices are adopted (same ifindex, so traffic
+	 * keeps flowing), leftovers of ours go, foreign devices stay. */
+	char before[64];
+	snprintf(before, sizeof(before), "%s",
+		 sh("ip -o link show ovx-00012c | cut -d: -f1"));
+	dp_close(d);
+	pump(&loop, 2);
+	sh("ip link add ovb-0000ff type bridge");
+	sh("ip link add ovv-deadbeef type veth peer name ovtpeer0");
+	sh("ip link add vx-000100-abcde type vxlan id 9 dstport 4789");
+	assert_int_equal(dp_init(&d, &loop, (store *)1, NULL, &cfg), 0);
+	assert_int_equal(dp_start(d), 0);
+	assert_string_equal(sh("ip -o link show ovx-00012c | cut -d: -f1"),
+			    before);
+	o = sh("ip -o link");
+	assert_false(has(o, "ovb-0000ff"));
+	assert_false(has(o, "ovv-deadbeef"));
+	assert_true(has(o, "vx-000100-abcde"));
+	assert_true(has(o, "ovv-aaaaaaaa"));
+	assert_true(has(sh("bridge fdb show dev ovx-00012c"),
+			"02:42:0a:00:00:04 dst 192.0.2.3"));
+
+	/* Drift is repaired by the periodic resync (here forced by a
+	 * restart of the resync through an event on the directory). */
+	sh("bridge fdb del 02:42:0a:00:00:04 dev ovx-00012c dst 192.0.2.3");
+	fake_put(ROOT "/network", "x"); /* a directory-level event */
+	fake_del(ROOT "/network");
+	pump(&loop, 20);
+	assert_true(has(sh("bridge fdb show dev ovx-00012c"),
+			"02:42:0a:00:00:04 dst 192.0.2.3"));
+
+	/* The last local endpoint leaves: everything for the network goes. */
+	fake_del(ROOT "/endpoint/" NID1 "/" EID1);
+	pump(&loop, 20);
+	o = sh("ip -o link");
+	assert_false(has(o, "ovx-00012c"));
+	assert_false(has(o, "ovb-00012c"));
+	assert_false(has(o, "ovv-aaaaaaaa"));
+	assert_false(
+	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+
+	dp_close(d);
+	pump(&loop, 2);
+	sh("ip link del vx-000100-abcde");
+	uv_loop_close(&loop);
+	kill(container_pid, SIGKILL);
+	waitpid(container_pid, NULL, 0);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_net_dp needs root; skipped\n");
+		return 77;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		perror("unshare");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_gc_decide),
+	    cmocka_unit_test(test_reconcile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
