@@ -1,0 +1,221 @@
+"""test_datapath - the overlay user story end to end on a 3-host lab of
+network namespaces (netlab), real ovld processes forming a cluster with
+--join, real pings between "container" namespaces.
+
+Story: create `demo` on h1, seen on h2 with the same id; attach test1 on h1
+and test2 on h2; a second test1 is refused; the two ping each other with
+MTU 1450; detach breaks the ping and removes the entries on every host; 20
+endpoints attached concurrently over 3 hosts get distinct addresses and all
+ping each other; restarting ovld on h1 does not drop pings; removing h3 from
+the cluster removes its endpoints on h1-h2; bad input gives one clear line
+and leaves no kernel state behind.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netlab import NetLab, Checks, wait_until, OVLCTL  # noqa: E402
+
+
+def one_line_error(rc, err):
+    lines = [l for l in err.strip().split("\n") if l]
+    return rc != 0 and len(lines) == 1 and lines[0].startswith("Error: ")
+
+
+def ov_links(h):
+    return sorted(l.split(":")[1].strip().split("@")[0]
+                  for l in h.links().strip().split("\n")
+                  if ": ov" in l)
+
+
+def story(lab, c):
+    h1, h2, h3 = lab.hosts
+    rc, nid, err = h1.ovlctl("network", "create", "-d", "overlay",
+                             "--subnet", "10.0.0.0/24", "demo")
+    nid = nid.strip()
+    c.check("network create prints a 64-hex id",
+            rc == 0 and len(nid) == 64, err)
+    seen = wait_until(lambda: nid[:12] in h2.ovlctl("network", "ls")[1], 5)
+    c.check("h2 lists demo with the same id", seen)
+    rc, out, _ = h2.ovlctl("network", "inspect", "demo")
+    try:
+        doc = json.loads(out)[0]
+    except (ValueError, IndexError):
+        doc = {}
+    c.check("inspect on h2: Id, Scope, Driver, IPAM",
+            doc.get("Id") == nid and doc.get("Scope") == "global" and
+            doc.get("Driver") == "overlay" and
+            doc.get("IPAM", {}).get("Config") ==
+            [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}], out)
+
+    c1, c2 = lab.container("c1"), lab.container("c2")
+    rc, ip1, err = h1.ovlctl("attach", "demo", "test1", "--netns", c1)
+    ip1 = ip1.strip()
+    c.check("attach test1 on h1 prints its address",
+            rc == 0 and ip1 == "10.0.0.2", err + ip1)
+    rc, ip2, err = h2.ovlctl("attach", "demo", "test2", "--netns", c2)
+    ip2 = ip2.strip()
+    c.check("attach test2 on h2", rc == 0 and ip2 == "10.0.0.3", err + ip2)
+    c3 = lab.container("c3")
+    rc, _, err = h2.ovlctl("attach", "demo", "test1", "--netns", c3)
+    c.check("a second test1 is refused",
+            rc != 0 and "service endpoint with name test1 already exists"
+            in err, err)
+    c.check("test1 pings test2", lab.ping(c1, ip2, wait=2))
+    c.check("test2 pings test1", lab.ping(c2, ip1, wait=2))
+    mtu = subprocess.run(["ip", "-n", c1, "-o", "link", "show", "eth0"],
+                         capture_output=True, text=True).stdout
+    c.check("container interface MTU 1450 and MAC from IP",
+            "mtu 1450" in mtu and "02:42:0a:00:00:02" in mtu, mtu)
+    c.check("h1 has FDB + neighbour entries for test2",
+            "02:42:0a:00:00:03 dst 192.168.205.11" in h1.fdb() and
+            "10.0.0.3 dev ovx-000100 lladdr 02:42:0a:00:00:03" in h1.neigh())
+    rc, out, _ = h3.ovlctl("endpoint", "ls")
+    c.check("endpoint ls on h3 shows both with hosts",
+            "test1" in out and "192.168.205.10" in out and
+            "test2" in out and "192.168.205.11" in out, out)
+    rc, out, err = h1.ovlctl("network", "rm", "demo")
+    c.check("network rm refused while endpoints exist",
+            one_line_error(rc, err) and "active endpoints" in err, err)
+
+    rc, _, err = h2.ovlctl("detach", "demo", "test2")
+    c.check("detach test2", rc == 0, err)
+    c.check("ping fails after detach", not lab.ping(c1, ip2, wait=1))
+    gone = wait_until(lambda: all("02:42:0a:00:00:03" not in h.fdb() and
+                                  "10.0.0.3 " not in h.neigh()
+                                  for h in lab.hosts), 5)
+    c.check("test2's entries gone on every host", gone)
+    c.check("test2's veth gone on h2",
+            not any(l.startswith("ovv-") for l in ov_links(h2)),
+            str(ov_links(h2)))
+    h1.ovlctl("detach", "demo", "test1")
+    return nid
+
+
+def concurrent(lab, c):
+    h = lab.hosts
+    rc, _, err = h[0].ovlctl("network", "create", "many")
+    c.check("network create many (default pool)", rc == 0, err)
+    results = {}
+
+    def attach(i):
+        host = h[i % 3]
+        ns = lab.container("m%d" % i)
+        results[i] = (ns,) + host.ovlctl("attach", "many", "e%d" % i,
+                                         "--netns", ns)
+
+    ts = [threading.Thread(target=attach, args=(i,)) for i in range(20)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    ips = [r[2].strip() for r in results.values() if r[1] == 0]
+    errs = [r[3] for r in results.values() if r[1] != 0]
+    c.check("20 concurrent attaches succeed", len(ips) == 20, str(errs[:3]))
+    c.check("20 distinct addresses", len(set(ips)) == 20, str(ips))
+    c.check("addresses from the next free /24",
+            all(ip.startswith("10.0.1.") for ip in ips), str(ips))
+    fails = []
+    nss = [results[i][0] for i in range(20) if results[i][1] == 0]
+    for ns in nss:
+        for ip in ips:
+            if not lab.ping(ns, ip, wait=1):
+                fails.append((ns, ip))
+    c.check("all 20 ping each other (400 pings)", not fails, str(fails[:5]))
+    return results
+
+
+def restart(lab, c, results):
+    h1 = lab.hosts[0]
+    src = results[0][0]           # e0 lives on h1
+    dst = results[1][2].strip()   # e1 lives on h2
+    p = subprocess.Popen(["ip", "netns", "exec", src, "ping", "-n", "-q",
+                          "-i", "0.02", "-c", "150", "-W", "1", dst],
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    before = ov_links(h1)
+    h1.stop()
+    time.sleep(0.3)
+    h1.start()
+    out, _ = p.communicate(timeout=30)
+    c.check("pings keep flowing while ovld on h1 restarts",
+            " 0% packet loss" in out, out.strip().split("\n")[-2:])
+    c.check("devices adopted, not recreated", ov_links(h1) == before)
+
+
+def remove_host(lab, c, results):
+    h1, h2, h3 = lab.hosts
+    st, body = h1.http("GET", "/v2/members")
+    try:
+        mid = [m["id"] for m in json.loads(body)["members"]
+               if any("192.168.205.12" in u for u in m["peerURLs"])][0]
+    except (ValueError, KeyError, IndexError):
+        mid = None
+    c.check("h3 is a member", mid is not None, body)
+    st, body = h1.http("DELETE", "/v2/members/%s" % mid)
+    c.check("remove h3 from the cluster", st in (200, 204), body)
+    h3.stop()
+
+    def gone():
+        out = h1.ovlctl("endpoint", "ls")[1] + h2.ovlctl("endpoint", "ls")[1]
+        return ("192.168.205.12" not in out and
+                "dst 192.168.205.12" not in h1.fdb() + h2.fdb())
+    c.check("h3's endpoints gone from the store and from h1-h2's kernels",
+            wait_until(gone, 30, 0.5))
+    src, dst = results[0][0], results[1][2].strip()
+    c.check("h1-h2 traffic unaffected", lab.ping(src, dst, wait=2))
+
+
+def bad_input(lab, c):
+    h1 = lab.hosts[0]
+    before = ov_links(h1)
+    c9 = "%s-nosuch" % lab.prefix
+    cases = [
+        ("bad CIDR", ["network", "create", "--subnet", "10.0.0.0/33", "b1"],
+         "invalid subnet"),
+        ("overlapping subnet",
+         ["network", "create", "--subnet", "10.0.0.0/16", "b2"],
+         "overlaps"),
+        ("missing namespace", ["attach", "many", "x", "--netns", c9],
+         "not found"),
+        ("unknown network", ["attach", "nonet", "x", "--netns", "/proc/1/ns/net"],
+         "No such network"),
+        ("rm of a network in use", ["network", "rm", "many"],
+         "active endpoints"),
+    ]
+    for name, args, want in cases:
+        rc, _, err = h1.ovlctl(*args)
+        c.check("%s: one clear line" % name,
+                one_line_error(rc, err) and want in err, err)
+    c.check("no half-made kernel state", ov_links(h1) == before,
+            "%s -> %s" % (before, ov_links(h1)))
+    rc, out, _ = h1.ovlctl("network", "ls")
+    c.check("failed creates left no network", "b1" not in out and
+            "b2" not in out, out)
+
+
+def main():
+    if os.geteuid() != 0:
+        print("test_datapath needs root; skipped")
+        return 77
+    c = Checks()
+    with NetLab(3, ovld_args=["--endpoint-gc", "600"]) as lab:
+        try:
+            lab.start_cluster()
+            story(lab, c)
+            results = concurrent(lab, c)
+            bad_input(lab, c)
+            restart(lab, c, results)
+            remove_host(lab, c, results)
+        except Exception as e:  # report, then clean up
+            c.check("lab ran without exceptions", False, repr(e))
+            for h in lab.hosts:
+                print("--- %s log:\n%s" % (h.name, h.tail()))
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
