@@ -153,6 +153,16 @@ static void on_published(void *ctx, store_result *res)
 	rn->publish_inflight = 0;
 	if (res->error == 0)
 		rn->published = 1;
+	else
+		log_warn("raft", "publishing this member failed: %d %s",
+			 res->error, res->cause ? res->cause : "");
+	store_result_free(res);
+}
+
+static void on_cluster_id_published(void *ctx, store_result *res)
+{
+	raftnode *rn = ctx;
+	rn->publish_inflight = 0;
 	store_result_free(res);
 }
 
@@ -207,7 +217,8 @@ static void publish_self(raftnode *rn)
 	} else if (!meta_exists(rn, "cluster_id")) {
 		/* Seed it (first host); a race with a twin is harmless since
 		 * both carry the same id. */
-		if (propose_meta(rn, "cluster_id", cid, on_published, rn) == 0)
+		if (propose_meta(rn, "cluster_id", cid, on_cluster_id_published,
+				 rn) == 0)
 			rn->publish_inflight = 1;
 		return;
 	}
