@@ -177,29 +177,43 @@ static int lookup(store *s, MDB_txn *txn, const char *path, size_t len,
 	return rec_decode(&v, r);
 }
 
+int walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
+	 size_t *stop)
+{
+	*stop = 0;
+	memset(r, 0, sizeof(*r));
+	r->dir = 1; /* the root */
+	for (size_t end = 2; end <= len; end++) {
+		if (end < len && path[end] != '/')
+			continue;
+		int rc = lookup(s, txn, path, end, r);
+		if (rc < 0)
+			return rc;
+		if (rc == 1 || (end < len && !r->dir)) {
+			*stop = end;
+			return rc == 1 ? STORE_ERR_KEY_NOT_FOUND
+				       : STORE_ERR_NOT_DIR;
+		}
+	}
+	return 0;
+}
+
 int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
 	     store_node *out, char **cause)
 {
-	noderec r = {.dir = 1};
+	noderec r;
+	size_t stop;
 	memset(out, 0, sizeof(*out));
+	int rc = walk(s, txn, path, len, &r, &stop);
+	if (rc > 0) {
+		*cause = memdup0(path, stop);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
 	if (len == 1) { /* the root: a permanent dir with no indexes */
 		out->dir = 1;
 		return 0;
-	}
-	for (size_t end = 1; end <= len; end++) {
-		if (end < len && path[end] != '/')
-			continue;
-		int rc = lookup(s, txn, path, end, &r);
-		if (rc < 0)
-			return rc;
-		if (rc == 1) {
-			*cause = memdup0(path, end);
-			return STORE_ERR_KEY_NOT_FOUND;
-		}
-		if (end < len && !r.dir) {
-			*cause = memdup0(path, end);
-			return STORE_ERR_NOT_DIR;
-		}
 	}
 	return node_from_rec(out, path, len, &r, 1);
 }
@@ -319,28 +333,29 @@ int event_decode(const void *buf, size_t len, store_event *ev)
 	return 0;
 }
 
-int meta_get_u64(store *s, MDB_txn *txn, const char *key, uint64_t *v)
+int state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft)
 {
-	MDB_val k = {strlen(key), (void *)key}, d;
+	MDB_val k = {strlen(META_STATE), META_STATE}, d;
 	int rc = mdb_get(txn, s->meta, &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		*v = 0;
+	*index = *raft = 0;
+	if (rc == MDB_NOTFOUND)
 		return 0;
-	}
 	if (rc != 0)
-		return store_lmdb_err(rc, "get meta");
-	if (d.mv_size != 8)
+		return store_lmdb_err(rc, "get state");
+	if (d.mv_size != 16)
 		return -EINVAL;
-	*v = get_le64(d.mv_data);
+	*index = get_le64(d.mv_data);
+	*raft = get_le64((unsigned char *)d.mv_data + 8);
 	return 0;
 }
 
-int meta_put_u64(store *s, MDB_txn *txn, const char *key, uint64_t v)
+int state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft)
 {
-	unsigned char b[8];
-	put_le64(b, v);
-	MDB_val k = {strlen(key), (void *)key}, d = {8, b};
-	return store_lmdb_err(mdb_put(txn, s->meta, &k, &d, 0), "put meta");
+	unsigned char b[16];
+	put_le64(b, index);
+	put_le64(b + 8, raft);
+	MDB_val k = {strlen(META_STATE), META_STATE}, d = {16, b};
+	return store_lmdb_err(mdb_put(txn, s->meta, &k, &d, 0), "put state");
 }
 
 void store_node_free(store_node *n)

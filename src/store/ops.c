@@ -171,33 +171,6 @@ static int write_node(op_ctx *o, const char *path, size_t len, const noderec *r)
 	return rc;
 }
 
-/* checkDir for every parent: finds the first missing one (*first_missing
- * = its end offset, or 0 if all exist) or fails with 104. */
-static int check_parents(op_ctx *o, const char *path, size_t len,
-			 size_t *first_missing)
-{
-	*first_missing = 0;
-	for (size_t end = 1; end < len; end++) {
-		if (path[end] != '/')
-			continue;
-		store_node n;
-		char *cause = NULL;
-		int rc = walk_get(o->s, o->txn, path, end, &n, &cause);
-		if (rc == STORE_ERR_KEY_NOT_FOUND) {
-			free(cause);
-			*first_missing = end;
-			return 0;
-		}
-		if (rc != 0)
-			return rc > 0 ? fail(o, rc, cause) : rc;
-		int dir = n.dir;
-		store_node_free(&n);
-		if (!dir)
-			return fail_path(o, STORE_ERR_NOT_DIR, path, end);
-	}
-	return 0;
-}
-
 static int make_parents(op_ctx *o, const char *path, size_t len, size_t from,
 			uint64_t index)
 {
@@ -212,34 +185,33 @@ static int make_parents(op_ctx *o, const char *path, size_t len, size_t from,
 	return 0;
 }
 
-/* etcd's internalCreate. prev (may be NULL) is what Set found. */
+/* etcd's internalCreate: one walk finds a 104, the first missing parent
+ * (made as a dir with this write's index) or the existing node, which
+ * replace (set) takes over unless it is a dir. */
 static int create_node(op_ctx *o, const char *path, size_t len, int dir,
 		       const char *value, size_t vlen, int64_t expire,
 		       int replace, int action, int refresh)
 {
 	if (is_root(path, len))
 		return fail(o, STORE_ERR_ROOT_RONLY, strdup("/"));
-	size_t missing;
-	int rc = check_parents(o, path, len, &missing);
-	if (rc != 0 || o->error)
+	noderec cur;
+	size_t stop, missing = 0;
+	int rc = walk(o->s, o->txn, path, len, &cur, &stop);
+	if (rc < 0)
 		return rc;
+	if (rc == STORE_ERR_NOT_DIR)
+		return fail_path(o, rc, path, stop);
 	store_event ev = {.action = action, .refresh = refresh};
-	if (missing == 0) {
-		char *cause = NULL;
-		rc = walk_get(o->s, o->txn, path, len, &ev.prev, &cause);
-		free(cause);
-		if (rc < 0)
-			return rc;
-		if (rc == 0) {
-			if (!replace || ev.prev.dir) {
-				store_node_free(&ev.prev);
-				return fail_path(o,
-						 replace ? STORE_ERR_NOT_FILE
-							 : STORE_ERR_NODE_EXIST,
-						 path, len);
-			}
-			ev.has_prev = 1;
-		}
+	if (rc == STORE_ERR_KEY_NOT_FOUND) {
+		missing = stop < len ? stop : 0;
+	} else if (!replace || cur.dir) {
+		return fail_path(
+		    o, replace ? STORE_ERR_NOT_FILE : STORE_ERR_NODE_EXIST,
+		    path, len);
+	} else {
+		if ((rc = node_from_rec(&ev.prev, path, len, &cur, 1)) != 0)
+			goto out;
+		ev.has_prev = 1;
 	}
 	uint64_t idx = o->index + 1;
 	if ((rc = make_parents(o, path, len, missing, idx)) != 0)
@@ -260,9 +232,8 @@ static int create_node(op_ctx *o, const char *path, size_t len, int dir,
 	if ((rc = write_node(o, path, len, &r)) != 0 ||
 	    (rc = node_from_rec(&ev.node, path, len, &r, 1)) != 0)
 		goto out;
-	if (!dir && ev.node.value == NULL) {
+	if (!dir && ev.node.value == NULL)
 		ev.node.value = strdup("");
-	}
 	o->index = idx;
 	ev.index = idx;
 	return emit(o, &ev);
@@ -272,31 +243,20 @@ out:
 	return rc;
 }
 
+/* Set: a refresh needs the existing node (and keeps its value). */
 static int op_set(op_ctx *o, const store_cmd *c, const char *path, size_t len)
 {
+	int64_t expire = norm_expire(c->expire_ns);
+	if (!c->refresh)
+		return create_node(o, path, len, c->dir, c->value, c->value_len,
+				   expire, 1, STORE_ACTION_SET, 0);
 	store_node cur;
-	char *cause = NULL;
-	int rc = walk_get(o->s, o->txn, path, len, &cur, &cause);
-	if (rc < 0)
+	int rc = get_existing(o, path, len, &cur);
+	if (rc != 0 || o->error)
 		return rc;
-	if (rc == STORE_ERR_NOT_DIR || (rc > 0 && c->refresh))
-		return fail(o, rc, cause);
-	free(cause);
-	const char *value = c->value;
-	size_t vlen = c->value_len;
-	char *kept = NULL;
-	if (rc == 0 && c->refresh) {
-		/* refresh keeps the value; copy it out of LMDB's memory */
-		kept = cur.value;
-		vlen = cur.value_len;
-		value = kept;
-		cur.value = NULL;
-	}
+	rc = create_node(o, path, len, c->dir, cur.value, cur.value_len, expire,
+			 1, STORE_ACTION_SET, 1);
 	store_node_free(&cur);
-	rc = create_node(o, path, len, c->dir, value, vlen,
-			 norm_expire(c->expire_ns), 1, STORE_ACTION_SET,
-			 c->refresh);
-	free(kept);
 	return rc;
 }
 

@@ -133,7 +133,8 @@ int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
 	uint64_t index;
 	*buf = NULL;
 	*len = 0;
-	int rc = meta_get_u64(s, sn->txn, META_INDEX, &index);
+	uint64_t applied;
+	int rc = state_get(s, sn->txn, &index, &applied);
 	if (rc != 0)
 		return rc;
 	wb_bytes(&b, SNAP_MAGIC, 8);
@@ -240,7 +241,7 @@ static int load(store *s, MDB_txn *txn, const unsigned char *p, size_t len)
 	for (int i = 0; i < N_SECTIONS && rc == 0; i++)
 		rc = mdb_drop(txn, dbis[i], 0);
 	for (int i = 0; i < N_SECTIONS && rc == 0; i++) {
-		uint64_t count;
+		uint64_t count = 0;
 		rb_u64(&r, &count);
 		for (uint64_t j = 0; j < count && rc == 0; j++) {
 			MDB_val k, v;
@@ -271,8 +272,7 @@ int store_restore(store *s, const void *buf, size_t len)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return store_lmdb_err(rc, "begin");
 	if ((rc = load(s, txn, buf, len)) != 0 ||
-	    (rc = meta_put_u64(s, txn, META_INDEX, index)) != 0 ||
-	    (rc = meta_put_u64(s, txn, META_RAFT, raft)) != 0) {
+	    (rc = state_put(s, txn, index, raft)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}

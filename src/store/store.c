@@ -50,8 +50,7 @@ static int open_dbs(store *s)
 		mdb_txn_abort(txn);
 		return store_lmdb_err(rc, "open databases");
 	}
-	if ((rc = meta_get_u64(s, txn, META_INDEX, &s->index)) != 0 ||
-	    (rc = meta_get_u64(s, txn, META_RAFT, &s->applied)) != 0) {
+	if ((rc = state_get(s, txn, &s->index, &s->applied)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -71,13 +70,16 @@ int store_open(store **out, const char *dir, const store_config *cfg)
 	s->window =
 	    cfg && cfg->history_window ? cfg->history_window : DEFAULT_WINDOW;
 	/* NOSYNC: the Raft log is the durable copy. NOTLS: snapshot read
-	 * transactions move to a worker thread. */
+	 * transactions move to a worker thread. WRITEMAP: commits write into
+	 * the map instead of a pwrite per page, which cuts an apply from
+	 * ~20 us to ~5 us; the data file is then sparse at the map size. */
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, map)) != 0 ||
 	    (rc = mdb_env_open(s->env, dir,
-			       MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0600)) !=
-		0) {
+			       MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD |
+				   MDB_WRITEMAP | MDB_MAPASYNC,
+			       0600)) != 0) {
 		rc = store_lmdb_err(rc, dir);
 		goto fail;
 	}
@@ -142,10 +144,8 @@ static int apply_txn(store *s, op_ctx *o, const store_cmd *cmd,
 	rc = ops_run(o, cmd);
 	if (rc == 0 && o->evs.n)
 		rc = trim_history(s, o->txn, o->index);
-	if (rc == 0 && o->index != s->index)
-		rc = meta_put_u64(s, o->txn, META_INDEX, o->index);
 	if (rc == 0)
-		rc = meta_put_u64(s, o->txn, META_RAFT, raft_index);
+		rc = state_put(s, o->txn, o->index, raft_index);
 	if (rc != 0) {
 		mdb_txn_abort(o->txn);
 		return rc;

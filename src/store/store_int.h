@@ -21,8 +21,8 @@
 /* 2000-01-01T00:00:00Z: etcd treats earlier expiry times as "no TTL". */
 #define STORE_MIN_EXPIRE_NS 946684800000000000LL
 
-#define META_INDEX "s/index"
-#define META_RAFT "s/raft"
+/* store index and applied Raft index, one record so one put per apply */
+#define META_STATE "s/state"
 #define META_USER "u/"
 
 /* Node record header: flags(1) created(8) modified(8) expire(8), LE. */
@@ -87,6 +87,12 @@ int expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
 int node_from_rec(store_node *n, const char *path, size_t len, const noderec *r,
 		  int with_value);
 
+/* Walks path's components: 0 with *r the node (pointing into LMDB), or
+ * 100 / 104 with *stop the end offset of the component that is missing /
+ * a plain key, or a negative error. */
+int walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
+	 size_t *stop);
+
 /* etcd's internalGet: 0 and *out filled (a copy), a positive etcd error
  * (100 or 104, *cause malloc'd), or a negative LMDB error. */
 int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
@@ -96,8 +102,8 @@ int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
 int event_encode_put(store *s, MDB_txn *txn, const store_event *ev);
 int event_decode(const void *buf, size_t len, store_event *ev);
 
-int meta_get_u64(store *s, MDB_txn *txn, const char *key, uint64_t *v);
-int meta_put_u64(store *s, MDB_txn *txn, const char *key, uint64_t v);
+int state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft);
+int state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft);
 
 /* The etcd operations, run inside a write transaction (ops.c). */
 typedef struct evlist {
