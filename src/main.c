@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "net/dp.h"
+#include "notify.h"
 #include "raft/raftnode.h"
 #include "store/store.h"
 
@@ -50,6 +51,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		exit(1);
 	}
 	log_info("main", "signal %d: shutting down", signum);
+	notify_stopping();
 	if (d->dp)
 		dp_close(d->dp);
 	api_close(d->api);
@@ -155,6 +157,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	log_info("main", "ovld %s serving %s as %s", OVLD_VERSION,
 		 d.cfg.listen_client_urls, d.cfg.name);
+	notify_ready();
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	store_close(d.st);
 	config_free(&d.cfg);
