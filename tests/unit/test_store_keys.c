@@ -216,6 +216,7 @@ static void test_update_dir(void **state)
 	assert_int_equal(store_next_expiry(t->s), T0 + 5 * SEC);
 	r = get_ok(t, "/d", 0);
 	assert_int_equal(r.ev.node.expire_ns, T0 + 5 * SEC);
+	assert_int_equal(r.ev.node.modified_index, 2);
 	assert_int_equal(r.ev.node.n_children, 1);
 	store_result_free(&r);
 }
@@ -742,6 +743,25 @@ static void test_meta(void **state)
 	assert_int_equal(store_history_start(t->s), 1);
 }
 
+static void test_node_copy(void **state)
+{
+	tstore *t = *state;
+	set_kv(t, "/c/a", "1");
+	set_kv(t, "/c/d/b", "2");
+	store_result r = get_ok(t, "/c", 1);
+	store_node cp;
+	assert_int_equal(store_node_copy(&cp, &r.ev.node), 0);
+	store_result_free(&r);
+	assert_string_equal(cp.key, "/c");
+	assert_int_equal(cp.n_children, 2);
+	assert_string_equal(cp.children[0].value, "1");
+	assert_int_equal(cp.children[1].n_children, 1);
+	assert_string_equal(cp.children[1].children[0].key, "/c/d/b");
+	assert_string_equal(cp.children[1].children[0].value, "2");
+	store_node_free(&cp);
+	assert_null(cp.key);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown_store)
 
 int main(void)
@@ -769,6 +789,7 @@ int main(void)
 	    cmocka_unit_test(test_clean_path),
 	    cmocka_unit_test(test_names),
 	    T(test_meta),
+	    T(test_node_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
