@@ -43,13 +43,19 @@ int command_encode(const command *c, void **buf, size_t *len)
 	msgpack_pack_int(&pk, s->refresh);
 	msgpack_pack_int64(&pk, s->expire_ns);
 	msgpack_pack_int64(&pk, s->now_ns);
-	*buf = raft_malloc(sb.size ? sb.size : 1);
+	/* raft 0.15's TCP transport pads every entry to 8 bytes on the
+	 * receiving side but not on the sending side, so an entry whose size
+	 * is not a multiple of 8 shifts the entries after it on followers.
+	 * Padding with zeros (which decode ignores) keeps them aligned. */
+	size_t padded = (sb.size + 7) & ~(size_t)7;
+	*buf = raft_malloc(padded ? padded : 8);
 	if (*buf == NULL) {
 		msgpack_sbuffer_destroy(&sb);
 		return -1;
 	}
 	memcpy(*buf, sb.data, sb.size);
-	*len = sb.size;
+	memset((char *)*buf + sb.size, 0, padded - sb.size);
+	*len = padded;
 	msgpack_sbuffer_destroy(&sb);
 	return 0;
 }
@@ -111,9 +117,16 @@ int command_decode(const void *buf, size_t len, command *c)
 	 * array of objects lives in the zone, and it is freed below. */
 	size_t off = 0;
 	int rv = -1;
-	if (msgpack_unpack((const char *)buf, len, &off, &zone, &obj) !=
-	    MSGPACK_UNPACK_SUCCESS)
+	int ur = msgpack_unpack((const char *)buf, len, &off, &zone, &obj);
+	if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
 		goto out;
+	/* Only the zero padding of command_encode may follow; entries are
+	 * whole multiples of 8, so a truncated one is still refused. */
+	if (len % 8 != 0 || len - off >= 8)
+		goto out;
+	for (size_t i = off; i < len; i++)
+		if (((const char *)buf)[i] != 0)
+			goto out;
 	if (obj.type != MSGPACK_OBJECT_ARRAY ||
 	    obj.via.array.size != COMMAND_FIELDS)
 		goto out;

@@ -169,6 +169,10 @@ static int init_raft(raftnode *rn)
 			  raft_strerror(rv));
 		return -1;
 	}
+	/* raft 0.15's uv backend fills in async_work but still says version
+	 * 1, and raft_init then refuses our async (v3) snapshots. */
+	if (rn->io.version < 2 && rn->io.async_work != NULL)
+		rn->io.version = 2;
 	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
 	if (rv != 0) {
 		log_error("raft", "init: %s", raft_errmsg(&rn->raft));
