@@ -481,10 +481,12 @@ class Writer:
         with self.lock:
             return sum(1 for t0, _, ok in self.outcomes if ok and t0 >= t)
 
-    def first_ok_after(self, t):
-        """End time of the first successful write started after t."""
+    def first_ok_after(self, t, grace=0.05):
+        """End time of the first successful write that ended more than
+        grace s after t (earlier ones were committed before t)."""
         with self.lock:
-            ends = [t1 for t0, t1, ok in self.outcomes if ok and t0 >= t]
+            ends = [t1 for t0, t1, ok in self.outcomes
+                    if ok and t1 >= t + grace]
         return min(ends) if ends else None
 
 
