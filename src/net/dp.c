@@ -194,6 +194,7 @@ static void compact_states(dp *d)
 
 static void converge(dp *d, const char *nid)
 {
+	uint64_t t0 = uv_hrtime();
 	sync_net net;
 	int have = load_network(d, nid, &net) == 0;
 	if (have)
@@ -201,6 +202,8 @@ static void converge(dp *d, const char *nid)
 	sync_state *st = state_for(d, nid, have);
 	if (st && sync_network(d->nl, d->host, have ? &net : NULL, st) != 0)
 		d->full = 1; /* retried on the next resync */
+	log_debug("net", "network %.12s: %zu endpoint(s) converged in %.2f ms",
+		  nid, have ? net.n_eps : 0, (uv_hrtime() - t0) / 1e6);
 	free(net.eps);
 }
 
@@ -310,7 +313,9 @@ int dp_init(dp **out, uv_loop_t *loop, store *st, raftnode *rn,
 
 int dp_start(dp *d)
 {
+	uint64_t t0 = uv_hrtime();
 	converge_all(d);
+	double ms = (uv_hrtime() - t0) / 1e6;
 	d->sub = store_subscribe(d->st, on_event, d);
 	if (d->sub < 0) {
 		log_error("net", "cannot follow store events");
@@ -318,8 +323,10 @@ int dp_start(dp *d)
 	}
 	uv_timer_start(&d->resync, on_resync, d->resync_ms, d->resync_ms);
 	dp_gc_start(d->gc);
-	log_info("net", "datapath on, VTEP %s, %zu network(s) programmed",
-		 d->host_str, d->n_nets);
+	log_info("net",
+		 "datapath on, VTEP %s, %zu network(s) programmed, start "
+		 "reconcile %.1f ms",
+		 d->host_str, d->n_nets, ms);
 	return 0;
 }
 

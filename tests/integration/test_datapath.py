@@ -73,7 +73,7 @@ def story(lab, c):
     c.check("container interface MTU 1450 and MAC from IP",
             "mtu 1450" in mtu and "02:42:0a:00:00:02" in mtu, mtu)
     c.check("h1 has FDB + neighbour entries for test2",
-            "02:42:0a:00:00:03 dst 192.168.205.11" in h1.fdb() and
+            "02:42:0a:00:00:03 dev ovx-000100 dst 192.168.205.11" in h1.fdb() and
             "10.0.0.3 dev ovx-000100 lladdr 02:42:0a:00:00:03" in h1.neigh())
     rc, out, _ = h3.ovlctl("endpoint", "ls")
     c.check("endpoint ls on h3 shows both with hosts",
@@ -86,10 +86,16 @@ def story(lab, c):
     rc, _, err = h2.ovlctl("detach", "demo", "test2")
     c.check("detach test2", rc == 0, err)
     c.check("ping fails after detach", not lab.ping(c1, ip2, wait=1))
-    gone = wait_until(lambda: all("02:42:0a:00:00:03" not in h.fdb() and
-                                  "10.0.0.3 " not in h.neigh()
-                                  for h in lab.hosts), 5)
-    c.check("test2's entries gone on every host", gone)
+    def leftovers():
+        # ovld's entries: self entries on vxlan devices and neighbours.
+        # (A bridge may still hold a dynamically learned entry, which ages
+        # out; it is the kernel's, not ovld's.)
+        return [(h.name, l) for h in lab.hosts
+                for l in (h.fdb() + h.neigh()).split("\n")
+                if ("02:42:0a:00:00:03" in l and " self" in l) or
+                l.startswith("10.0.0.3 ")]
+    gone = wait_until(lambda: not leftovers(), 5)
+    c.check("test2's entries gone on every host", gone, str(leftovers()))
     c.check("test2's veth gone on h2",
             not any(l.startswith("ovv-") for l in ov_links(h2)),
             str(ov_links(h2)))
@@ -173,6 +179,7 @@ def bad_input(lab, c):
     h1 = lab.hosts[0]
     before = ov_links(h1)
     c9 = "%s-nosuch" % lab.prefix
+    cx = lab.container("cx")
     cases = [
         ("bad CIDR", ["network", "create", "--subnet", "10.0.0.0/33", "b1"],
          "invalid subnet"),
@@ -181,7 +188,7 @@ def bad_input(lab, c):
          "overlaps"),
         ("missing namespace", ["attach", "many", "x", "--netns", c9],
          "not found"),
-        ("unknown network", ["attach", "nonet", "x", "--netns", "/proc/1/ns/net"],
+        ("unknown network", ["attach", "nonet", "x", "--netns", cx],
          "No such network"),
         ("rm of a network in use", ["network", "rm", "many"],
          "active endpoints"),
