@@ -180,6 +180,18 @@ static void watcher_dispose(void *p)
 	abuf_free(&w->pending);
 }
 
+/* Frames data as one HTTP/1.1 chunk. We do our own chunked encoding
+ * because H2O 2.2 holds back the headers until the first non-empty chunk,
+ * and etcd clients expect them at once. */
+static void put_chunk(abuf *out, const char *data, size_t len)
+{
+	if (!len)
+		return;
+	abuf_printf(out, "%zx\r\n", len);
+	abuf_put(out, data, len);
+	abuf_put(out, "\r\n", 2);
+}
+
 /* Sends the final state; after this the request may vanish at any time. */
 static void watcher_finish(api_watcher *w)
 {
@@ -191,10 +203,19 @@ static void watcher_finish(api_watcher *w)
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
 		return;
 	}
-	h2o_iovec_t buf = h2o_strdup(
-	    &req->pool, w->pending.p ? w->pending.p : "", w->pending.len);
+	abuf out;
+	abuf_init(&out);
+	put_chunk(&out, w->pending.p, w->pending.len);
+	abuf_put(&out, "0\r\n\r\n", 5);
 	abuf_free(&w->pending);
-	h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+	if (!abuf_ok(&out)) {
+		abuf_free(&out);
+		h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+		return;
+	}
+	h2o_iovec_t buf = h2o_strdup(&req->pool, out.p, out.len);
+	abuf_free(&out);
+	h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
 static void watcher_flush(api_watcher *w)
@@ -208,9 +229,14 @@ static void watcher_flush(api_watcher *w)
 	if (!w->pending.len)
 		return;
 	abuf_free(&w->inflight);
-	w->inflight = w->pending;
-	abuf_init(&w->pending);
+	put_chunk(&w->inflight, w->pending.p, w->pending.len);
+	abuf_free(&w->pending);
 	w->pending_events = 0;
+	if (!abuf_ok(&w->inflight)) {
+		w->finishing = 2;
+		watcher_finish(w);
+		return;
+	}
 	w->busy = 1;
 	h2o_iovec_t buf = h2o_iovec_init(w->inflight.p, w->inflight.len);
 	h2o_send(w->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
@@ -514,31 +540,37 @@ void api_watch_start(api *a, h2o_req_t *req, const char *path, int recursive,
 		w->done = 1;
 		return;
 	}
+	api_hdr_u64(req, "X-Etcd-Index", current);
+	api_hdr_raft(a, req);
+	if (complete) {
+		/* The answer is known: headers and event in one write. */
+		w->done = 1;
+		api_send(a, req, 200, "application/json", w->pending.p,
+			 w->pending.len);
+		return;
+	}
 	req->res.status = 200;
 	req->res.reason = "OK";
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, H2O_STRLIT("application/json"));
-	api_hdr_u64(req, "X-Etcd-Index", current);
-	api_hdr_raft(a, req);
+	h2o_add_header(&req->pool, &req->res.headers,
+		       H2O_TOKEN_TRANSFER_ENCODING, NULL,
+		       H2O_STRLIT("chunked"));
 	api_count_status(a, 200, NULL);
 	h2o_start_response(req, &w->gen);
-	if (complete) {
-		/* The answer is known: headers and event in one write. */
-		w->finishing = 1;
-		watcher_finish(w);
-		return;
-	}
 	if (hub_link(w) != 0) {
 		w->finishing = 2;
 		watcher_finish(w);
 		return;
 	}
-	watch_sock(w);
 	/* Headers go out now, before any event, as etcd flushes them. */
 	if (w->pending.len) {
 		watcher_flush(w);
 	} else {
+		/* An empty buffer (not none) makes H2O write the headers. */
+		h2o_iovec_t none = h2o_iovec_init("", 0);
 		w->busy = 1;
-		h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
+		h2o_send(req, &none, 1, H2O_SEND_STATE_IN_PROGRESS);
 	}
+	watch_sock(w);
 }
