@@ -1,0 +1,86 @@
+"""test_datapath_gc - host lifecycle and --datapath off on a 3-host netlab.
+
+A host that dies (kill -9, still a member) keeps its endpoints until the
+--endpoint-gc grace has passed after its heartbeat lapsed; then the leader
+collects them: gone from the store and from the other hosts' kernels, and
+the name is free again. A host running --datapath off serves the store but
+never touches the kernel: an attach there fails cleanly and is rolled back.
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netlab import NetLab, Checks, wait_until  # noqa: E402
+
+GRACE_S = 3
+
+
+def ov_links(h):
+    return [l for l in h.links().split("\n") if ": ov" in l]
+
+
+def silent_host(lab, c):
+    h1, h2, h3 = lab.hosts
+    rc, _, err = h1.ovlctl("network", "create", "gcnet")
+    c.check("create gcnet", rc == 0, err)
+    a, b = lab.container("ga"), lab.container("gb")
+    rc1, ip1, e1 = h1.ovlctl("attach", "gcnet", "alive", "--netns", a)
+    rc3, ip3, e3 = h3.ovlctl("attach", "gcnet", "doomed", "--netns", b)
+    c.check("endpoints on h1 and h3", rc1 == 0 and rc3 == 0, e1 + e3)
+    c.check("h1 -> h3 ping", lab.ping(a, ip3.strip(), wait=2))
+    t0 = time.monotonic()
+    h3.stop(sig=9)
+    time.sleep(2)
+    c.check("a dead host's endpoint is kept during the grace period",
+            "doomed" in h1.ovlctl("endpoint", "ls")[1])
+
+    def collected():
+        return ("doomed" not in h1.ovlctl("endpoint", "ls")[1] and
+                "dst 192.168.205.12" not in h1.fdb())
+    ok = wait_until(collected, 60, 0.5)
+    c.check("collected after heartbeat TTL + grace (%.0f s)" %
+            (time.monotonic() - t0), ok)
+    rc, _, err = h2.ovlctl("--host", h1.ip, "network", "ls")
+    c.check("store still served by h2 (datapath off)", rc == 0, err)
+    rc, _, err = h1.ovlctl("attach", "gcnet", "doomed", "--netns",
+                           lab.container("gc"))
+    c.check("the collected name can be used again", rc == 0, err)
+
+
+def datapath_off(lab, c):
+    h2 = lab.hosts[1]
+    ns = lab.container("off")
+    rc, _, err = h2.ovlctl("attach", "gcnet", "nodp", "--netns", ns,
+                           timeout=60)
+    c.check("attach on a --datapath off host fails with one line",
+            rc != 0 and err.count("\n") == 1 and "datapath" in err, err)
+    c.check("...and leaves no record",
+            "nodp" not in h2.ovlctl("endpoint", "ls")[1])
+    c.check("no kernel state on the --datapath off host", not ov_links(h2),
+            str(ov_links(h2)))
+
+
+def main():
+    if os.geteuid() != 0:
+        print("test_datapath_gc needs root; skipped")
+        return 77
+    c = Checks()
+    with NetLab(3, ovld_args=["--endpoint-gc", str(GRACE_S)]) as lab:
+        try:
+            h1, h2, h3 = lab.hosts
+            h1.start()
+            h2.start(join=h1.ip, extra=["--datapath", "off"])
+            h3.start(join=h1.ip)
+            silent_host(lab, c)
+            datapath_off(lab, c)
+        except Exception as e:
+            c.check("lab ran without exceptions", False, repr(e))
+            for h in lab.hosts:
+                print("--- %s log:\n%s" % (h.name, h.tail()))
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
