@@ -495,8 +495,6 @@ void api_close(api *a)
 	for (size_t i = 0; i < a->n_listeners; i++)
 		uv_close((uv_handle_t *)&a->listeners[i], handle_closed);
 	api_hub_close(a);
-	if (a->ctx_ready)
-		h2o_context_request_shutdown(&a->h2o_ctx);
 	/* Idle keep-alive connections would otherwise hold the loop open
 	 * until H2O's timeout: shutting the socket down makes H2O see EOF
 	 * and close them through its own path. */
