@@ -284,6 +284,20 @@ void propose_internal(raftnode *rn, const char *body, size_t len,
 		reply_text(reply, ctx, 503, "not leader\n");
 		return;
 	}
+	/* A forward stuck in TCP retransmission (a healed partition) can
+	 * arrive long after the proposer answered "timed out"; applying it
+	 * then would surprise the client, so refuse what is clearly stale.
+	 * The margin absorbs modest clock skew between hosts. */
+	int64_t age_ms = (raftnode_wall_ns() - c.cmd.now_ns) / 1000000;
+	if (c.cmd.now_ns > 0 &&
+	    age_ms > (int64_t)rn->cfg.request_timeout_ms + 1000) {
+		log_warn("raft",
+			 "refusing a forwarded command proposed %lld ms ago "
+			 "(late delivery, or clocks apart)",
+			 (long long)age_ms);
+		reply_text(reply, ctx, 408, "etcdserver: request timed out");
+		return;
+	}
 	remote_apply *ra = calloc(1, sizeof(*ra));
 	ra->reply = reply;
 	ra->ctx = ctx;
