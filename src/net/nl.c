@@ -569,7 +569,9 @@ static int neigh_dump(dpnl *n, struct neigh_dump *d)
 	    nl_send_simple(n->sk, RTM_GETNEIGH, NLM_F_DUMP, &nd, sizeof(nd));
 	if (err < 0)
 		return err;
-	struct nl_cb *cb = nl_cb_clone(nl_socket_get_cb(n->sk));
+	struct nl_cb *base = nl_socket_get_cb(n->sk); /* takes a reference */
+	struct nl_cb *cb = nl_cb_clone(base);
+	nl_cb_put(base);
 	if (!cb)
 		return -NLE_NOMEM;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, neigh_dump_cb, d);
