@@ -161,6 +161,27 @@ static int heartbeat_alive(dp_gc *g, const char *ip)
 	return alive;
 }
 
+/* Docker's endpoint_count/<nid>, one lower (compare-and-swap: if another
+ * writer got there first the count is left for it to fix). */
+static void count_down(dp_gc *g, const char *nid)
+{
+	char path[256], val[64];
+	store_result r;
+	snprintf(path, sizeof(path), "/docker/network/v1.0/endpoint_count/%s",
+		 nid);
+	if (store_get(g->st, path, 0, 0, &r) == 0 && r.error == 0 &&
+	    r.ev.node.value) {
+		json_t *v = json_loads(r.ev.node.value, 0, NULL);
+		json_int_t n = json_integer_value(json_object_get(v, "Count"));
+		json_decref(v);
+		snprintf(val, sizeof(val), "{\"Count\":%lld}",
+			 (long long)(n > 0 ? n - 1 : 0));
+		propose(g, STORE_OP_PUT, path, val, r.ev.node.modified_index,
+			0);
+	}
+	store_result_free(&r);
+}
+
 /* Deletes the record (compare-and-delete) and releases its claims. */
 static void collect(dp_gc *g, const char *nid, const store_node *ep,
 		    json_t *rec)
@@ -175,6 +196,7 @@ static void collect(dp_gc *g, const char *nid, const store_node *ep,
 		 name ? name : "?", ip,
 		 json_string_value(json_object_get(rec, "locator")));
 	propose(g, STORE_OP_DELETE, ep->key, NULL, ep->modified_index, 0);
+	count_down(g, nid);
 	if (ip[0]) {
 		snprintf(path, sizeof(path), GC_CLAIM "/ips/%s/%s", nid, ip);
 		propose(g, STORE_OP_DELETE, path, NULL, 0, 0);
