@@ -41,8 +41,13 @@ int64_t api_now_ns(void)
 
 static void api_free(api *a)
 {
+	/* h2o_context_dispose is not called: on libuv it runs a nested
+	 * uv_run, which re-enters other layers' close callbacks (we are
+	 * inside one). Every connection is gone by now, so the context only
+	 * holds idle timers; they and the context's allocations are left to
+	 * process exit. The config is not referenced by idle timers. */
 	if (a->ctx_ready)
-		h2o_context_dispose(&a->h2o_ctx);
+		return;
 	h2o_config_dispose(&a->h2o_conf);
 	free(a->listeners);
 	free(a->listen_urls);
