@@ -11,6 +11,8 @@ Environment:
   ETCDCTL_BIN       path of etcdctl (default: etcdctl from PATH)
   OVLDLAB_PORTS     port range "LO-HI" (default 24000-24999)
   OVLDLAB_KEEP      keep the temporary directory even on success
+  OVLD_TEST_TARGET  "ovld" (default) or "etcd": run a test against etcd to
+                    check the test itself
 """
 
 import http.client
@@ -385,6 +387,11 @@ class Ovld(Server):
                 ] + self.extra_args
 
 
+def target_kind():
+    return os.environ.get("OVLD_TEST_TARGET",
+                          os.environ.get("OVLD_DIFF_TARGET", "ovld"))
+
+
 def etcdctl(endpoint, *args, timeout=20.0, env=None):
     """Runs ETCDCTL_API=2 etcdctl --endpoints ENDPOINT ARGS...;
     returns (exit code, stdout, stderr) as text."""
@@ -424,6 +431,14 @@ class Lab:
         s = Ovld(self, name, **kw)
         self.servers.append(s)
         return s
+
+    def target(self, name="x", **kw):
+        """The server under test: ovld, or etcd when OVLD_TEST_TARGET=etcd
+        (to validate a test itself against the real thing)."""
+        if target_kind() == "etcd":
+            kw.pop("datapath", None)
+            return self.etcd(name, **kw)
+        return self.ovld(name, **kw)
 
     def check(self, ok, what, detail=""):
         """Counts one check and prints it; returns ok."""

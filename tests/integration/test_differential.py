@@ -2,7 +2,7 @@
 """test_differential - ovld's etcd v2 API compared with a real etcd 3.4.
 
 Every case runs, step by step, against a reference etcd (--enable-v2) and
-the target (ovld from OVLD_BIN; or a second etcd with OVLD_DIFF_TARGET=etcd,
+the target (ovld from OVLD_BIN; or a second etcd with OVLD_TEST_TARGET=etcd,
 which validates the harness itself: that run must be all green). Each case
 works under its own key prefix (~ in the paths below). Contract references
 (§) point into etcd-v2-contract.md.
@@ -833,12 +833,12 @@ def all_cases():
 
 def main():
     only = sys.argv[1:]
-    target = os.environ.get("OVLD_DIFF_TARGET", "ovld")
+    target = ovldlab.target_kind()
     cases = all_cases()
     with ovldlab.Lab("differential") as lab:
         print("%d cases; reference etcd, target %s" % (len(cases), target))
         ref = lab.etcd("x").start()
-        tgt = (lab.etcd("x") if target == "etcd" else lab.ovld("x")).start()
+        tgt = lab.target("x").start()
         Runner(lab, ref, tgt).run(cases, only)
     lab.finish()
 

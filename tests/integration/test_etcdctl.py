@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""test_etcdctl - the real `ETCDCTL_API=2 etcdctl` (etcd 3.4) against ovld.
+
+etcdctl syncs with GET /v2/members before each command and then talks to
+the published clientURLs, so this also checks that ovld publishes a
+reachable client URL. Outputs and exit codes are the ones etcdctl prints
+against a real etcd (run with OVLD_TEST_TARGET=etcd to see them hold).
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ovldlab  # noqa: E402
+
+
+class Ctl:
+    def __init__(self, lab, server):
+        self.lab, self.server = lab, server
+
+    def run(self, *args, timeout=20.0):
+        return ovldlab.etcdctl(self.server.client_url, *args,
+                               timeout=timeout)
+
+    def ok(self, args, want_out=None, what=None):
+        """Runs etcdctl ARGS; checks exit 0 and (optionally) stdout."""
+        rc, out, err = self.run(*args)
+        what = what or "etcdctl %s" % " ".join(args)
+        good = rc == 0 and (want_out is None or out == want_out)
+        self.lab.check(good, what, "rc=%d out=%r err=%r want=%r"
+                       % (rc, out, err, want_out))
+        return out
+
+    def fails(self, args, code, errno, what=None):
+        """Checks exit code `code` and "Error:  <errno>: ..." on stderr."""
+        rc, out, err = self.run(*args)
+        what = what or "etcdctl %s fails with %d" % (" ".join(args), errno)
+        good = rc == code and re.search(r"Error:\s+%d: " % errno, err)
+        self.lab.check(good, what, "rc=%d out=%r err=%r" % (rc, out, err))
+        return err
+
+
+def key_doc(server, key):
+    st, _, doc = server.http().json("GET", "/v2/keys" + key)
+    return st, doc
+
+
+def test_basic(lab, ctl, srv):
+    ctl.ok(["set", "/k", "v1"], "v1\n")
+    ctl.ok(["get", "/k"], "v1\n")
+    ctl.ok(["set", "/k", "v2"], "v2\n", "set replaces")
+    ctl.ok(["set", "/k", "v3", "--swap-with-value", "v2"], "v3\n",
+           "set --swap-with-value")
+    ctl.fails(["set", "/k", "v4", "--swap-with-value", "nope"], 4, 101)
+    st, doc = key_doc(srv, "/k")
+    idx = str(doc["node"]["modifiedIndex"]) if doc else "0"
+    ctl.ok(["set", "/k", "v5", "--swap-with-index", idx], "v5\n",
+           "set --swap-with-index")
+    ctl.fails(["get", "/missing"], 4, 100, "get missing: exit 4, error 100")
+    rc, out, err = ctl.run("get", "/missing")
+    lab.check("Key not found (/missing)" in err,
+              "get missing prints 'Key not found (/missing)'", repr(err))
+    ctl.ok(["mk", "/new", "n1"], "n1\n", "mk new key")
+    ctl.fails(["mk", "/new", "n2"], 4, 105, "mk existing: exit 4, error 105")
+    ctl.fails(["mk", "/k/under", "x"], 4, 104, "mk under a key: error 104")
+
+
+def test_dirs(lab, ctl, srv):
+    ctl.ok(["mkdir", "/d"], "", "mkdir")
+    ctl.fails(["mkdir", "/d"], 4, 105, "second mkdir: 105")
+    ctl.ok(["setdir", "/sd"], "", "setdir")
+    ctl.fails(["setdir", "/sd"], 4, 102, "setdir on a dir: 102")
+    rc, out, err = ctl.run("get", "/d")
+    lab.check(rc == 1 and "/d: is a directory" in out + err,
+              "get on a dir: 'is a directory', exit 1",
+              "rc=%d out=%r err=%r" % (rc, out, err))
+    ctl.ok(["set", "/d/a", "1"], "1\n")
+    ctl.ok(["set", "/d/sub/b", "2"], "2\n")
+    ctl.ok(["set", "/d/_hidden", "h"], "h\n")
+    ctl.ok(["ls", "/d", "--sort"], "/d/a\n/d/sub\n", "ls --sort (no hidden)")
+    ctl.ok(["ls", "/d", "--sort", "-p"], "/d/a\n/d/sub/\n", "ls --sort -p")
+    ctl.ok(["ls", "/d", "-r", "--sort"], "/d/a\n/d/sub\n/d/sub/b\n",
+           "ls -r --sort")
+    out = ctl.ok(["ls", "--sort"], None, "ls of /")
+    lab.check("/d\n" in out and "/k\n" in out, "ls / lists /d and /k",
+              repr(out))
+    ctl.ok(["mk", "--in-order", "/q", "job1"], "job1\n", "mk --in-order")
+    ctl.ok(["mk", "--in-order", "/q", "job2"], "job2\n")
+    out = ctl.ok(["ls", "/q", "--sort"], None, "ls in-order dir")
+    keys = out.split()
+    lab.check(len(keys) == 2 and all(re.fullmatch(r"/q/\d{20}", k)
+                                     for k in keys) and keys == sorted(keys),
+              "in-order keys are 20 digits, sorted", repr(out))
+    ctl.ok(["updatedir", "/sd", "--ttl", "100"], "", "updatedir --ttl")
+    st, doc = key_doc(srv, "/sd")
+    lab.check(st == 200 and 90 <= doc["node"].get("ttl", 0) <= 100,
+              "updatedir set a TTL on the dir", repr(doc))
+    ctl.fails(["rmdir", "/d"], 4, 108, "rmdir non-empty: 108")
+    ctl.ok(["rmdir", "/sd"], "", "rmdir empty dir")
+    ctl.fails(["rm", "/d"], 4, 102, "rm on a dir without -r: 102")
+    ctl.ok(["rm", "-r", "/d"], "", "rm -r")
+    st, _ = key_doc(srv, "/d")
+    lab.check_eq(st, 404, "rm -r removed the dir")
+
+
+def test_update_rm(lab, ctl, srv):
+    ctl.ok(["set", "/t", "a", "--ttl", "100"], "a\n", "set --ttl")
+    st, doc = key_doc(srv, "/t")
+    lab.check(st == 200 and "ttl" in doc["node"], "set --ttl gave a TTL",
+              repr(doc))
+    ctl.ok(["update", "/t", "b"], "b\n", "update")
+    st, doc = key_doc(srv, "/t")
+    lab.check(st == 200 and "ttl" not in doc["node"]
+              and "expiration" not in doc["node"]
+              and doc["node"]["value"] == "b", "update dropped the TTL",
+              repr(doc))
+    ctl.ok(["update", "/t", "c", "--ttl", "50"], "c\n", "update --ttl")
+    ctl.fails(["update", "/nokey", "x"], 4, 100, "update missing: 100")
+    ctl.ok(["rm", "/t"], "PrevNode.Value: c\n", "rm prints PrevNode.Value")
+    ctl.fails(["rm", "/t"], 4, 100, "rm missing: 100")
+    ctl.ok(["set", "/w1", "val"], "val\n")
+    ctl.fails(["rm", "/w1", "--with-value", "other"], 4, 101,
+              "rm --with-value mismatch: 101")
+    # compareAndDelete: etcdctl prints PrevNode.Value only for "delete"
+    ctl.ok(["rm", "/w1", "--with-value", "val"], "\n", "rm --with-value")
+    ctl.ok(["set", "/w2", "x"], "x\n")
+    st, doc = key_doc(srv, "/w2")
+    idx = str(doc["node"]["modifiedIndex"])
+    ctl.fails(["rm", "/w2", "--with-index", str(int(idx) + 100)], 4, 101,
+              "rm --with-index mismatch: 101")
+    ctl.ok(["rm", "/w2", "--with-index", idx], "\n", "rm --with-index")
+
+
+def spawn_etcdctl(srv, *args):
+    env = dict(os.environ, ETCDCTL_API="2")
+    env.pop("ETCDCTL_ENDPOINTS", None)
+    argv = [ovldlab.find_binary("ETCDCTL_BIN", "etcdctl"), "--endpoints",
+            srv.client_url] + list(args)
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def finish(proc, timeout):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return None, out.decode(), err.decode()
+    return proc.returncode, out.decode(), err.decode()
+
+
+def test_watch(lab, ctl, srv):
+    # etcdctl watch prints nothing until the event, so give it time to
+    # sync and park its long-poll before writing.
+    w = spawn_etcdctl(srv, "watch", "/wk")
+    time.sleep(1.0)
+    ctl.ok(["set", "/wk", "hello"], "hello\n", "set while watching")
+    rc, out, err = finish(w, 10)
+    lab.check(rc == 0 and out == "hello\n", "watch prints one event",
+              "rc=%r out=%r err=%r" % (rc, out, err))
+
+    w = spawn_etcdctl(srv, "watch", "-r", "/wd")
+    time.sleep(1.0)
+    ctl.ok(["set", "/wd/sub/x", "deep"], "deep\n")
+    rc, out, err = finish(w, 10)
+    lab.check(rc == 0 and out == "[set] /wd/sub/x\ndeep\n",
+              "watch -r prints [action] key and value",
+              "rc=%r out=%r err=%r" % (rc, out, err))
+
+    w = spawn_etcdctl(srv, "watch", "/wk")
+    time.sleep(1.0)
+    ctl.ok(["rm", "/wk"], "PrevNode.Value: hello\n")
+    rc, out, err = finish(w, 10)
+    lab.check(rc == 0 and "hello" in out and "panic" not in err,
+              "watch sees a delete (needs prevNode)",
+              "rc=%r out=%r err=%r" % (rc, out, err))
+
+    ctl.ok(["set", "/ai", "1"], "1\n")
+    st, doc = key_doc(srv, "/ai")
+    idx = doc["node"]["modifiedIndex"]
+    ctl.ok(["set", "/ai", "2"], "2\n")
+    rc, out, err = ctl.run("watch", "--after-index", str(idx), "/ai",
+                           timeout=10)
+    lab.check(rc == 0 and out == "2\n", "watch --after-index from history",
+              "rc=%r out=%r err=%r" % (rc, out, err))
+
+    marker = os.path.join(lab.dir, "exec-watch.out")
+    # etcdctl 3.4 quirk: without flags, the key comes *last*.
+    ew = spawn_etcdctl(srv, "exec-watch", "sh", "-c",
+                       "echo \"$ETCD_WATCH_ACTION $ETCD_WATCH_KEY "
+                       "$ETCD_WATCH_VALUE\" > %s" % marker, "/ew")
+    time.sleep(1.0)
+    ctl.ok(["set", "/ew", "run"], "run\n")
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        if os.path.exists(marker):
+            with open(marker) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                break
+        time.sleep(0.1)
+    ew.kill()
+    ew.communicate()
+    lab.check_eq(text, "set /ew run\n", "exec-watch runs the command")
+
+
+def test_members(lab, ctl, srv):
+    out = ctl.ok(["member", "list"], None, "member list")
+    want = (r"^[0-9a-f]+: name=x peerURLs=%s clientURLs=%s isLeader=true\n$"
+            % (re.escape(srv.peer_url), re.escape(srv.client_url)))
+    lab.check(re.match(want, out), "member list line", repr(out))
+    rc, out, err = ctl.run("cluster-health")
+    lab.check(rc == 0 and "cluster is healthy" in out
+              and "got healthy result from %s" % srv.client_url in out,
+              "cluster-health: cluster is healthy",
+              "rc=%d out=%r err=%r" % (rc, out, err))
+    rc, out, err = ovldlab.etcdctl("http://127.0.0.1:1", "get", "/k",
+                                   timeout=20)
+    lab.check(rc != 0, "no server: etcdctl fails",
+              "rc=%d out=%r err=%r" % (rc, out, err))
+
+
+def main():
+    with ovldlab.Lab("etcdctl") as lab:
+        srv = lab.target("x").start()
+        ctl = Ctl(lab, srv)
+        for t in (test_basic, test_dirs, test_update_rm, test_watch,
+                  test_members):
+            print("-- %s" % t.__name__, flush=True)
+            t(lab, ctl, srv)
+    lab.finish()
+
+
+if __name__ == "__main__":
+    main()
