@@ -377,9 +377,15 @@ static void member_change(api *a, h2o_req_t *req, int op, uint64_t id)
 	char *url = NULL;
 	if (op != MEMBER_REMOVE) {
 		if (!is_json_type(req)) {
-			api_send_message(a, req, 415,
-					 "Bad Content-Type, accept "
-					 "application/json");
+			ssize_t i = h2o_find_header(&req->headers,
+						    H2O_TOKEN_CONTENT_TYPE, -1);
+			h2o_iovec_t ct = i < 0 ? h2o_iovec_init("", 0)
+					       : req->headers.entries[i].value;
+			snprintf(
+			    msg, sizeof(msg),
+			    "Bad Content-Type %.*s, accept application/json",
+			    (int)(ct.len > 100 ? 100 : ct.len), ct.base);
+			api_send_message(a, req, 415, msg);
 			return;
 		}
 		if (!(url = parse_peer_urls(req, msg, sizeof(msg)))) {

@@ -175,11 +175,11 @@ int api_keys_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen,
 		    const char *query, size_t qlen)
 {
 	int m = api_req_method(req);
-	api_hdr_cluster(a, req);
 	if (m == AM_OTHER) {
 		api_send_405(a, req, keys_allow);
 		return 0;
 	}
+	api_hdr_cluster(a, req);
 	size_t clen;
 	const char *ctype = header_value(req, H2O_TOKEN_CONTENT_TYPE, &clen);
 	api_keys_req r;

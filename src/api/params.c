@@ -328,14 +328,24 @@ static int parse_write(api_keys_req *r, int64_t now_ns, api_perr *err)
 		return -1;
 	c->prev_exist = -1;
 	if (p->val[AP_PREV_EXIST]) {
-		int b;
-		if (get_bool(p, AP_PREV_EXIST, &b, err))
+		int b = api_parse_bool(p->val[AP_PREV_EXIST],
+				       p->len[AP_PREV_EXIST]);
+		/* etcd quotes the name for most fields but not these two. */
+		if (b < 0) {
+			set_err(err, 209, "%.*s", "invalid value for prevExist",
+				27);
 			return -1;
+		}
 		c->prev_exist = b;
 	}
 	if (p->val[AP_REFRESH]) {
-		if (get_bool(p, AP_REFRESH, &c->refresh, err))
+		c->refresh =
+		    api_parse_bool(p->val[AP_REFRESH], p->len[AP_REFRESH]);
+		if (c->refresh < 0) {
+			set_err(err, 209, "%.*s", "invalid value for refresh",
+				25);
 			return -1;
+		}
 		if (c->refresh && p->val[AP_VALUE] && p->len[AP_VALUE] > 0) {
 			set_err(err, 211, "%.*s",
 				"A value was provided on a refresh", 33);

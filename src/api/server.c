@@ -301,7 +301,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		return api_keys_handle(a, req, path + 8, plen - 8, query, qlen);
 	if (api_admin_handle(a, req, path, plen) == 0)
 		return 0;
-	api_send_text(a, req, 404, "404 page not found\n");
+	/* etcd's v3 gateway owns /v3/ and words its 404 differently. */
+	if (prefix_is(path, plen, "/v3/"))
+		api_send_text(a, req, 404, "Not Found\n");
+	else
+		api_send_text(a, req, 404, "404 page not found\n");
 	return 0;
 }
 

@@ -151,7 +151,9 @@ static void test_errors(void **state)
 	expect_err(AM_PUT, "refresh=true&value=v&ttl=5", 211, NULL);
 	expect_err(AM_PUT, "refresh=true", 212, NULL);
 	expect_err(AM_PUT, "refresh=true&ttl=", 212, NULL);
-	expect_err(AM_PUT, "prevExist=maybe", 209, NULL);
+	expect_err(AM_PUT, "prevExist=maybe", 209,
+		   "invalid value for prevExist");
+	expect_err(AM_PUT, "refresh=2&ttl=1", 209, "invalid value for refresh");
 	expect_err(AM_PUT, "noValueOnSuccess=2", 209, NULL);
 	expect_err(AM_GET, "x=%zz", 210, "invalid URL escape \"%zz\"");
 	/* prevIndex is checked before the booleans, as in etcd. */
