@@ -315,8 +315,12 @@ static int op_update(op_ctx *o, const store_cmd *c, const char *path,
 		     .value_len =
 			 c->refresh ? ev.prev.value_len : c->value_len};
 	if (r.dir) {
+		/* etcd keeps a dir's stored modifiedIndex on a TTL update
+		 * (node.Write refuses dirs); only the event carries the new
+		 * index. Verified against etcd 3.4 by test_differential. */
 		r.value = NULL;
 		r.value_len = 0;
+		r.modified = ev.prev.modified_index;
 	}
 	char ek[len];
 	enc_key(path, len, ek);
@@ -327,6 +331,7 @@ static int op_update(op_ctx *o, const store_cmd *c, const char *path,
 		store_node_free(&ev.node);
 		return rc;
 	}
+	ev.node.modified_index = idx;
 	if (!r.dir && ev.node.value == NULL)
 		ev.node.value = strdup("");
 	o->index = idx;
