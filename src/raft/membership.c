@@ -561,9 +561,13 @@ static void job_start(raftnode *rn, change_job *job)
 				 on_assigned);
 		break;
 	}
-	if (rv != 0)
+	if (rv != 0) {
+		log_warn("raft", "membership change %d for %016llx: %s",
+			 job->type, (unsigned long long)job->id,
+			 raft_strerror(rv));
 		job_answer(job, rv == RAFT_NOTLEADER ? 503 : 500,
 			   raft_strerror(rv));
+	}
 }
 
 static void run_next_job(raftnode *rn)
@@ -603,14 +607,14 @@ static void adjust_roles(raftnode *rn)
 		voters += c->servers[i].role == RAFT_VOTER;
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
-		int want = 0;
+		int want = -1; /* RAFT_STANDBY is 0, so -1 means "keep" */
 		if (s->role == RAFT_VOTER)
 			continue;
 		if (voters < rn->cfg.max_voters)
 			want = RAFT_VOTER;
 		else if (s->role == RAFT_SPARE)
 			want = RAFT_STANDBY;
-		if (want == 0)
+		if (want < 0)
 			continue;
 		raftnode_member m;
 		if (record_read(rn, s->id, &m) != 0)
@@ -716,9 +720,13 @@ void membership_internal(raftnode *rn, const char *path, const char *body,
 	} else if (strcmp(path, "/ovld/v1/member/add") == 0) {
 		job = job_from_json(body, len, JOB_ADD);
 	} else if (strcmp(path, "/ovld/v1/member/remove") == 0) {
+		/* The body is not NUL-terminated when it came over HTTP. */
+		char hex[17] = "";
+		if (body && len < sizeof(hex))
+			memcpy(hex, body, len);
 		job = calloc(1, sizeof(*job));
 		job->type = JOB_REMOVE;
-		job->id = strtoull(body ? body : "0", NULL, 16);
+		job->id = strtoull(hex, NULL, 16);
 	}
 	if (job == NULL) {
 		reply(ctx, 400, "text/plain", "bad request\n", 12);
