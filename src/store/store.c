@@ -3,9 +3,13 @@
  * replicated metadata. Reads and watches are in read.c, the etcd
  * operations in ops.c, snapshots in snapshot.c. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../log.h"
 #include "store_int.h"
@@ -37,6 +41,25 @@ static int mkdir_p(const char *dir)
 	return rc;
 }
 
+/* LMDB lets several processes share an environment; two ovlds applying
+ * the same Raft log into one store would corrupt the index sequence. */
+static int lock_dir(store *s, const char *dir)
+{
+	char path[strlen(dir) + 32];
+	snprintf(path, sizeof(path), "%s/ovld-store.lock", dir);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		log_error("store", "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		log_error("store", "%s is in use by another process", dir);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	return 0;
+}
+
 static int open_dbs(store *s)
 {
 	MDB_txn *txn;
@@ -66,6 +89,8 @@ int store_open(store **out, const char *dir, const store_config *cfg)
 	store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	if ((rc = lock_dir(s, dir)) != 0)
+		goto fail;
 	size_t map = cfg && cfg->map_size ? cfg->map_size : DEFAULT_MAP_SIZE;
 	s->window =
 	    cfg && cfg->history_window ? cfg->history_window : DEFAULT_WINDOW;
@@ -93,6 +118,8 @@ int store_open(store **out, const char *dir, const store_config *cfg)
 fail:
 	if (s->env)
 		mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s);
 	return rc;
 }
@@ -103,6 +130,7 @@ void store_close(store *s)
 		return;
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
+	close(s->lock_fd);
 	free(s->subs);
 	free(s);
 }

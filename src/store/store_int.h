@@ -42,6 +42,7 @@ struct store {
 	uint64_t applied; /* committed applied Raft index */
 	uint64_t window;  /* history events kept */
 	size_t max_key;	  /* LMDB's key size limit */
+	int lock_fd;	  /* flock'ed: one process per store */
 	store_sub *subs;
 	size_t n_subs, cap_subs;
 	int next_sub_id;

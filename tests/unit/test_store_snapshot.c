@@ -3,6 +3,7 @@
  * trip (also when written on a worker thread, and frozen at begin), a
  * restore older than the local state keeps the local state, and a damaged
  * snapshot is refused without touching anything. */
+#include <errno.h>
 #include <pthread.h>
 
 #include "test_store_util.h"
@@ -52,6 +53,10 @@ static void test_reopen_keeps_indexes(void **state)
 	store_cmd c = cmd_op(STORE_OP_META_PUT, "id", "x");
 	store_result r = ap(t, &c);
 	store_result_free(&r);
+	/* one process (one handle) per store directory */
+	store *second = NULL;
+	assert_int_equal(store_open(&second, t->dir, &t->cfg), -EBUSY);
+	assert_null(second);
 	store_close(t->s);
 	tstore_open(t);
 	assert_int_equal(store_current_index(t->s), 2);
