@@ -492,3 +492,40 @@ class Writer:
 
 def log_has(srv, text):
     return any(text in ln for ln in srv.log_text(tail=100000).splitlines())
+
+
+def bulk_put(hosts, prefix, count, threads=8, timeout=10.0):
+    """PUTs prefix/NNNNNNN = vNNNNNNN for count keys over keep-alive
+    connections, spread over hosts; returns (acked, failed, seconds)."""
+    lock = threading.Lock()
+    state = {"next": 0, "ok": 0, "bad": 0}
+
+    def run(t):
+        conns = [h.new_http(timeout=timeout) for h in hosts]
+        try:
+            while True:
+                with lock:
+                    i = state["next"]
+                    if i >= count:
+                        return
+                    state["next"] = i + 1
+                c = conns[(i + t) % len(conns)]
+                try:
+                    st, _, _ = c.request(
+                        "PUT", _kpath("%s/%07d" % (prefix, i)),
+                        form={"value": "v%07d" % i})
+                except (OSError, http.client.HTTPException):
+                    st = -1
+                with lock:
+                    state["ok" if st in (200, 201) else "bad"] += 1
+        finally:
+            for c in conns:
+                c.close()
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=run, args=(t,), daemon=True)
+           for t in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    return state["ok"], state["bad"], time.monotonic() - t0
