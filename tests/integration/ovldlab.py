@@ -90,8 +90,9 @@ class Http:
     lower-case names (a repeated header keeps its first value), body bytes.
     A connection the server closed is reopened once, transparently."""
 
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, host, port, timeout=10.0, retry=True):
         self.host, self.port, self.timeout = host, port, timeout
+        self.retry = retry  # False: never resend (a write may have applied)
         self.conn = None
 
     def close(self):
@@ -123,9 +124,9 @@ class Http:
                 resp = self.conn.getresponse()
                 data = resp.read()
             except (ConnectionError, http.client.BadStatusLine,
-                    http.client.RemoteDisconnected, BrokenPipeError) as e:
+                    http.client.RemoteDisconnected, BrokenPipeError):
                 self.close()
-                if attempt == 1:
+                if attempt == 1 or not self.retry:
                     raise
                 continue
             except Exception:
@@ -275,8 +276,9 @@ class Server:
             self._http = Http("127.0.0.1", self.client_port)
         return self._http
 
-    def new_http(self, timeout=10.0):
-        return Http("127.0.0.1", self.client_port, timeout=timeout)
+    def new_http(self, timeout=10.0, retry=True):
+        return Http("127.0.0.1", self.client_port, timeout=timeout,
+                    retry=retry)
 
     def watch(self, path, **kw):
         return Watch("127.0.0.1", self.client_port, path, **kw).start()
