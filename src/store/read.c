@@ -236,15 +236,17 @@ int store_history_find(store *s, uint64_t from, const char *path, int recursive,
 	unsigned char kb[8];
 	put_be64(kb, from);
 	MDB_val k = {8, kb}, v;
-	size_t plen = strlen(path);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (!record_matches(&v, path, plen, recursive))
+	char *p = store_clean_path(path ? path : "/", path ? strlen(path) : 1);
+	size_t plen = p ? strlen(p) : 0;
+	for (rc = p ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : ENOMEM;
+	     rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (!record_matches(&v, p, plen, recursive))
 			continue;
 		rc = event_decode(v.mv_data, v.mv_size, ev);
 		*found = rc == 0;
 		break;
 	}
+	free(p);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan");

@@ -69,6 +69,18 @@ static void test_100k_keys(void **state)
 	print_message("list of %d children: %.2f ms; history scan of %d "
 		      "events: %.2f ms\n",
 		      n / 100, list_ms, n, scan_ms);
+	/* a snapshot of the loaded store */
+	store_snap *sn;
+	void *buf;
+	size_t len;
+	t0 = now_s();
+	assert_int_equal(store_snapshot_begin(t->s, t->raft, &sn), 0);
+	assert_int_equal(store_snapshot_write(sn, &buf, &len), 0);
+	store_snapshot_end(sn);
+	double snap_ms = (now_s() - t0) * 1e3;
+	print_message("snapshot: %zu bytes in %.1f ms\n", len, snap_ms);
+	assert_true(len > (size_t)n * 256);
+	free(buf);
 	if (strict) {
 		assert_true(anon > 0 && anon <= 40 * 1024);
 		assert_true(per < 100.0); /* Debug build, shared machine */

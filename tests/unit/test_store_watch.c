@@ -300,6 +300,12 @@ static void test_history_find(void **state)
 	assert_string_equal(ev.node.key, "/w/b/c");
 	store_node_free(&ev.node);
 	store_node_free(&ev.prev);
+	/* paths are cleaned like the API's */
+	store_history_find(t->s, 4, "/w/", 1, &found, &ev, &err);
+	assert_true(found);
+	assert_int_equal(ev.index, 5);
+	store_node_free(&ev.node);
+	store_node_free(&ev.prev);
 	/* but a watcher on the hidden key itself sees it */
 	store_history_find(t->s, 2, "/w/_h", 0, &found, &ev, &err);
 	assert_true(found);
