@@ -24,6 +24,7 @@ typedef struct daemon {
 	api *api;
 	dp *dp;
 	uv_signal_t sigint, sigterm;
+	uv_timer_t watchdog;
 	int stopping;
 } daemon_t;
 
@@ -36,11 +37,23 @@ static int make_dir(const char *path)
 	return 0;
 }
 
+/* Libraries may keep idle timers (H2O's) registered: once Raft is closed
+ * nothing left matters, so stop the loop rather than wait for them. */
 static void on_raft_closed(void *ctx)
 {
 	daemon_t *d = ctx;
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	uv_stop(&d->loop);
+}
+
+/* The Raft log is durable, so a shutdown that hangs (a peer that never
+ * answers) may simply end. */
+static void on_watchdog(uv_timer_t *t)
+{
+	log_warn("main", "shutdown did not finish in time; exiting");
+	exit(0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -52,6 +65,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	log_info("main", "signal %d: shutting down", signum);
 	notify_stopping();
+	uv_timer_init(&d->loop, &d->watchdog);
+	uv_timer_start(&d->watchdog, on_watchdog, 5000, 0);
+	uv_unref((uv_handle_t *)&d->watchdog);
 	if (d->dp)
 		dp_close(d->dp);
 	api_close(d->api);

@@ -58,6 +58,7 @@ struct raftnode {
 	store_snap *snap; /* the view a snapshot in progress serializes */
 	int raft_started;
 	int closing;
+	int handles_open; /* timers still closing at shutdown */
 	void (*close_cb)(void *ctx);
 	void *close_ctx;
 

@@ -216,10 +216,12 @@ int raftnode_init_raft(raftnode *rn)
 	return init_raft(rn);
 }
 
+/* libuv runs close callbacks in no promised order: free on the last. */
 static void on_handle_closed(uv_handle_t *h)
 {
 	raftnode *rn = h->data;
-	if (h == (uv_handle_t *)&rn->expiry_timer) {
+	if (--rn->handles_open == 0) {
+		log_info("raft", "closed");
 		client_close(rn->cl);
 		void (*cb)(void *) = rn->close_cb;
 		void *ctx = rn->close_ctx;
@@ -230,13 +232,19 @@ static void on_handle_closed(uv_handle_t *h)
 	}
 }
 
+static void close_timers(raftnode *rn)
+{
+	rn->handles_open = 2;
+	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
+}
+
 static void on_raft_closed(struct raft *r)
 {
 	raftnode *rn = r->data;
 	raft_uv_close(&rn->io);
 	raft_uv_tcp_close(&rn->transport);
-	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
-	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
+	close_timers(rn);
 }
 
 static void close_now(raftnode *rn)
@@ -247,8 +255,7 @@ static void close_now(raftnode *rn)
 		rn->raft.data = rn;
 		raft_close(&rn->raft, on_raft_closed);
 	} else {
-		uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
-		uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
+		close_timers(rn);
 	}
 }
 
