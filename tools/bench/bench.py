@@ -38,8 +38,11 @@ def log(msg):
 
 
 def run_wrk(port, mode, conns, duration, keys, args, prefix="/v2/keys/bench",
-            query=""):
-    """Runs wrk with kv.lua; returns its BENCHJSON summary plus rps."""
+            query="", servers=()):
+    """Runs wrk with kv.lua; returns its BENCHJSON summary plus rps, and the
+    CPU time the servers used per request: unlike req/s, that figure holds
+    up when other work shares the two cores."""
+    cpu0 = sum(s.cpu_seconds() for s in servers)
     threads = min(args.threads, conns)
     env = dict(os.environ, BENCH_MODE=mode, BENCH_KEYS=str(keys),
                BENCH_VSIZE=str(args.value_size), BENCH_PREFIX=prefix,
@@ -65,6 +68,9 @@ def run_wrk(port, mode, conns, duration, keys, args, prefix="/v2/keys/bench",
     summary["rps"] = summary["requests"] / secs if secs > 0 else 0.0
     errs = sum(summary[k] for k in summary if k.startswith("err_"))
     summary["errors"] = errs
+    if servers and summary["requests"]:
+        cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+        summary["cpu_us_per_req"] = cpu * 1e6 / summary["requests"]
     if errs > summary["requests"] / 100:
         raise RuntimeError("wrk %s: %d errors in %d requests" %
                            (mode, errs, summary["requests"]))
@@ -115,47 +121,62 @@ def bench_single(fl, args):
                                (fl.kind, s.log_path))
         load_keys(s.client_port, args.keys, "/v2/keys/bench", args)
         measure(res, "put64", lambda: run_wrk(
-            s.client_port, "put", 64, args.duration, args.keys, args))
+            s.client_port, "put", 64, args.duration, args.keys, args,
+            servers=[s]))
         measure(res, "put1", lambda: run_wrk(
-            s.client_port, "put", 1, args.duration, args.keys, args))
+            s.client_port, "put", 1, args.duration, args.keys, args,
+            servers=[s]))
         measure(res, "get64", lambda: run_wrk(
-            s.client_port, "get", 64, args.duration, args.keys, args))
+            s.client_port, "get", 64, args.duration, args.keys, args,
+            servers=[s]))
         if args.profile_single and fl.kind == "ovld":
             profile(s, args)
     finally:
         s.stop()
-    measure(res, "big", lambda: bench_big(fl, args))
+    bench_big(fl, args, res)
     return res
 
 
-def bench_big(fl, args):
-    """Memory with big_keys keys, then restart time on that data."""
-    out = {}
+def bench_big(fl, args, res):
+    """Memory with big_keys keys (res["big"]), then restart time on that
+    data (res["restart"]); each kept even if the other fails."""
     s = fl.single("b", args.port, args.port + 1)
     s.start()
     try:
-        if procs.wait_serving(s.client_port, timeout=30) is None:
-            raise RuntimeError("%s did not start" % fl.kind)
-        out["load_s"] = load_keys(s.client_port, args.big_keys,
-                                  "/v2/keys/big", args)
-        time.sleep(3)  # let background work (snapshots, GC) settle
-        out["mem"] = s.status_mem()
-        out["du_kib"] = du_kib(s.data_dir)
-        probe = "/v2/keys/big/k%d" % (args.big_keys - 1)
-        times = []
-        for _ in range(args.trials):
-            s.stop(signal.SIGTERM)
-            t0 = s.start(restart=True)
-            t1 = procs.wait_serving(s.client_port, probe, timeout=60,
-                                    interval=0.0005)
-            if t1 is None:
-                raise RuntimeError("no answer after restart")
-            times.append((t1 - t0) * 1000)
-        out["restart_ms"] = times
-        out["mem_after_restart"] = s.status_mem()
+        measure(res, "big", lambda: load_big(s, args))
+        if "error" not in res["big"]:
+            measure(res, "restart", lambda: restarts(s, args))
     finally:
         s.stop()
+
+
+def load_big(s, args):
+    if procs.wait_serving(s.client_port, timeout=30) is None:
+        raise RuntimeError("%s did not start" % s.flavor)
+    out = {"load_s": load_keys(s.client_port, args.big_keys,
+                               "/v2/keys/big", args)}
+    time.sleep(3)  # let background work (snapshots, GC) settle
+    out["mem"] = s.status_mem()
+    out["du_kib"] = du_kib(s.data_dir)
     return out
+
+
+def restarts(s, args):
+    """SIGTERM, wait for the exit, start again: time from exec to the first
+    successful GET of the last key written."""
+    probe = "/v2/keys/big/k%d" % (args.big_keys - 1)
+    times = []
+    for _ in range(args.trials):
+        s.stop(signal.SIGTERM)
+        t0 = s.start(restart=True)
+        t1 = procs.wait_serving(s.client_port, probe, timeout=60,
+                                interval=0.0005)
+        if t1 is None:
+            raise RuntimeError("no answer after restart (see %s)" %
+                               s.log_path)
+        times.append((t1 - t0) * 1000)
+    return {"ms": times, "median_ms": statistics.median(times),
+            "mem_after": s.status_mem()}
 
 
 def du_kib(path):
@@ -215,10 +236,11 @@ def bench_cluster(fl, args):
         res["leader"] = leader.name
         load_keys(leader.client_port, args.keys, "/v2/keys/bench", args)
         measure(res, "cput64", lambda: run_wrk(
-            leader.client_port, "put", 64, args.duration, args.keys, args))
+            leader.client_port, "put", 64, args.duration, args.keys, args,
+            servers=servers))
         measure(res, "cqget64", lambda: run_wrk(
             leader.client_port, "get", 64, args.duration, args.keys, args,
-            query="?quorum=true"))
+            query="?quorum=true", servers=servers))
         measure(res, "watch", lambda: measure_watch(
             leader.client_port, follower.client_port, args.watch_samples))
         measure(res, "failover", lambda: failover(servers, args))
@@ -481,36 +503,44 @@ def dig(res, *path):
     return cur
 
 
-def restart_median(res):
-    xs = dig(res, "big", "restart_ms")
-    return statistics.median(xs) if xs else None
-
-
 # (label, unit, getter, target kind, target value)
 #   kind "ratio>=": ovld/etcd >= v; "<=": ovld <= v; "==": ovld == v
 METRICS = [
     ("1 host PUT, 64 conns", "req/s",
      lambda r: dig(r, "single", "put64", "rps"), "ratio>=", 3),
+    ("1 host PUT, 64 conns: server CPU per request", "µs",
+     lambda r: dig(r, "single", "put64", "cpu_us_per_req"), None, None),
     ("1 host PUT, 1 conn, p50", "ms",
      lambda r: ms(dig(r, "single", "put1", "p50_us")), "<=", 0.35),
     ("1 host PUT, 1 conn, p99", "ms",
      lambda r: ms(dig(r, "single", "put1", "p99_us")), None, None),
     ("1 host GET, 64 conns", "req/s",
      lambda r: dig(r, "single", "get64", "rps"), "ratio>=", 3),
+    ("1 host GET, 64 conns: server CPU per request", "µs",
+     lambda r: dig(r, "single", "get64", "cpu_us_per_req"), None, None),
     ("RSS, 100k keys of 256 B", "MiB",
      lambda r: mib(dig(r, "single", "big", "mem", "VmRSS")), "<=", 100),
     ("RssAnon, 100k keys of 256 B", "MiB",
      lambda r: mib(dig(r, "single", "big", "mem", "RssAnon")), "<=", 40),
+    ("Peak RSS (VmHWM) while loading 100k keys", "MiB",
+     lambda r: mib(dig(r, "single", "big", "mem", "VmHWM")), None, None),
+    ("RSS after a restart with 100k keys", "MiB",
+     lambda r: mib(dig(r, "single", "restart", "mem_after", "VmRSS")),
+     None, None),
     ("Restart with 100k keys (median)", "ms",
-     lambda r: restart_median(r.get("single", {})), "<=", 100),
+     lambda r: dig(r, "single", "restart", "median_ms"), "<=", 100),
     ("Load 100k keys, 64 conns", "s",
      lambda r: dig(r, "single", "big", "load_s"), None, None),
     ("Data dir with 100k keys", "MiB",
      lambda r: mib(dig(r, "single", "big", "du_kib")), None, None),
     ("3 hosts PUT, 64 conns (leader)", "req/s",
      lambda r: dig(r, "cluster", "cput64", "rps"), "ratio>=", 3),
+    ("3 hosts PUT: CPU per request, all 3 servers", "µs",
+     lambda r: dig(r, "cluster", "cput64", "cpu_us_per_req"), None, None),
     ("3 hosts quorum GET, 64 conns", "req/s",
      lambda r: dig(r, "cluster", "cqget64", "rps"), "ratio>=", 5),
+    ("3 hosts quorum GET: CPU per request, all 3", "µs",
+     lambda r: dig(r, "cluster", "cqget64", "cpu_us_per_req"), None, None),
     ("Follower watch wake after ack, p50", "ms",
      lambda r: dig(r, "cluster", "watch", "p50_ms"), None, None),
     ("Follower watch wake after ack, p99", "ms",
@@ -599,12 +629,14 @@ def machine_info(args):
         pass
     ev = subprocess.run([args.etcd_bin, "--version"], capture_output=True,
                         text=True).stdout.splitlines()
-    rev = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True).stdout.strip()
+    rev = os.environ.get("OVLD_REV") or subprocess.run(
+        ["git", "-C", HERE, "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True).stdout.strip() + " (worktree)"
     return {"date": time.strftime("%Y-%m-%d %H:%M %Z"),
             "cpus": os.cpu_count(), "cpu": cpu,
             "kernel": platform.release(),
             "etcd": ev[0] if ev else "?", "ovld_rev": rev,
+            "loadavg_start": os.getloadavg()[0],
             "fs": subprocess.run(["stat", "-f", "-c", "%T", args.data_root],
                                  capture_output=True,
                                  text=True).stdout.strip()}
@@ -678,6 +710,7 @@ def main():
                 measure(r, "cluster", lambda: bench_cluster(fl, args))
     finally:
         procs._kill_all()
+        results["machine"]["loadavg_end"] = os.getloadavg()[0]
         with open(os.path.join(args.out_dir, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
         if not args.keep:
@@ -685,9 +718,11 @@ def main():
                 if d != "out":
                     shutil.rmtree(os.path.join(root, d), ignore_errors=True)
     m = results["machine"]
-    print("date %s, %s CPUs (%s), kernel %s, %s, ovld %s, data on %s" % (
-        m["date"], m["cpus"], m["cpu"], m["kernel"], m["etcd"],
-        m["ovld_rev"], m["fs"]))
+    print("date %s, %s CPUs (%s), kernel %s, %s, ovld %s, data on %s, "
+          "load average %.1f at start, %.1f at end" % (
+              m["date"], m["cpus"], m["cpu"], m["kernel"], m["etcd"],
+              m["ovld_rev"], m["fs"], m["loadavg_start"],
+              m["loadavg_end"]))
     print()
     print(table(results))
     errs = errors(results)

@@ -79,6 +79,15 @@ class Server:
             self.proc.kill()
             self.proc.wait()
 
+    def cpu_seconds(self):
+        """utime + stime of all threads so far (0 once gone)."""
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def status_mem(self):
         """VmRSS and RssAnon in KiB from /proc/PID/status."""
         out = {}
