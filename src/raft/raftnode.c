@@ -82,6 +82,9 @@ static void watch_leader(raftnode *rn)
 	if (leader == rn->last_leader)
 		return;
 	if (leader != 0) {
+		if (rn->raft.election_timeout != rn->cfg.election_ms)
+			raft_set_election_timeout(&rn->raft,
+						  rn->cfg.election_ms);
 		rn->counters.leader_changes++;
 		rn->leader_since_ns = raftnode_wall_ns();
 		log_info("raft", "leader is now %016llx%s",
@@ -179,7 +182,16 @@ static int init_raft(raftnode *rn)
 		return -1;
 	}
 	raft_set_heartbeat_timeout(&rn->raft, rn->cfg.heartbeat_ms);
-	raft_set_election_timeout(&rn->raft, rn->cfg.election_ms);
+	/* A cluster starting up (a restart of all hosts) has no leader, and
+	 * nobody campaigns before an election timeout (1-2 s by default).
+	 * Start with a short one; watch_leader restores the configured
+	 * timeout as soon as a leader is known. */
+	unsigned first = rn->cfg.election_ms / 5;
+	if (first < 3 * rn->cfg.heartbeat_ms)
+		first = 3 * rn->cfg.heartbeat_ms;
+	if (first > rn->cfg.election_ms)
+		first = rn->cfg.election_ms;
+	raft_set_election_timeout(&rn->raft, first);
 	raft_set_snapshot_threshold(&rn->raft, rn->cfg.snapshot_threshold);
 	raft_set_snapshot_trailing(&rn->raft,
 				   rn->cfg.snapshot_threshold > 8192
