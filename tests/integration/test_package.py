@@ -27,6 +27,7 @@ python3-prometheus-client) are installed with apt-get.
 import ctypes
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -264,6 +265,33 @@ class Netns:
         subprocess.run(["ip", "netns", "del", self.name])
 
 
+def sandbox_prefix():
+    """setpriv arguments giving ovld what the unit gives it: only the
+    bounding-set capabilities (root's permitted set becomes exactly those
+    at exec), and no-new-privs. Proves the two capabilities suffice."""
+    one = {k: v[-1] for k, v in unit_keys().items()}
+    caps = one.get("CapabilityBoundingSet", "").split()
+    prefix = ["setpriv", "--bounding-set",
+              ",".join(["-all"] + ["+" + c[4:].lower() for c in caps])]
+    if one.get("NoNewPrivileges") in ("yes", "true", "1", "on"):
+        prefix.append("--no-new-privs")
+    return prefix
+
+
+def unit_nofile():
+    """LimitNOFILE, capped at this process's hard limit: systemd (pid 1)
+    may raise it, a container's root often may not."""
+    want = int(unit_keys().get("LimitNOFILE", ["1024"])[-1])
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard)))
+        return want
+    except (ValueError, OSError):
+        print("   note: cannot raise RLIMIT_NOFILE to %d here (hard limit "
+              "%d); ovld runs with %d" % (want, hard, hard))
+        return hard
+
+
 def start_ovld(tmp):
     step("start ovld as the unit's ExecStart does, in a private netns")
     env = unit_environment()
@@ -271,6 +299,10 @@ def start_ovld(tmp):
     print("   ExecStart: " + " ".join(shlex.quote(a) for a in argv))
     check(argv[0] == "/usr/bin/ovld" and "--data-dir" in argv and
           DATA in argv, "ExecStart runs /usr/bin/ovld on " + DATA)
+    prefix = sandbox_prefix()
+    nofile = unit_nofile()
+    print("   under: %s, LimitNOFILE=%d" % (" ".join(prefix), nofile))
+    argv = prefix + argv
     notify_path = os.path.join(tmp, "notify.sock")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
@@ -278,8 +310,10 @@ def start_ovld(tmp):
     penv.update(env)
     penv["NOTIFY_SOCKET"] = notify_path
     log = open(os.path.join(tmp, "ovld.log"), "w+")
-    proc = subprocess.Popen(argv, env=penv, stdout=log, stderr=log,
-                            cwd="/")
+    proc = subprocess.Popen(
+        argv, env=penv, stdout=log, stderr=log, cwd="/",
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                              (nofile, nofile)))
     return proc, notify, log
 
 
@@ -328,6 +362,53 @@ def check_status():
     print("   " + p.stdout.strip().replace("\n", "\n   "))
     check(p.returncode == 0 and "leader" in p.stdout.lower(),
           "ovlctl status exits 0 and names the leader")
+
+
+def links(netns=None):
+    argv = ["ip", "-o", "link", "show"]
+    if netns:
+        argv[1:1] = ["-n", netns]
+    out = run(argv).stdout
+    return {ln.split(":")[1].strip().split("@")[0]
+            for ln in out.splitlines()} - {"lo"}
+
+
+def wait_for(cond, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not cond():
+        time.sleep(0.3)
+    return cond()
+
+
+def ovlctl(*args):
+    p = run(["/usr/bin/ovlctl"] + list(args), check_rc=False, timeout=30)
+    check(p.returncode == 0, "ovlctl " + " ".join(args) +
+          ("" if p.returncode == 0 else ":\n" + p.stdout))
+    return p.stdout
+
+
+def check_datapath(ns):
+    """With only CAP_NET_ADMIN and CAP_SYS_ADMIN, ovld builds a network's
+    devices (in this test's namespace) and plugs an endpoint into another
+    namespace (setns), then takes it all down again."""
+    step("datapath under the unit's capabilities")
+    ctr = ns.name + "c"
+    run(["ip", "netns", "add", ctr])
+    try:
+        ovlctl("network", "create", "--subnet", "10.231.0.0/24", "pkgnet")
+        ovlctl("attach", "pkgnet", "pkgep", "--netns", ctr)
+        check(wait_for(lambda: links()),
+              "ovld created host devices: " + " ".join(sorted(links())))
+        check(wait_for(lambda: "10.231.0." in run(
+            ["ip", "-n", ctr, "-o", "addr"]).stdout),
+              "the endpoint's interface in its namespace has an address: " +
+              " ".join(sorted(links(ctr))))
+        ovlctl("detach", "pkgnet", "pkgep")
+        ovlctl("network", "rm", "pkgnet")
+        check(wait_for(lambda: not links()),
+              "ovld removed the network's devices")
+    finally:
+        subprocess.run(["ip", "netns", "del", ctr])
 
 
 def import_prometheus_parser():
@@ -396,6 +477,20 @@ def check_metrics():
         check(keys.samples[0].value >= 5, "ovld_store_keys counts the PUTs")
 
 
+LOG_LINE = re.compile(r"^(debug|info|warn|error) [a-z]+: \S")
+
+
+def check_logs(log):
+    step("log lines: level, subsystem, message (journald adds the time)")
+    log.flush()
+    log.seek(0)
+    lines = [ln.rstrip("\n") for ln in log if ln.strip()]
+    bad = [ln for ln in lines if not LOG_LINE.match(ln)]
+    check(lines, "ovld logged %d lines" % len(lines))
+    check(not bad, "every line is '<level> <subsystem>: <message>'" +
+          ("" if not bad else ":\n" + "\n".join(bad[:10])))
+
+
 def stop_ovld(proc, log):
     step("SIGTERM stops ovld cleanly (what systemctl stop sends)")
     proc.send_signal(signal.SIGTERM)
@@ -449,14 +544,16 @@ def exercise(tmp, deb):
     failures = []
     install(deb)
     soft(failures, check_unit)
-    with Netns():
+    with Netns() as ns:
         proc, notify, log = start_ovld(tmp)
         try:
             wait_ready(proc, notify, log)
             soft(failures, check_health)
             soft(failures, check_status)
+            soft(failures, check_datapath, ns)
             soft(failures, check_metrics)
             soft(failures, stop_ovld, proc, log)
+            soft(failures, check_logs, log)
         finally:
             if proc.poll() is None:
                 proc.kill()
