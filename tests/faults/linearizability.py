@@ -44,7 +44,8 @@ class Op:
 
     f: put | create | cas | delete | get
     value: the value written (put/create/cas); unique per write
-    prev_value / prev_index: CAS conditions (None / 0 when not given)
+    prev_value / prev_index: CAS (or compareAndDelete) conditions (None / 0
+      when not given)
     result (ok): index = node.modifiedIndex; value (get); prev = (value,
       modifiedIndex) of prevNode or None; etcd_index = X-Etcd-Index
     result (fail): code = etcd errorCode
@@ -145,7 +146,7 @@ def step(state, op):
             return (op.value, new_idx) if _compare_can_pass(state, op) \
                 else None
         if f == "delete":
-            return (None, None) if val is not None else None
+            return (None, None) if _compare_can_pass(state, op) else None
         raise ValueError("unknown op %r" % f)
     if out == FAIL:
         code = r.get("code")
@@ -153,7 +154,7 @@ def step(state, op):
             return state if val is None else None
         if code == E_NODE_EXIST and f == "create":
             return state if val is not None else None
-        if code == E_TEST_FAILED and f == "cas":
+        if code == E_TEST_FAILED and f in ("cas", "delete"):
             return state if _compare_can_fail(state, op) else None
         return state  # other refusals leave the register alone
     # unknown: if it takes effect at all, it succeeded (at an index the
@@ -166,7 +167,7 @@ def step(state, op):
     if f == "cas":
         return (op.value, new_idx) if _compare_can_pass(state, op) else None
     if f == "delete":
-        return (None, None) if val is not None else None
+        return (None, None) if _compare_can_pass(state, op) else None
     return state
 
 
@@ -198,7 +199,8 @@ def _build(ops, deadlines, optional):
         ret = _Entry(op, 1 << bit, False, optional=opt)
         call.match, ret.match = ret, call
         end = deadlines.get(op.id, op.complete)
-        if opt and op.f == "delete" and op.outcome == UNKNOWN:
+        if opt and op.f == "delete" and op.outcome == UNKNOWN and \
+                op.prev_value is None and not op.prev_index:
             call.optional_delete = True
             call.order = (INF if end is None else end, op.id)
         events.append(((op.invoke, 0, 0), call))
