@@ -16,6 +16,8 @@ import re
 import time
 import urllib.parse
 
+import ovldlab
+
 KEYS = "/v2/keys"
 BIG = 2 ** 53
 
@@ -23,13 +25,17 @@ BIG = 2 ** 53
 # ---- step constructors -------------------------------------------------
 
 def R(method, path, q=None, f=None, body=None, ctype=None, headers=None,
-      name=None, st=None, cmp="full", ref_path=None, known=None, repeat=1):
+      name=None, st=None, cmp="full", ref_path=None, known=None, repeat=1,
+      chunked=False, expect100=False):
     """One request. q: query (dict, list of pairs or raw string); f: form
     body (dict or list of pairs); body/ctype: a raw body. st: status both
-    sides must return. cmp: full | status | keys | text | none."""
+    sides must return. cmp: full | status | keys | text | none.
+    chunked: chunked request body; expect100: curl's Expect: 100-continue
+    handshake on a fresh connection (whether 100 came is compared)."""
     return dict(kind="req", method=method, path=path, q=q, f=f, body=body,
                 ctype=ctype, headers=headers, name=name, st=st, cmp=cmp,
-                ref_path=ref_path, known=known, repeat=repeat)
+                ref_path=ref_path, known=known, repeat=repeat,
+                chunked=chunked, expect100=expect100)
 
 
 def GET(path, q=None, **kw):
@@ -67,6 +73,11 @@ def C(name="w", st=200, timeout=10.0, known=None):
 
 def S(seconds):
     return dict(kind="sleep", seconds=seconds)
+
+
+def X(name="w"):
+    """Cancels watch `name`: the client goes away (closes its socket)."""
+    return dict(kind="cancel", name=name)
 
 
 # Values computed per server from earlier answers of the same case.
@@ -174,17 +185,24 @@ def parse_body(raw):
 
 def run_request(ctx, step, use_ref_path):
     method, path, body, headers = build_request(ctx, step, use_ref_path)
-    h = ctx.server.http()
-    out = None
-    for _ in range(max(1, step.get("repeat", 1))):
-        out = h.request(method, path, body=body, headers=headers)
-    status, hdrs, raw = out
+    got_100 = None
+    if step.get("expect100"):
+        got_100, status, hdrs, raw = ovldlab.expect_continue(
+            "127.0.0.1", ctx.server.client_port, method, path, body or b"",
+            headers)
+    else:
+        h = ctx.server.http()
+        out = None
+        for _ in range(max(1, step.get("repeat", 1))):
+            out = h.request(method, path, body=body, headers=headers,
+                            chunked=step.get("chunked", False))
+        status, hdrs, raw = out
     doc = parse_body(raw)
     if step.get("name"):
         ctx.docs[step["name"]] = doc
         ctx.headers[step["name"]] = hdrs
     return dict(req="%s %s" % (method, path), status=status, headers=hdrs,
-                doc=doc, raw=raw, method=method)
+                doc=doc, raw=raw, method=method, got_100=got_100)
 
 
 def start_watch(ctx, step):
@@ -314,17 +332,26 @@ class Normalizer:
             out["location"] = self.text(h["location"])
         if res["method"] == "HEAD":
             out["content-length>0"] = int(h.get("content-length", "0")) > 0
+        if res["method"] == "WATCH":
+            out["chunked"] = h.get("transfer-encoding") == "chunked"
+        if res.get("got_100") is not None:
+            out["100-continue"] = res["got_100"]
         return out
 
     def result(self, res, step):
         mode = step.get("cmp", "full")
         out = {"status": res["status"]}
+        if isinstance(mode, str) and mode.startswith("fields:"):
+            mode = ("fields", mode[7:].split(","))
         if mode in ("status", "none"):
             return out
         out["headers"] = self.headers(res, step)
         doc = res["doc"]
         if mode == "keys":
             out["keys"] = sorted(key_paths(doc))
+        elif isinstance(mode, tuple) and mode[0] == "fields":
+            out["fields"] = {k: doc.get(k, "<absent>") if isinstance(
+                doc, dict) else "<not an object>" for k in mode[1]}
         elif mode == "text":
             out["body"] = self.node(doc)
         elif res["method"] != "WATCH":
@@ -436,6 +463,10 @@ class Runner:
             for i, step in enumerate(case.steps):
                 if step["kind"] == "sleep":
                     time.sleep(step["seconds"])
+                    continue
+                if step["kind"] == "cancel":
+                    for ctx in (ra, rb):
+                        ctx.watches[step["name"]].cancel()
                     continue
                 a = self.run_step(ra, step, True)
                 b = self.run_step(rb, step, False)

@@ -65,6 +65,17 @@ def free_port():
     raise RuntimeError("no free port in %d-%d" % (lo, hi))
 
 
+def _die_with_parent():
+    """Child pre-exec: SIGKILL the server if the test process dies (a ctest
+    timeout must not leave etcd or ovld behind)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def find_binary(env, default_name, fallbacks=()):
     path = os.environ.get(env)
     if path:
@@ -105,7 +116,8 @@ class Http:
                                                timeout=self.timeout)
 
     def request(self, method, path, body=None, headers=None, form=None,
-                query=None):
+                query=None, chunked=False):
+        """chunked: send the body with Transfer-Encoding: chunked."""
         hdrs = dict(headers or {})
         if form is not None:
             body = urllib.parse.urlencode(form)
@@ -120,7 +132,16 @@ class Http:
             if self.conn is None:
                 self._connect()
             try:
-                self.conn.request(method, path, body=body, headers=hdrs)
+                if chunked:
+                    hdrs["Transfer-Encoding"] = "chunked"
+                    third = max(1, len(body or b"") // 3)
+                    parts = [body[i:i + third]
+                             for i in range(0, len(body or b""), third)]
+                    self.conn.request(method, path, body=iter(parts),
+                                      headers=hdrs, encode_chunked=True)
+                else:
+                    self.conn.request(method, path, body=body,
+                                      headers=hdrs)
                 resp = self.conn.getresponse()
                 data = resp.read()
             except (ConnectionError, http.client.BadStatusLine,
@@ -148,6 +169,48 @@ class Http:
         except ValueError:
             doc = None
         return st, hd, doc
+
+
+def expect_continue(host, port, method, path, body, headers=None,
+                    wait=2.0):
+    """Sends a request with `Expect: 100-continue` the way curl does: the
+    headers, then up to `wait` seconds for "100 Continue", then the body.
+    Returns (got_100, status, headers, body)."""
+    sock = socket.create_connection((host, port), timeout=10)
+    try:
+        hdrs = {"Host": "%s:%d" % (host, port),
+                "Content-Length": str(len(body)),
+                "Expect": "100-continue"}
+        hdrs.update(headers or {})
+        head = "%s %s HTTP/1.1\r\n" % (method, path) + "".join(
+            "%s: %s\r\n" % kv for kv in hdrs.items()) + "\r\n"
+        sock.sendall(head.encode())
+        got_100 = False
+        sock.settimeout(wait)
+        try:
+            peek = sock.recv(64, socket.MSG_PEEK)
+            if peek.startswith(b"HTTP/1.1 100") or \
+                    peek.startswith(b"HTTP/1.0 100"):
+                got_100 = True
+                buf = b""
+                while not buf.endswith(b"\r\n\r\n"):
+                    c = sock.recv(1)
+                    if not c:
+                        break
+                    buf += c
+        except socket.timeout:
+            pass
+        sock.settimeout(10)
+        sock.sendall(body)
+        resp = http.client.HTTPResponse(sock, method=method)
+        resp.begin()
+        data = resp.read()
+        out = {}
+        for k, v in resp.getheaders():
+            out.setdefault(k.lower(), v)
+        return got_100, resp.status, out, data
+    finally:
+        sock.close()
 
 
 class Watch:
@@ -266,7 +329,8 @@ class Server:
             self.proc = subprocess.Popen(argv, stdout=f,
                                          stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,
-                                         cwd=self.lab.dir)
+                                         cwd=self.lab.dir,
+                                         preexec_fn=_die_with_parent)
         if wait:
             self.wait_healthy(timeout)
         return self

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ovldlab  # noqa: E402
 from diffcore import (C, DEL, GET, HDR, IDX, KEYOF, KEYS, POST, PUT,  # noqa
-                      R, S, W, Case, Runner)
+                      R, S, W, X, Case, Runner)
 
 
 def v(value, **kw):
@@ -128,6 +128,22 @@ def cases_keys_basic():
              [PUT("~/a", f=v("y" * 4096),
                   headers={"Expect": "100-continue"}, st=201),
               GET("~/a")]),
+        Case("value-expect-100-curl", "curl's Expect handshake, 2 KiB",
+             [R("PUT", "~/a", body="value=" + "z" * 2048,
+                ctype="application/x-www-form-urlencoded", expect100=True,
+                st=201), GET("~/a")]),
+        Case("value-1.5mib", "a 1.5 MiB value (libnetwork bitmaps)",
+             [PUT("~/a", f=v("b" * (3 << 19)), st=201),
+              GET("~/a", cmp="status")]),
+        Case("value-chunked-body", "a chunked request body",
+             [R("PUT", "~/a", body="value=chunky&ttl=100",
+                ctype="application/x-www-form-urlencoded", chunked=True,
+                st=201), GET("~/a")]),
+        Case("url-long-prevvalue", "a 48 KiB prevValue in the query (libkv)",
+             [PUT("~/a", f=v("p" * 49152)),
+              PUT("~/a", q={"prevValue": "p" * 49152}, f=v("q"), st=200),
+              PUT("~/a", q={"prevValue": "p" * 49152}, f=v("r"),
+                  st=412, cmp="status")]),
         Case("key-pct2f", "%2F in the path is a separator",
              [PUT("~/a%2Fb", f=v("1"), st=201), GET("~/a/b"), GET("~/a")]),
         Case("key-pct-space", "percent-encoded characters in key names",
@@ -805,6 +821,16 @@ def cases_http():
              [GET("/v2/machines", st=200, cmp="text")]),
         Case("stats-store", "/v2/stats/store keys",
              [GET("/v2/stats/store", st=200, cmp="keys")]),
+        Case("stats-watchers", "watchers counts live watchers only",
+             [PUT("~/a", f=v("1")),
+              GET("/v2/stats/store", cmp="fields:watchers"),
+              W("~/a", name="w1"), W("~", q={"recursive": "true"},
+                                     name="w2"),
+              S(0.2), GET("/v2/stats/store", cmp="fields:watchers"),
+              X("w1"), X("w2"), S(1.0),
+              GET("/v2/stats/store", cmp="fields:watchers"),
+              W("~/a"), PUT("~/a", f=v("2")), C(), S(0.5),
+              GET("/v2/stats/store", cmp="fields:watchers")]),
         Case("stats-self", "/v2/stats/self keys",
              [GET("/v2/stats/self", st=200, cmp="keys")]),
         Case("stats-leader", "/v2/stats/leader on the leader",
