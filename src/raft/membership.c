@@ -607,17 +607,21 @@ static void adjust_roles(raftnode *rn)
 		voters += c->servers[i].role == RAFT_VOTER;
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
+		raftnode_member m;
 		int want = -1; /* RAFT_STANDBY is 0, so -1 means "keep" */
 		if (s->role == RAFT_VOTER)
 			continue;
-		if (voters < rn->cfg.max_voters)
+		/* A host added by POST /v2/members has no record until it
+		 * publishes one, and a spare gets no log, so it could never
+		 * learn where to send it: make it a standby (it votes in no
+		 * quorum, so a host that never starts costs nothing) and
+		 * promote it once its record arrived. */
+		int known = record_read(rn, s->id, &m) == 0;
+		if (known && voters < rn->cfg.max_voters)
 			want = RAFT_VOTER;
 		else if (s->role == RAFT_SPARE)
 			want = RAFT_STANDBY;
 		if (want < 0)
-			continue;
-		raftnode_member m;
-		if (record_read(rn, s->id, &m) != 0)
 			continue;
 		change_job *job = calloc(1, sizeof(*job));
 		job->type = JOB_ASSIGN;
