@@ -65,6 +65,8 @@ def check_outcomes(lab, w):
     lab.check(not slow, "every failed write failed within %.1f s" %
               w.timeout, repr(slow[:5]))
     hung = [f for f in w.failed if f[1] - f[0] > 2.5]
+    lab.check(not hung, "every failed write failed within 2.5 s",
+              repr(hung[:5]))
     print("     %d acked, %d failed (%d took > 2.5 s)" %
           (len(w.acked), len(w.failed), len(hung)), flush=True)
     if w.failed:
