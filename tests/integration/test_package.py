@@ -12,12 +12,18 @@ Steps, each one printed as it passes or fails:
      unit's Environment= lines, then /etc/default/ovld, then systemd's
      $VAR / ${VAR} / %H expansion, with NOTIFY_SOCKET set, inside a private
      network namespace so the packaged default port 2379 never collides with
-     anything on the host. It must send READY=1 (Type=notify);
+     anything on the host. Like the unit, it keeps only CAP_NET_ADMIN and
+     CAP_SYS_ADMIN (setpriv), no-new-privs and LimitNOFILE. It must send
+     READY=1 (Type=notify);
   6. ETCDCTL_API=2 etcdctl cluster-health and ovlctl status succeed;
-  7. /metrics parses with python3-prometheus-client and its request counter
+  7. with those capabilities, ovld builds a network's devices and plugs an
+     endpoint into another namespace, and removes them again;
+  8. /metrics parses with python3-prometheus-client and its request counter
      moves after requests;
-  8. ovld stops on SIGTERM; dpkg -r keeps /var/lib/ovld, dpkg --purge
-     removes it.
+  9. ovld stops on SIGTERM with status 0 and every log line is
+     "<level> <subsystem>: <message>";
+ 10. dpkg -r keeps /var/lib/ovld, dpkg --purge removes it.
+A failed group of checks is reported and the later ones still run.
 The package is purged and the namespace removed whatever happens.
 
 Needs root (dpkg, namespaces). Missing Debian tools (debhelper, lintian,
