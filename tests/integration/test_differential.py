@@ -868,15 +868,32 @@ def all_cases():
     return [c for c in cs if c.steps]
 
 
+def strict_history_cases():
+    """With --history-window 1000 ovld must answer 401 exactly as etcd."""
+    return [c for c in cases_watch() if c.cid == "watch-cleared-401"]
+
+
 def main():
     only = sys.argv[1:]
     target = ovldlab.target_kind()
+    extra = os.environ.get("OVLD_DIFF_ARGS", "").split()
     cases = all_cases()
     with ovldlab.Lab("differential") as lab:
-        print("%d cases; reference etcd, target %s" % (len(cases), target))
+        print("%d cases; reference etcd, target %s %s"
+              % (len(cases), target, " ".join(extra)))
         ref = lab.etcd("x").start()
-        tgt = lab.target("x").start()
+        tgt = lab.target("x", extra_args=extra).start()
         Runner(lab, ref, tgt).run(cases, only)
+        if target == "ovld" and not only:
+            print("-- ovld --history-window 1000: no known differences")
+            ref.kill9()
+            tgt.kill9()
+            ref = lab.etcd("x").start()
+            tgt = lab.ovld("x", extra_args=extra + [
+                "--history-window", "1000"]).start()
+            runner = Runner(lab, ref, tgt)
+            runner.use_known = False
+            runner.run(strict_history_cases())
     lab.finish()
 
 
