@@ -33,6 +33,15 @@ static void claims_rollback(ctl *c, claims *cl)
 		kv_delete(&c->kv, cl->keys[i], 0, 0);
 }
 
+/* Gives back the claim made last (it turned out to be unusable). */
+static void claims_drop_last(ctl *c, claims *cl)
+{
+	if (cl->n == 0)
+		return;
+	kv_delete(&c->kv, cl->keys[--cl->n], 0, 0);
+	free(cl->keys[cl->n]);
+}
+
 static void claims_free(claims *cl)
 {
 	for (int i = 0; i < cl->n; i++)
@@ -140,6 +149,13 @@ static int alloc_vni(ctl *c, claims *cl, const char *nid, uint32_t *vni)
 		int err = claim(c, cl, key, nid);
 		if (err == KV_EXISTS)
 			continue;
+		if (err == 0) {
+			err = vxidm_reserve(c, v);
+			if (err == VXIDM_TAKEN) {
+				claims_drop_last(c, cl);
+				continue;
+			}
+		}
 		if (err == 0) {
 			*vni = v;
 			rc = 0;
@@ -378,9 +394,12 @@ static int network_create(ctl *c, int argc, char **argv)
 	if (vni) {
 		snprintf(key, sizeof(key), P_VNI "/%u", vni);
 		err = claim(c, &cl, key, nid);
+		if (err == 0)
+			err = vxidm_reserve(c, vni);
 		if (err) {
-			fail(err == KV_EXISTS ? "VNI %u is already in use"
-					      : "cannot claim VNI %u",
+			fail(err == KV_EXISTS || err == VXIDM_TAKEN
+				 ? "VNI %u is already in use"
+				 : "cannot claim VNI %u",
 			     vni);
 			goto out;
 		}
@@ -388,8 +407,10 @@ static int network_create(ctl *c, int argc, char **argv)
 		fail("no free VNI");
 		goto out;
 	}
-	if (write_network(c, nid, o.name, net, prefix, gw, vni, &cl) != 0)
+	if (write_network(c, nid, o.name, net, prefix, gw, vni, &cl) != 0) {
+		vxidm_release(c, vni);
 		goto out;
+	}
 	printf("%s\n", nid);
 	rc = 0;
 out:
@@ -548,6 +569,7 @@ static void release_network(ctl *c, const netinfo *n)
 	snprintf(key, sizeof(key), P_COUNT "/%s", n->id);
 	kv_delete(&c->kv, key, 0, 0);
 	if (n->vni) {
+		vxidm_release(c, n->vni);
 		snprintf(key, sizeof(key), P_VNI "/%u", n->vni);
 		kv_delete(&c->kv, key, 0, 0);
 	}

@@ -68,6 +68,13 @@ int self_host_ip(ctl *c, char out[64]);
 /* Adds delta to endpoint_count/<nid> with compare-and-swap retries. */
 int count_add(ctl *c, const char *nid, int delta);
 
+/* Sets or clears a VNI in Docker's VXLAN id allocator, so Docker's overlay
+ * driver never reuses an ovld VNI. 0, VXIDM_TAKEN (reserve: Docker has
+ * it), or 1 on a store error. VNIs below 256 are outside Docker's range. */
+#define VXIDM_TAKEN 2
+int vxidm_reserve(ctl *c, uint32_t vni);
+int vxidm_release(ctl *c, uint32_t vni);
+
 int cmd_network(ctl *c, int argc, char **argv);
 int cmd_attach(ctl *c, int argc, char **argv);
 int cmd_detach(ctl *c, int argc, char **argv);
