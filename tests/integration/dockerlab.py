@@ -1,0 +1,191 @@
+"""dockerlab - real Docker 20.10 engines on netlab hosts, each pointed at
+the ovld of its own host through --cluster-store (stdlib only, needs root).
+
+Each dockerd runs in its host's network namespace (nsenter --net, which
+keeps the root mount namespace so runc sees /sys/fs/cgroup) and in a UTS
+namespace of its own: the overlay driver's serf layer uses the hostname as
+its node name, and two engines called alike evict each other. Data root,
+exec root, socket, pid file and config file all live in the lab's
+temporary directory. Cleanup stops the engines, then kills any process
+still naming that directory on its command line (containerd shims outlive
+dockerd on purpose) and unmounts whatever is left below it.
+"""
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import tarfile
+import time
+
+from netlab import sh, wait_until  # noqa: F401 (wait_until re-exported)
+
+DOCKERD = os.environ.get("DOCKERD_BIN", "/usr/sbin/dockerd")
+# /usr/local/bin/docker may be a newer client that refuses to talk to a
+# 20.10 engine's options; Debian's client matches the engine.
+DOCKER = os.environ.get("DOCKER_BIN", "/usr/bin/docker")
+BUSYBOX = "/bin/busybox"
+IMAGE = "ovldbb:local"
+APPLETS = ("sh", "sleep", "ping", "ip", "cat", "hostname", "nslookup",
+           "true", "ls")
+
+
+def engine_version():
+    """(major, text) of dockerd, or (None, reason) if it cannot run."""
+    if not os.path.exists(DOCKERD):
+        return None, "%s not installed (apt-get install docker.io)" % DOCKERD
+    p = subprocess.run([DOCKERD, "--version"], capture_output=True,
+                       text=True, timeout=20)
+    m = re.search(r"version (\d+)\.(\d+)", p.stdout)
+    if p.returncode != 0 or not m:
+        return None, "dockerd --version failed: %s" % p.stderr.strip()
+    return int(m.group(1)), p.stdout.strip()
+
+
+def busybox_tar(path):
+    """A one-binary root file system (busybox-static plus applet links),
+    for `docker import`: no registry is reachable from here."""
+    with tarfile.open(path, "w") as tar:
+        for d in ("bin", "etc", "proc", "sys", "dev", "tmp"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(ti)
+        tar.add(os.path.realpath(BUSYBOX), "bin/busybox")
+        for a in APPLETS:
+            ti = tarfile.TarInfo("bin/" + a)
+            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(ti)
+        passwd = b"root:x:0:0:root:/:/bin/sh\n"
+        ti = tarfile.TarInfo("etc/passwd")
+        ti.size = len(passwd)
+        tar.addfile(ti, io.BytesIO(passwd))
+
+
+class Engine:
+    """One dockerd on one netlab host."""
+
+    def __init__(self, host, store_opts=()):
+        self.host = host
+        self.dir = os.path.join(host.lab.dir, "docker-" + host.name)
+        self.sock = os.path.join(self.dir, "d.sock")
+        self.log = os.path.join(self.dir, "dockerd.log")
+        self.advertise = "%s:2376" % host.ip
+        self.store_opts = list(store_opts)
+        self.proc = None
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, "daemon.json"), "w") as f:
+            f.write("{}\n")
+
+    def argv(self, cluster=True):
+        d = self.dir
+        args = [DOCKERD, "--config-file", d + "/daemon.json",
+                "--data-root", d + "/root", "--exec-root", d + "/exec",
+                "-H", "unix://" + self.sock, "--pidfile", d + "/d.pid",
+                "--storage-driver=vfs", "--iptables=false",
+                "--ip-masq=false", "--bridge=none", "--debug"]
+        if cluster:
+            args += ["--cluster-store=etcd://127.0.0.1:2379",
+                     "--cluster-advertise=" + self.advertise]
+            for o in self.store_opts:
+                args += ["--cluster-store-opt", o]
+        return args
+
+    def start(self, cluster=True, timeout=40):
+        """True once the engine answers; False if it exited or hung."""
+        inner = "hostname %s && exec nsenter --net=/run/netns/%s %s" % (
+            self.host.name, self.host.ns, " ".join(self.argv(cluster)))
+        env = dict(os.environ, DOCKER_CONFIG=self.dir + "/cli")
+        self.proc = subprocess.Popen(
+            ["unshare", "--uts", "--", "sh", "-c", inner],
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=env)
+        return bool(wait_until(
+            lambda: self.proc.poll() is not None or self.up(), timeout,
+            0.2)) and self.proc.poll() is None
+
+    def up(self):
+        return self.docker("version", "--format", "{{.Server.Version}}",
+                           timeout=5)[0] == 0
+
+    def docker(self, *args, timeout=60):
+        """(returncode, stdout, stderr) of the Debian docker client."""
+        env = dict(os.environ, DOCKER_CONFIG=self.dir + "/cli")
+        env.pop("DOCKER_HOST", None)
+        try:
+            p = subprocess.run([DOCKER, "-H", "unix://" + self.sock] +
+                               list(args), capture_output=True, text=True,
+                               timeout=timeout, env=env,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return -1, "", "docker %s: timed out" % " ".join(args)
+        return p.returncode, p.stdout.strip(), p.stderr.strip()
+
+    def inspect(self, *args):
+        rc, out, err = self.docker(*args)
+        if rc != 0:
+            return None
+        try:
+            return json.loads(out)
+        except ValueError:
+            return None
+
+    def stop(self, timeout=20):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            # sh exec'd nsenter, which exec'd dockerd: one pid.
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+def _pids_naming(text):
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            out.append(int(pid))
+    return out
+
+
+def cleanup(engines, workdir):
+    """Stops the engines and removes what they leave below workdir."""
+    for e in engines:
+        try:
+            e.stop()
+        except Exception:
+            pass
+    for pid in _pids_naming(workdir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    wait_until(lambda: not _pids_naming(workdir), 5, 0.1)
+    with open("/proc/self/mounts") as f:
+        mounts = [l.split()[1] for l in f]
+    for m in reversed(mounts):
+        m = m.encode().decode("unicode_escape")
+        if m.startswith(workdir + "/"):
+            subprocess.run(["umount", "-l", m], capture_output=True)
