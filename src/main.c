@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "net/dp.h"
 #include "notify.h"
 #include "raft/raftnode.h"
@@ -119,6 +120,8 @@ static int open_layers(daemon_t *d)
 	api_config ac = {.listen_client_urls = c->listen_client_urls};
 	if (api_init(&d->api, &d->loop, d->st, d->rn, &ac) != 0)
 		return -1;
+	api_add_metrics(d->api, metrics_process, NULL);
+	api_add_metrics(d->api, raftnode_metrics, d->rn);
 	if (api_start(d->api) != 0)
 		return -1;
 	if (raftnode_start(d->rn) != 0)
@@ -136,6 +139,7 @@ static int open_layers(daemon_t *d)
 		if (dp_init(&d->dp, &d->loop, d->st, d->rn, &dc) != 0 ||
 		    dp_start(d->dp) != 0)
 			return -1;
+		api_add_metrics(d->api, dp_metrics, d->dp);
 	}
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../log.h"
+#include "../metrics.h"
 #include "gc.h"
 #include "nl.h"
 #include "sync.h"
@@ -41,6 +42,8 @@ struct dp {
 	sync_state *nets;
 	size_t n_nets, cap_nets;
 	dp_gc *gc;
+	uint64_t runs, errors; /* converges of one network, and failures */
+	metrics_hist converge_time;
 };
 
 static void mark_dirty(dp *d, const char *nid, size_t len)
@@ -200,8 +203,12 @@ static void converge(dp *d, const char *nid)
 	if (have)
 		load_endpoints(d, &net);
 	sync_state *st = state_for(d, nid, have);
-	if (st && sync_network(d->nl, d->host, have ? &net : NULL, st) != 0)
+	d->runs++;
+	if (st && sync_network(d->nl, d->host, have ? &net : NULL, st) != 0) {
+		d->errors++;
 		d->full = 1; /* retried on the next resync */
+	}
+	metrics_hist_observe(&d->converge_time, (uv_hrtime() - t0) / 1e9);
 	log_debug("net", "network %.12s: %zu endpoint(s) converged in %.2f ms",
 		  nid, have ? net.n_eps : 0, (uv_hrtime() - t0) / 1e6);
 	free(net.eps);
@@ -356,4 +363,32 @@ void dp_close(dp *d)
 	d->pending_closes = 2;
 	uv_close((uv_handle_t *)&d->kick, on_closed);
 	uv_close((uv_handle_t *)&d->resync, on_closed);
+}
+
+void dp_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
+{
+	dp *d = ctx;
+	size_t devices = 0, fdb = 0, neigh = 0, veths = 0;
+	for (size_t i = 0; i < d->n_nets; i++) {
+		devices += d->nets[i].vx_ifindex ? 2 : 0; /* bridge + vxlan */
+		fdb += d->nets[i].n_fdb;
+		neigh += d->nets[i].n_neigh;
+		veths += d->nets[i].n_veths;
+	}
+	metrics_sample(buf, len, cap, "ovld_dp_networks", "gauge",
+		       "Networks this host tracks.", d->n_nets);
+	metrics_sample(buf, len, cap, "ovld_dp_devices", "gauge",
+		       "Bridge, vxlan and veth devices programmed.",
+		       devices + veths);
+	metrics_sample(buf, len, cap, "ovld_dp_fdb_entries", "gauge",
+		       "FDB entries on vxlan devices.", fdb);
+	metrics_sample(buf, len, cap, "ovld_dp_neigh_entries", "gauge",
+		       "Neighbour entries on vxlan devices.", neigh);
+	metrics_sample(buf, len, cap, "ovld_dp_reconcile_runs_total",
+		       "counter", "Network converges.", d->runs);
+	metrics_sample(buf, len, cap, "ovld_dp_reconcile_errors_total",
+		       "counter", "Converges that failed (retried).",
+		       d->errors);
+	metrics_histogram(buf, len, cap, "ovld_dp_reconcile_duration_seconds",
+			  "Time to converge one network.", &d->converge_time);
 }

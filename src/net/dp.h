@@ -29,4 +29,7 @@ int dp_init(dp **out, uv_loop_t *loop, store *st, raftnode *rn,
 int dp_start(dp *d);
 void dp_close(dp *d);
 
+/* The datapath block of /metrics (an api_metrics_cb). */
+void dp_metrics(void *ctx, char **buf, size_t *len, size_t *cap);
+
 #endif

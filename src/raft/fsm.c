@@ -78,6 +78,7 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	(*bufs)[0].base = data;
 	(*bufs)[0].len = len;
 	*n = 1;
+	rn->snapshots_taken++;
 	log_info("fsm", "snapshot written: %zu bytes", len);
 	return 0;
 }
@@ -108,6 +109,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		return RAFT_IOERR;
 	}
 	raft_free(buf->base);
+	rn->snapshots_restored++;
 	log_info("fsm", "snapshot restored: store index %llu",
 		 (unsigned long long)store_current_index(rn->st));
 	return 0;

@@ -5,6 +5,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include "../metrics.h"
 #include "client.h"
 #include "raftnode.h"
 
@@ -22,6 +23,7 @@ typedef struct pending {
 	uint64_t seq;
 	int state;
 	uint64_t deadline_ms;
+	uint64_t t0_ns; /* uv_hrtime at propose, for the latency histogram */
 	raftnode_done_cb cb;
 	void *ctx;
 	void *entry; /* malloc'd encoded command, kept for (re)sending */
@@ -91,6 +93,8 @@ struct raftnode {
 	client *cl; /* HTTP client for the internal channel */
 
 	raftnode_status counters;
+	metrics_hist commit_latency; /* propose -> applied here */
+	uint64_t snapshots_taken, snapshots_restored;
 };
 
 uint64_t raftnode_now_ms(raftnode *rn);

@@ -57,10 +57,13 @@ static void pending_release(pending *p)
 static void pending_answer(raftnode *rn, pending *p, store_result *res)
 {
 	pending_unlink(rn, p);
-	if (res->error == 300)
+	if (res->error == 300) {
 		rn->counters.proposals_failed++;
-	else
+	} else {
 		rn->counters.proposals_ok++;
+		metrics_hist_observe(&rn->commit_latency,
+				     (uv_hrtime() - p->t0_ns) / 1e9);
+	}
 	raftnode_done_cb cb = p->cb;
 	void *ctx = p->ctx;
 	pending_release(p);
@@ -209,6 +212,7 @@ int raftnode_propose(raftnode *rn, const store_cmd *cmd, raftnode_done_cb cb,
 	p->cb = cb;
 	p->ctx = ctx;
 	p->deadline_ms = raftnode_now_ms(rn) + rn->cfg.request_timeout_ms;
+	p->t0_ns = uv_hrtime();
 	p->hnext = *bucket(rn, p->seq);
 	*bucket(rn, p->seq) = p;
 	p->prev = rn->tail;

@@ -364,3 +364,25 @@ int raftnode_handle_internal(raftnode *rn, const char *method,
 		reply(ctx, 404, "text/plain", "404 page not found\n", 19);
 	return 0;
 }
+
+void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
+{
+	raftnode *rn = ctx;
+	size_t waiting = 0;
+	for (pending *p = rn->head; p; p = p->next)
+		waiting++;
+	metrics_histogram(buf, len, cap, "ovld_raft_commit_duration_seconds",
+			  "Time from proposing a command to applying it here.",
+			  &rn->commit_latency);
+	metrics_sample(buf, len, cap, "ovld_raft_snapshots_taken_total",
+		       "counter", "Snapshots written.", rn->snapshots_taken);
+	metrics_sample(buf, len, cap, "ovld_raft_snapshots_restored_total",
+		       "counter", "Snapshots restored.",
+		       rn->snapshots_restored);
+	metrics_sample(buf, len, cap, "ovld_raft_members", "gauge",
+		       "Servers in the Raft configuration.",
+		       rn->raft_started ? rn->raft.configuration.n : 0);
+	metrics_sample(buf, len, cap, "ovld_raft_pending_proposals", "gauge",
+		       "Proposals waiting for an answer.",
+		       waiting);
+}

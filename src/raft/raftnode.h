@@ -129,6 +129,10 @@ int raftnode_handle_internal(raftnode *rn, const char *method,
 			     const char *path, const void *body, size_t len,
 			     raftnode_reply_cb reply, void *ctx);
 
+/* The Raft block of /metrics (an api_metrics_cb): commit latency
+ * histogram, snapshots, members. */
+void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap);
+
 /* Called once the API listens, so READY can be signalled and joins wait
  * for it. */
 int raftnode_is_ready(raftnode *rn);
