@@ -19,6 +19,8 @@ static int usage(FILE *f)
 	      "  attach NETWORK NAME --netns NAME|PATH | --pid PID [--ip IP]\n"
 	      "  detach NETWORK NAME\n"
 	      "  endpoint ls [NETWORK]\n"
+	      "  status\n"
+	      "  member ls | member remove ID|NAME\n"
 	      "\n"
 	      "--endpoint defaults to $OVLCTL_ENDPOINT or "
 	      "http://127.0.0.1:2379;\n"
@@ -73,6 +75,10 @@ int main(int argc, char **argv)
 		return cmd_detach(&c, sub_argc, sub_argv);
 	if (!strcmp(cmd, "endpoint"))
 		return cmd_endpoint(&c, sub_argc, sub_argv);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(&c, sub_argc, sub_argv);
+	if (!strcmp(cmd, "member"))
+		return cmd_member(&c, sub_argc, sub_argv);
 	if (!strcmp(cmd, "help"))
 		return usage(stdout);
 	return fail("unknown command: %s (see ovlctl --help)", cmd);

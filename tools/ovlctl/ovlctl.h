@@ -78,6 +78,8 @@ int vxidm_release(ctl *c, uint32_t vni);
 int cmd_network(ctl *c, int argc, char **argv);
 int cmd_attach(ctl *c, int argc, char **argv);
 int cmd_detach(ctl *c, int argc, char **argv);
+int cmd_status(ctl *c, int argc, char **argv);
+int cmd_member(ctl *c, int argc, char **argv);
 int cmd_endpoint(ctl *c, int argc, char **argv);
 
 #endif
