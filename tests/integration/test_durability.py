@@ -7,7 +7,8 @@ ovld is killed with SIGKILL and restarted on the same data dir. Every
 acknowledged write must be there (or be overwritten by that key's one
 in-flight write, which may have applied without an answer), the store
 index must not go back, and a new write must get a larger index. A clean
-restart afterwards must keep the cluster id.
+restart afterwards must keep the cluster id. ovld runs the scenario twice:
+with default settings and with frequent snapshots.
 
 Environment: DURABILITY_WRITES (default 10000), DURABILITY_THREADS (8).
 """
@@ -123,59 +124,70 @@ def verify(lab, writers, found, label):
               % label, "%d wrong, e.g. %s" % (len(wrong), wrong[:5]))
 
 
+def scenario(lab, total, threads, extra_args):
+    srv = lab.target("x", extra_args=extra_args).start()
+    st, hd, _ = srv.http().request("GET", "/v2/keys/")
+    cluster_id = hd.get("x-etcd-cluster-id")
+    lab.check(bool(cluster_id), "X-Etcd-Cluster-Id before the load")
+
+    writers = load_and_crash(lab, srv, total, threads)
+    acked = sum(w.n_acked for w in writers)
+    bad = [b for w in writers for b in w.bad]
+    lab.check(not bad, "no write answered with an error before the "
+              "crash", repr(bad[:5]))
+    max_idx = max((i for w in writers for _, i in w.acked.values()),
+                  default=0)
+    print("     %d writes acknowledged, max modifiedIndex %d"
+          % (acked, max_idx), flush=True)
+
+    t0 = time.monotonic()
+    srv.start()
+    print("     restarted in %.1fs" % (time.monotonic() - t0))
+    st, hd, found = read_all(srv)
+    lab.check_eq(st, 200, "recursive GET after the crash")
+    verify(lab, writers, found, "after kill -9")
+    x_index = int(hd.get("x-etcd-index", "0"))
+    lab.check(x_index >= max_idx, "X-Etcd-Index %d >= max acked %d"
+              % (x_index, max_idx))
+    lab.check_eq(hd.get("x-etcd-cluster-id"), cluster_id,
+                 "cluster id unchanged by kill -9")
+
+    st, hd, doc = srv.http().json("PUT", "/v2/keys/dur/after",
+                                  form={"value": "new"})
+    new_idx = doc["node"]["modifiedIndex"] if doc and st in (
+        200, 201) else 0
+    lab.check(new_idx > max(max_idx, x_index),
+              "a new write gets a larger index (%d > %d)"
+              % (new_idx, max(max_idx, x_index)))
+
+    code = srv.stop()
+    # etcd (Go) dies by the signal; ovld handles SIGTERM and exits 0
+    ok_codes = (0, -15) if srv.kind == "etcd" else (0,)
+    lab.check(code in ok_codes, "clean stop (SIGTERM) exits 0",
+              "exit code %r" % code)
+    srv.start()
+    st, hd, found = read_all(srv)
+    lab.check_eq(hd.get("x-etcd-cluster-id"), cluster_id,
+                 "cluster id unchanged by a clean restart")
+    verify(lab, writers, found, "after clean restart")
+    lab.check_eq(found.get("/dur/after"), ("new", new_idx),
+                 "the post-crash write survived the clean restart")
+    lab.check(int(hd.get("x-etcd-index", "0")) >= new_idx,
+              "X-Etcd-Index did not go back after the clean restart")
+    srv.stop()
+
+
 def main():
     total = int(os.environ.get("DURABILITY_WRITES", "10000"))
     threads = int(os.environ.get("DURABILITY_THREADS", "8"))
     with ovldlab.Lab("durability") as lab:
-        srv = lab.target("x").start()
-        st, hd, _ = srv.http().request("GET", "/v2/keys/")
-        cluster_id = hd.get("x-etcd-cluster-id")
-        lab.check(bool(cluster_id), "X-Etcd-Cluster-Id before the load")
-
-        writers = load_and_crash(lab, srv, total, threads)
-        acked = sum(w.n_acked for w in writers)
-        bad = [b for w in writers for b in w.bad]
-        lab.check(not bad, "no write answered with an error before the "
-                  "crash", repr(bad[:5]))
-        max_idx = max((i for w in writers for _, i in w.acked.values()),
-                      default=0)
-        print("     %d writes acknowledged, max modifiedIndex %d"
-              % (acked, max_idx), flush=True)
-
-        t0 = time.monotonic()
-        srv.start()
-        print("     restarted in %.1fs" % (time.monotonic() - t0))
-        st, hd, found = read_all(srv)
-        lab.check_eq(st, 200, "recursive GET after the crash")
-        verify(lab, writers, found, "after kill -9")
-        x_index = int(hd.get("x-etcd-index", "0"))
-        lab.check(x_index >= max_idx, "X-Etcd-Index %d >= max acked %d"
-                  % (x_index, max_idx))
-        lab.check_eq(hd.get("x-etcd-cluster-id"), cluster_id,
-                     "cluster id unchanged by kill -9")
-
-        st, hd, doc = srv.http().json("PUT", "/v2/keys/dur/after",
-                                      form={"value": "new"})
-        new_idx = doc["node"]["modifiedIndex"] if doc and st in (
-            200, 201) else 0
-        lab.check(new_idx > max(max_idx, x_index),
-                  "a new write gets a larger index (%d > %d)"
-                  % (new_idx, max(max_idx, x_index)))
-
-        code = srv.stop()
-        # etcd (Go) dies by the signal; ovld handles SIGTERM and exits 0
-        ok_codes = (0, -15) if srv.kind == "etcd" else (0,)
-        lab.check(code in ok_codes, "clean stop (SIGTERM) exits 0",
-                  "exit code %r" % code)
-        srv.start()
-        st, hd, found = read_all(srv)
-        lab.check_eq(hd.get("x-etcd-cluster-id"), cluster_id,
-                     "cluster id unchanged by a clean restart")
-        verify(lab, writers, found, "after clean restart")
-        lab.check_eq(found.get("/dur/after"), ("new", new_idx),
-                     "the post-crash write survived the clean restart")
-        lab.check(int(hd.get("x-etcd-index", "0")) >= new_idx,
-                  "X-Etcd-Index did not go back after the clean restart")
+        print("-- default settings", flush=True)
+        scenario(lab, total, threads, [])
+        if ovldlab.target_kind() == "ovld":
+            # Snapshots every few hundred entries: the crash then lands
+            # between a snapshot and the log tail that follows it.
+            print("-- --snapshot-count 300", flush=True)
+            scenario(lab, total, threads, ["--snapshot-count", "300"])
     lab.finish()
 
 
