@@ -9,7 +9,8 @@ hang); afterwards every acknowledged write is present with the same value
 and modifiedIndex on every host, the restarted ones included; all hosts
 hold identical trees and indexes; no modifiedIndex was handed out twice.
 Prints the unavailability window after each kill (the benchmark measures
-it properly). CLUSTER_IMPL=etcd runs the same on etcd 3.4.
+it properly). CLUSTER_IMPL=etcd runs the same on etcd 3.4. FAILOVER_ROUNDS
+(default 2) and FAILOVER_ARGS (extra ovld flags) tune it.
 """
 
 import os
@@ -21,6 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clusterlab as cl  # noqa: E402
 
 ROUNDS = int(os.environ.get("FAILOVER_ROUNDS", "2"))
+# Extra ovld flags, e.g. "--heartbeat-interval 50 --election-timeout 300"
+# to see how the timeouts move the unavailability window.
+ARGS = os.environ.get("FAILOVER_ARGS", "").split()
 
 
 def form(lab, c):
@@ -97,7 +101,7 @@ def check_durable(lab, c, w):
 
 def main():
     with cl.Lab("cluster-failover") as lab:
-        c = cl.Cluster(lab)
+        c = cl.Cluster(lab, common_args=[] if cl.is_etcd() else ARGS)
         if form(lab, c):
             cl.wait_until(lambda: all(len(cl.members(s) or []) == 3
                                       for s in c.hosts), 10)
