@@ -144,6 +144,35 @@ def spawn_etcdctl(srv, *args):
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
+def watchers(srv):
+    st, _, doc = srv.http().json("GET", "/v2/stats/store")
+    return doc.get("watchers", 0) if st == 200 and doc else 0
+
+
+def wait_watcher(srv, before, timeout=10.0):
+    """Returns once the server counts more live watchers than `before`:
+    the background etcdctl has synced and parked its long-poll."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if watchers(srv) > before:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def spawn_watch(lab, srv, *args):
+    # A finished watch is freed when its client's socket closes; let the
+    # count of the previous one settle (this test runs one at a time).
+    deadline = time.monotonic() + 5.0
+    while watchers(srv) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = watchers(srv)
+    proc = spawn_etcdctl(srv, *args)
+    lab.check(wait_watcher(srv, before), "etcdctl %s registered its watch"
+              % " ".join(args))
+    return proc
+
+
 def finish(proc, timeout):
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -155,25 +184,22 @@ def finish(proc, timeout):
 
 
 def test_watch(lab, ctl, srv):
-    # etcdctl watch prints nothing until the event, so give it time to
-    # sync and park its long-poll before writing.
-    w = spawn_etcdctl(srv, "watch", "/wk")
-    time.sleep(1.0)
+    # etcdctl watch prints nothing until the event: write only once its
+    # long-poll is parked (the server's live watcher count says so).
+    w = spawn_watch(lab, srv, "watch", "/wk")
     ctl.ok(["set", "/wk", "hello"], "hello\n", "set while watching")
     rc, out, err = finish(w, 10)
     lab.check(rc == 0 and out == "hello\n", "watch prints one event",
               "rc=%r out=%r err=%r" % (rc, out, err))
 
-    w = spawn_etcdctl(srv, "watch", "-r", "/wd")
-    time.sleep(1.0)
+    w = spawn_watch(lab, srv, "watch", "-r", "/wd")
     ctl.ok(["set", "/wd/sub/x", "deep"], "deep\n")
     rc, out, err = finish(w, 10)
     lab.check(rc == 0 and out == "[set] /wd/sub/x\ndeep\n",
               "watch -r prints [action] key and value",
               "rc=%r out=%r err=%r" % (rc, out, err))
 
-    w = spawn_etcdctl(srv, "watch", "/wk")
-    time.sleep(1.0)
+    w = spawn_watch(lab, srv, "watch", "/wk")
     ctl.ok(["rm", "/wk"], "PrevNode.Value: hello\n")
     rc, out, err = finish(w, 10)
     lab.check(rc == 0 and "hello" in out and "panic" not in err,
@@ -191,10 +217,9 @@ def test_watch(lab, ctl, srv):
 
     marker = os.path.join(lab.dir, "exec-watch.out")
     # etcdctl 3.4 quirk: without flags, the key comes *last*.
-    ew = spawn_etcdctl(srv, "exec-watch", "sh", "-c",
-                       "echo \"$ETCD_WATCH_ACTION $ETCD_WATCH_KEY "
-                       "$ETCD_WATCH_VALUE\" > %s" % marker, "/ew")
-    time.sleep(1.0)
+    ew = spawn_watch(lab, srv, "exec-watch", "sh", "-c",
+                     "echo \"$ETCD_WATCH_ACTION $ETCD_WATCH_KEY "
+                     "$ETCD_WATCH_VALUE\" > %s" % marker, "/ew")
     ctl.ok(["set", "/ew", "run"], "run\n")
     deadline = time.monotonic() + 10
     text = ""
