@@ -29,8 +29,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ovldlab  # noqa: E402
-from diffcore import (C, DEL, GET, HDR, IDX, KEYOF, KEYS, POST, PUT,  # noqa
-                      R, S, W, X, Case, Runner)
+from diffcore import (C, DEL, GET, HDR, IDX, KEYOF, POST, PUT, R, S,  # noqa
+                      W, X, Case, Runner)
 
 
 def v(value, **kw):
@@ -679,6 +679,14 @@ def cases_watch():
                   known=event_or_401("~/a", "B+1")),
               GET("~/b", q={"wait": "true", "waitIndex": "1"},
                   st=400, known=event_or_401("~/b", "B+2"))]),
+        Case("watch-from-x-etcd-index",
+             "flannel's 401 recovery: list, watch from X-Etcd-Index+1",
+             [PUT("~/subnets/a", f=v("1")), PUT("~/other", f=v("x")),
+              GET("~/subnets", q={"recursive": "true", "quorum": "true"},
+                  name="l"),
+              PUT("~/subnets/b", f=v("2")),
+              GET("~/subnets", q={"wait": "true", "recursive": "true",
+                                  "waitIndex": HDR("l", 1)}, st=200)]),
         Case("watch-libkv-first", "libkv Watch: waitIndex=0, non-recursive",
              [PUT("~/ep/", f=v("{\"Count\":0}")),
               W("~/ep/", q={"waitIndex": "0", "recursive": "false"}),
