@@ -6,7 +6,8 @@
  * longer a cluster member is deleted at once; one whose owner is a member
  * but silent is deleted after the grace period (--endpoint-gc), measured
  * from when this leader first saw it silent (a new leader starts counting
- * afresh, which only ever delays a collection). Deletes are
+ * afresh, which only ever delays a collection). Only ovld's endpoints
+ * (the "ovld" marker) are collected. Deletes are
  * compare-and-delete on the record's modifiedIndex, so an endpoint that was
  * re-created meanwhile survives. */
 #include "gc.h"
@@ -213,6 +214,10 @@ static void sweep_endpoint(dp_gc *g, const char *nid, const store_node *ep,
 {
 	json_t *rec = ep->value ? json_loads(ep->value, 0, NULL) : NULL;
 	const char *loc = json_string_value(json_object_get(rec, "locator"));
+	/* Docker's own endpoints are Docker's to remove: its locator is the
+	 * --cluster-advertise address, which need not be an ovld member. */
+	if (!json_is_true(json_object_get(rec, "ovld")))
+		loc = NULL;
 	gc_host *h = loc && strcmp(loc, g->host) ? host_entry(g, loc) : NULL;
 	if (h &&
 	    dp_gc_decide(h->is_member, h->was_member, heartbeat_alive(g, loc),
