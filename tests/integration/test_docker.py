@@ -145,6 +145,52 @@ def check_no_devices_for_docker(c, lab, what):
                 (what, h.name), len(devs) == want, "devices %s" % devs)
 
 
+def check_gc_spares_docker(c, lab):
+    """ovld's endpoint GC collects endpoints of hosts that left the ovld
+    cluster; a Docker endpoint (no ovld marker) whose locator is no ovld
+    member must survive it (Docker's --cluster-advertise address may be
+    any interface)."""
+    h1 = lab.hosts[0]
+    key = ROOT + "/endpoint/" + "f" * 64 + "/" + "e" * 64
+    rec = json.dumps({"id": "e" * 64, "name": "foreign",
+                      "locator": "192.168.205.99",
+                      "ep_iface": {"addr": "10.98.0.2/24",
+                                   "mac": "02:42:0a:62:00:02"}})
+    p = h1.exec("curl", "-s", "-X", "PUT", "--data-urlencode",
+                "value=" + rec, "http://127.0.0.1:2379/v2/keys" + key)
+    time.sleep(3)  # the leader sweeps once a second
+    st, _ = get_json(h1, key)
+    c.check("endpoint GC leaves a Docker endpoint of a non-member alone",
+            st == 200, p.stdout)
+    h1.http("DELETE", "/v2/keys" + key.rsplit("/", 1)[0] + "?recursive=true")
+
+
+def check_members(c, lab, engines):
+    """The etcd client in dockerd switches to the clientURLs of
+    /v2/members: each must be a host address, not loopback."""
+    st, body = lab.hosts[1].http("GET", "/v2/members")
+    try:
+        urls = sorted(u for m in json.loads(body)["members"]
+                      for u in m["clientURLs"])
+    except (ValueError, KeyError, TypeError):
+        urls = []
+    want = sorted("http://%s:2379" % h.ip for h in lab.hosts)
+    c.check("/v2/members advertises each host's reachable client URL",
+            st == 200 and urls == want, "%d %s" % (st, body))
+
+
+def check_engine_logs(c, engines):
+    """libkv gives every request 3 s; a slow or unreachable store shows in
+    dockerd's log as one of these."""
+    bad = ("cluster is unavailable", "context deadline exceeded",
+           "Client.Timeout", "connection refused")
+    for e in engines:
+        hits = [l for l in e.log_text().splitlines()
+                if any(b in l for b in bad)]
+        c.check("%s: no store timeouts or refused connections in dockerd's"
+                " log" % e.host.name, not hits, "\n".join(hits[:5]))
+
+
 def container_ip(e, name):
     rc, out, _ = e.docker("inspect", "-f",
                           '{{(index .NetworkSettings.Networks "demo")'
@@ -348,16 +394,19 @@ def run(lab, c):
             return
         e1, e2 = engines
         check_nodes(c, lab, engines)
+        check_members(c, lab, engines)
         import_image(c, lab, engines)
         nid = check_network(c, lab, e1, e2)
         check_coexistence(c, lab, nid)
         check_no_devices_for_docker(c, lab, "after create")
         check_containers(c, lab, e1, e2)
         check_no_devices_for_docker(c, lab, "with containers")
+        check_gc_spares_docker(c, lab)
         check_concurrent(c, e1, e2)
         remove_all(c, lab, e1, e2)
         bad = leftovers(h2)
         c.check("the store holds no leftovers", not bad, "\n".join(bad))
+        check_engine_logs(c, engines)
         check_expiry(c, lab, e1, e2)
     finally:
         if c.failed:
