@@ -68,8 +68,10 @@ static void set_defaults(config *cfg)
 	cfg->initial_cluster_token = strdup("ovld-cluster");
 	cfg->log_level = strdup("info");
 	cfg->max_voters = 5;
-	cfg->heartbeat_ms = 100;
-	cfg->election_ms = 1000;
+	/* Faster than etcd's 100/1000: failover in well under a second on a
+	 * LAN; pre-vote keeps a slow host from disrupting the leader. */
+	cfg->heartbeat_ms = 50;
+	cfg->election_ms = 300;
 	cfg->snapshot_count = 10000;
 	cfg->endpoint_gc_s = 600;
 	cfg->history_window = 100000;

@@ -48,9 +48,9 @@ static void copy_config(raftnode_config *dst, const raftnode_config *src)
 	dst->initial_cluster_token = dup_or_null(
 	    src->initial_cluster_token ? src->initial_cluster_token : "ovld");
 	if (!dst->heartbeat_ms)
-		dst->heartbeat_ms = 100;
+		dst->heartbeat_ms = 50;
 	if (!dst->election_ms)
-		dst->election_ms = 1000;
+		dst->election_ms = 300;
 	if (!dst->max_voters)
 		dst->max_voters = 5;
 	if (!dst->snapshot_threshold)

@@ -32,8 +32,8 @@ typedef struct raftnode_config {
 	const char *initial_cluster;  /* etcd form: a=http://IP:2380,b=... */
 	const char *initial_cluster_state; /* "new" or "existing" */
 	const char *initial_cluster_token;
-	unsigned heartbeat_ms;        /* default 100 */
-	unsigned election_ms;         /* default 1000 */
+	unsigned heartbeat_ms;        /* default 50 */
+	unsigned election_ms;         /* default 300 */
 	unsigned max_voters;          /* default 5 */
 	unsigned snapshot_threshold;  /* entries between snapshots */
 	unsigned request_timeout_ms;  /* write/quorum read budget, default 2000 */
