@@ -12,6 +12,7 @@ PACKAGES=(
 	libraft-dev libuv1-dev liblmdb-dev libnl-3-dev libnl-route-3-dev
 	libmsgpack-dev libh2o-dev libjansson-dev libcmocka-dev
 	etcd-server etcd-client
+	docker.io containerd runc busybox-static tini iptables
 	iproute2 iputils-ping curl python3 valgrind ca-certificates
 )
 
