@@ -269,6 +269,8 @@ int store_restore(store *s, const void *buf, size_t len)
 		return 0;
 	}
 	MDB_txn *txn;
+	if ((rc = store_reserve(s, len)) != 0)
+		return rc;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return store_lmdb_err(rc, "begin");
 	if ((rc = load(s, txn, buf, len)) != 0 ||

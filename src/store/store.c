@@ -163,10 +163,66 @@ static void publish(store *s, const evlist *evs)
 				s->subs[j].cb(s->subs[j].ctx, &evs->v[i]);
 }
 
+/* Room asked for beyond the last used page: a transaction copies the
+ * pages it changes, so small commands need a little, large values twice
+ * their size. The reservation grows in steps of an eighth of the used
+ * size (1-64 MiB), which keeps fallocate rare without grabbing a small
+ * disk's last free space at once. */
+#define RESERVE_MIN (4ull << 20)
+#define RESERVE_STEP_MIN (1ull << 20)
+#define RESERVE_STEP_MAX (64ull << 20)
+
+static int reserve_range(int fd, uint64_t from, uint64_t to)
+{
+	int rc = posix_fallocate(fd, (off_t)from, (off_t)(to - from));
+	return rc == 0 ? 0 : -rc;
+}
+
+int store_reserve(store *s, size_t extra)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int fd;
+	if (mdb_env_info(s->env, &info) != 0 ||
+	    mdb_env_stat(s->env, &st) != 0 || mdb_env_get_fd(s->env, &fd) != 0)
+		return 0; /* cannot tell: let LMDB try */
+	uint64_t used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	uint64_t need = used + RESERVE_MIN + 2 * (uint64_t)extra;
+	if (need > info.me_mapsize)
+		need = info.me_mapsize;
+	if (need <= s->reserved)
+		return 0;
+	uint64_t step = used / 8;
+	step = step < RESERVE_STEP_MIN	 ? RESERVE_STEP_MIN
+	       : step > RESERVE_STEP_MAX ? RESERVE_STEP_MAX
+					 : step;
+	uint64_t want = need + step;
+	if (want > info.me_mapsize)
+		want = info.me_mapsize;
+	int rc = reserve_range(fd, s->reserved, want);
+	if (rc == -ENOSPC && want > need) {
+		want = need;
+		rc = reserve_range(fd, s->reserved, want);
+	}
+	if (rc != 0) {
+		log_error("store",
+			  "cannot reserve %llu bytes for the data file: "
+			  "%s",
+			  (unsigned long long)want, strerror(-rc));
+		return rc;
+	}
+	s->reserved = want;
+	return 0;
+}
+
 static int apply_txn(store *s, op_ctx *o, const store_cmd *cmd,
 		     uint64_t raft_index)
 {
-	int rc = mdb_txn_begin(s->env, NULL, 0, &o->txn);
+	int rc = store_reserve(s, cmd->path_len + cmd->value_len +
+				      cmd->prev_value_len);
+	if (rc != 0)
+		return rc;
+	rc = mdb_txn_begin(s->env, NULL, 0, &o->txn);
 	if (rc != 0)
 		return store_lmdb_err(rc, "begin");
 	rc = ops_run(o, cmd);

@@ -38,11 +38,12 @@ typedef struct store_sub {
 struct store {
 	MDB_env *env;
 	MDB_dbi nodes, expiry, meta, history;
-	uint64_t index;	  /* committed store index */
-	uint64_t applied; /* committed applied Raft index */
-	uint64_t window;  /* history events kept */
-	size_t max_key;	  /* LMDB's key size limit */
-	int lock_fd;	  /* flock'ed: one process per store */
+	uint64_t index;	   /* committed store index */
+	uint64_t applied;  /* committed applied Raft index */
+	uint64_t window;   /* history events kept */
+	size_t max_key;	   /* LMDB's key size limit */
+	int lock_fd;	   /* flock'ed: one process per store */
+	uint64_t reserved; /* data file bytes known to have disk blocks */
 	store_sub *subs;
 	size_t n_subs, cap_subs;
 	int next_sub_id;
@@ -62,6 +63,12 @@ void put_be64(unsigned char *p, uint64_t v);
 uint64_t get_be64(const unsigned char *p);
 void put_le64(unsigned char *p, uint64_t v);
 uint64_t get_le64(const unsigned char *p);
+
+/* Makes sure the data file has disk blocks for what a write transaction
+ * of about extra bytes may touch. WRITEMAP maps a sparse file, and a page
+ * fault on a hole of a full filesystem is a SIGBUS: better to refuse the
+ * write first (-ENOSPC). */
+int store_reserve(store *s, size_t extra);
 
 /* LMDB return codes to our convention: 0, or a negative error. */
 int store_lmdb_err(int rc, const char *what);
