@@ -1,6 +1,7 @@
 /* main.c - ovld: parse flags, open the store, start Raft, the API and the
  * datapath on one libuv loop, and shut them down in reverse on a signal. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,9 @@ int main(int argc, char **argv)
 	}
 	log_set_level(level);
 	signal(SIGPIPE, SIG_IGN);
+	/* Snapshot buffers are tens of MiB: serve them from mmap so they go
+	 * back to the kernel, instead of staying in per-thread arenas. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	uv_loop_init(&d.loop);
 	if (open_layers(&d) != 0)
 		return 1;

@@ -4,6 +4,7 @@
  * a bad request cannot stall this host's Raft. Results are not handed to
  * raft (nobody would free them on other hosts): the host that proposed an
  * entry completes its own pending request from here. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	if (mine)
 		pending_complete(rn, c.seq, &res);
 	read_after_apply(rn);
+	rn->nudge_wanted = 1;
 	return 0;
 }
 
@@ -97,6 +99,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 	if (rn->snap)
 		store_snapshot_end(rn->snap);
 	rn->snap = NULL;
+	malloc_trim(0); /* hand the serialization's memory back */
 	return 0;
 }
 

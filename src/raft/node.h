@@ -77,6 +77,12 @@ struct raftnode {
 	int barrier_busy;
 	struct raft_barrier barrier;
 
+	/* commit nudge: followers learn a commit index only from the next
+	 * AppendEntries, so the leader sends one (a barrier) right away */
+	uv_check_t nudge_check;
+	int nudge_wanted, nudge_inflight;
+	struct raft_barrier nudge;
+
 	/* expiry, member publishing, leader tracking */
 	uv_timer_t expiry_timer;
 	int expiry_inflight;
@@ -128,5 +134,6 @@ int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
 
 /* leader.c */
 void expiry_start(raftnode *rn);
+void nudge_start(raftnode *rn);
 
 #endif

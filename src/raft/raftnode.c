@@ -216,6 +216,7 @@ int raftnode_start(raftnode *rn)
 	rn->raft_started = 1;
 	uv_timer_start(&rn->tick, on_tick, TICK_MS, TICK_MS);
 	expiry_start(rn);
+	nudge_start(rn);
 	log_info("raft", "started as %016llx at %s (cluster %016llx)",
 		 (unsigned long long)rn->id, rn->raft_addr,
 		 (unsigned long long)rn->cluster_id);
@@ -247,6 +248,10 @@ static void on_handle_closed(uv_handle_t *h)
 static void close_timers(raftnode *rn)
 {
 	rn->handles_open = 2;
+	if (rn->nudge_check.loop) { /* started */
+		rn->handles_open++;
+		uv_close((uv_handle_t *)&rn->nudge_check, on_handle_closed);
+	}
 	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
 }
