@@ -351,6 +351,22 @@ static int write_network(ctl *c, const char *nid, const char *name,
 	return err ? fail("%s", kv_last_error()) : 0;
 }
 
+/* Docker's own networks have no name claim: their records are the truth. */
+static int docker_name_taken(ctl *c, const char *name)
+{
+	netinfo *v;
+	size_t n;
+	int taken = 0;
+	if (net_list(c, &v, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		taken |= !strcmp(v[i].name, name);
+		net_free(&v[i]);
+	}
+	free(v);
+	return taken;
+}
+
 static int network_create(ctl *c, int argc, char **argv)
 {
 	create_opts o;
@@ -366,7 +382,7 @@ static int network_create(ctl *c, int argc, char **argv)
 	int rc = 1, err;
 	snprintf(key, sizeof(key), P_NETNAME "/%s", o.name);
 	err = claim(c, &cl, key, nid);
-	if (err == KV_EXISTS) {
+	if (err == KV_EXISTS || (err == 0 && docker_name_taken(c, o.name))) {
 		fail("network with name %s already exists", o.name);
 		goto out;
 	} else if (err) {
