@@ -121,6 +121,9 @@ def check_coexistence(c, lab, nid):
     rc, out, err = h2.ovlctl("network", "ls")
     c.check("ovlctl network ls lists Docker's network",
             rc == 0 and "demo" in out and nid[:12] in out, out + err)
+    rc, _, err = h1.ovlctl("network", "create", "demo")
+    c.check("ovlctl refuses the name of a Docker network",
+            rc != 0 and "already exists" in err, err)
     rc, _, err = h1.ovlctl("network", "create", "ovlnet")
     c.check("ovlctl creates its own network next to Docker's", rc == 0, err)
     st, doc = get_json(h2, ROOT + "/idm/vxlan-id")
@@ -183,7 +186,7 @@ def check_engine_logs(c, engines):
     """libkv gives every request 3 s; a slow or unreachable store shows in
     dockerd's log as one of these."""
     bad = ("cluster is unavailable", "context deadline exceeded",
-           "Client.Timeout", "connection refused")
+           "Client.Timeout", ":2379: connect: connection refused")
     for e in engines:
         hits = [l for l in e.log_text().splitlines()
                 if any(b in l for b in bad)]
@@ -286,7 +289,8 @@ def leftovers(host):
     """Keys that still describe a removed network or endpoint. Allowed:
     directories, /docker/nodes (live engines), the empty IPAM config, an
     empty vxlan-id allocator, and ovld's own host heartbeats."""
-    st, doc = get_json(host, "/docker?recursive=true")
+    # quorum=true: host may be a follower a heartbeat behind the writes.
+    st, doc = get_json(host, "/docker?recursive=true&quorum=true")
     if st != 200:
         return ["GET /docker: %d" % st]
     bad = []
@@ -305,6 +309,11 @@ def leftovers(host):
                 bad.append("%s (%d ids)" % (k, allocated_ids(v)))
             continue
         bad.append(k)
+    # ovlctl's claim keys are hidden (leading "_"): asked for by name.
+    st, doc = get_json(host, ROOT + "/_ovld?recursive=true&quorum=true")
+    for n in leaves(doc["node"]) if st == 200 else []:
+        if not n.get("dir") and "/_ovld/hosts/" not in n["key"]:
+            bad.append(n["key"])
     return bad
 
 
