@@ -78,6 +78,13 @@ def delete(t0, t1, idx=None, prev=None, out=OK, code=100, p=0, key="k"):
               result=r)
 
 
+def cad(t0, t1, pv, idx=None, prev=None, out=OK, code=101, p=0, key="k"):
+    """compareAndDelete on prevValue."""
+    op = delete(t0, t1, idx, prev, out, code, p, key)
+    op.prev_value = pv
+    return op
+
+
 def get(t0, t1, v=None, idx=None, out=OK, ei=None, p=0, key="k"):
     if out == OK:
         r = {"value": v, "index": idx, "etcd_index": ei}
@@ -141,6 +148,9 @@ LINEARIZABLE = {
     "read binds the index of an unknown write": [
         put(0, None, "a", out=UNKNOWN, p=1), get(2, 3, "a", 6),
         cas(4, 5, "b", pi=6, idx=7, prev=("a", 6)), get(6, 7, "b", 7)],
+    "compareAndDelete on the current value, refused on another": [
+        put(0, 1, "a", 3), cad(2, 3, "x", out=FAIL),
+        cad(4, 5, "a", 4, ("a", 3)), missing(6, 7)],
     "two keys are independent": [
         put(0, 1, "a", 3, key="x"), put(0, 1, "b", 4, key="y"),
         get(2, 3, "a", 3, key="x"), get(2, 3, "b", 4, key="y")],
@@ -180,6 +190,10 @@ NOT_LINEARIZABLE = {
     "unknown write cannot explain a refused create before it started": [
         create(0, 1, "b", out=FAIL, code=105),
         put(2, None, "a", out=UNKNOWN, p=1)],
+    "compareAndDelete succeeds on a value the key does not hold": [
+        put(0, 1, "a", 3), put(2, 3, "b", 4), cad(4, 5, "a", 5)],
+    "compareAndDelete refused although the value matches": [
+        put(0, 1, "a", 3), cad(2, 3, "a", out=FAIL)],
     "only one of two keys is broken": [
         put(0, 1, "a", 3, key="x"), get(2, 3, "a", 3, key="x"),
         put(0, 1, "b", 4, key="y"), missing(2, 3, key="y")],

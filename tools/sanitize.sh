@@ -1,0 +1,123 @@
+#!/bin/sh
+# tools/sanitize.sh - the CI sanitizer and fuzz pass (needs root for the
+# namespace and loop-mount tests).
+#
+#  1. builds ovld, ovlctl and the unit tests with ASan+UBSan
+#     (-DOVLD_SANITIZE=ON) and runs every unit test with leak detection;
+#  2. runs integration tests against the sanitized ovld: a short fault run
+#     (its hosts end with SIGTERM, so LeakSanitizer runs at their exit, and
+#     the harness fails on any sanitizer line in a host's log) and the
+#     disk-full test;
+#  3. builds the libFuzzer targets (clang, -DOVLD_FUZZ=ON) and runs each
+#     tests/fuzz/fuzz_*.c for FUZZ_SECONDS on a scratch copy of its seed
+#     corpus (the repo's corpus is never written).
+# Exits non-zero on any failure or sanitizer report.
+#
+# Environment: SANITIZE_BUILD, FUZZ_BUILD (build dirs), FUZZ_SECONDS (30),
+# FAULT_ROUNDS (8), JOBS (2), SANITIZE_UNIT_EXCLUDE (ctest -E regex,
+# default "perf": the 100k-key benchmark is too slow under ASan),
+# SKIP_FUZZ=1, SKIP_INTEGRATION=1.
+set -u
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${SANITIZE_BUILD:-$SRC/build-sanitize}
+F=${FUZZ_BUILD:-$SRC/build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FAULT_ROUNDS=${FAULT_ROUNDS:-8}
+JOBS=${JOBS:-2}
+EXCLUDE=${SANITIZE_UNIT_EXCLUDE:-perf}
+
+# halt_on_error: the first report fails the run; leaks are reported at exit.
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="print_suppressions=0"
+
+failures=""
+fail() {
+	echo "sanitize: FAILED: $1" >&2
+	failures="$failures
+  - $1"
+}
+step() {
+	echo
+	echo "=== $1 ($(date +%H:%M:%S))"
+}
+
+step "ASan+UBSan build in $B"
+if cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=Debug -DOVLD_SANITIZE=ON \
+	>"$B.configure.log" 2>&1; then
+	units=$(cd "$SRC/tests/unit" && ls test_*.c | sed 's/\.c$//' |
+		grep -Ev "$EXCLUDE")
+	# shellcheck disable=SC2086 # one target per word
+	if ! cmake --build "$B" -j"$JOBS" --target ovld ovlctl $units; then
+		fail "sanitizer build"
+	fi
+else
+	cat "$B.configure.log" >&2
+	fail "sanitizer configure"
+fi
+
+if [ -x "$B/ovld" ]; then
+	step "unit tests under ASan+UBSan (excluding /$EXCLUDE/)"
+	if ! (cd "$B" && ctest -R '^unit\.' -E "$EXCLUDE" --output-on-failure \
+		--timeout 600); then
+		fail "unit tests under sanitizers"
+	fi
+
+	if [ "${SKIP_INTEGRATION:-0}" != 1 ]; then
+		export OVLD_BIN="$B/ovld" OVLCTL_BIN="$B/ovlctl" OVLD_SRC="$SRC"
+		step "fault run, $FAULT_ROUNDS rounds, sanitized ovld"
+		# slower hosts under ASan: a longer election timeout
+		if ! python3 "$SRC/tests/faults/run.py" --rounds "$FAULT_ROUNDS" \
+			--election 1000 --heartbeat 100 --clients 4; then
+			fail "fault run under sanitizers"
+		fi
+		step "disk-full test, sanitized ovld"
+		if ! python3 "$SRC/tests/integration/test_diskfull.py"; then
+			fail "disk-full test under sanitizers"
+		fi
+	fi
+fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+	step "libFuzzer build in $F"
+	if cmake -S "$SRC" -B "$F" -DCMAKE_BUILD_TYPE=Debug -DOVLD_FUZZ=ON \
+		-DCMAKE_C_COMPILER=clang >"$F.configure.log" 2>&1; then
+		targets=$(cd "$SRC/tests/fuzz" && ls fuzz_*.c 2>/dev/null |
+			sed 's/\.c$//')
+		for t in $targets; do
+			cmake --build "$F" -j"$JOBS" --target "$t" ||
+				fail "fuzz build $t"
+		done
+		scratch=$(mktemp -d /tmp/ovld-fuzz-XXXXXX)
+		for t in $targets; do
+			bin=$(find "$F" -name "$t" -type f -perm -u+x | head -n1)
+			[ -n "$bin" ] || continue
+			step "fuzz $t for ${FUZZ_SECONDS}s"
+			mkdir -p "$scratch/$t"
+			seeds="$SRC/tests/fuzz/corpus/$t"
+			[ -d "$seeds" ] || seeds=""
+			# new inputs go to the scratch dir (first); seeds are read
+			# only; a crash leaves crash-* in the scratch dir.
+			# shellcheck disable=SC2086 # seeds may be empty
+			if ! (cd "$scratch" && "$bin" -max_total_time="$FUZZ_SECONDS" \
+				-rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+				"$scratch/$t" $seeds); then
+				fail "fuzz $t (artifacts in $scratch)"
+				keep=1
+			fi
+		done
+		[ -n "${keep:-}" ] || rm -rf "$scratch"
+	else
+		cat "$F.configure.log" >&2
+		fail "fuzz configure (clang and libclang-rt-14-dev needed)"
+	fi
+fi
+
+echo
+if [ -n "$failures" ]; then
+	echo "sanitize: FAILED:$failures"
+	exit 1
+fi
+echo "sanitize: all passed (unit tests and integration under ASan+UBSan," \
+	"fuzzers ${FUZZ_SECONDS}s each)"
