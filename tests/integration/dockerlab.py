@@ -100,7 +100,7 @@ class Engine:
         self.proc = subprocess.Popen(
             ["unshare", "--uts", "--", "sh", "-c", inner],
             stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=env)
+            stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
         return bool(wait_until(
             lambda: self.proc.poll() is not None or self.up(), timeout,
             0.2)) and self.proc.poll() is None
@@ -153,6 +153,17 @@ class Engine:
 
     def tail(self, n=40):
         return "\n".join(self.log_text().splitlines()[-n:])
+
+
+def _die_with_parent():
+    """Child pre-exec: a killed test (ctest timeout) takes dockerd along.
+    unshare, sh's last command and nsenter all exec, so the setting reaches
+    dockerd itself; dockerd gives its containerd the same."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def _pids_naming(text):
