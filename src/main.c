@@ -27,6 +27,7 @@ typedef struct daemon {
 	dp *dp;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t watchdog;
+	uv_timer_t ready_poll;
 	int stopping;
 } daemon_t;
 
@@ -47,7 +48,20 @@ static void on_raft_closed(void *ctx)
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	uv_close((uv_handle_t *)&d->ready_poll, NULL);
 	uv_stop(&d->loop);
+}
+
+/* READY=1 (systemd Type=notify) once clients can use the cluster: a
+ * leader is known and /v2/members lists this host with its client URLs. */
+static void on_ready_poll(uv_timer_t *t)
+{
+	daemon_t *d = t->data;
+	if (!raftnode_is_ready(d->rn))
+		return;
+	uv_timer_stop(t);
+	log_info("main", "ready");
+	notify_ready();
 }
 
 /* The Raft log is durable, so a shutdown that hangs (a peer that never
@@ -181,7 +195,10 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	log_info("main", "ovld %s serving %s as %s", OVLD_VERSION,
 		 d.cfg.listen_client_urls, d.cfg.name);
-	notify_ready();
+	uv_timer_init(&d.loop, &d.ready_poll);
+	d.ready_poll.data = &d;
+	uv_timer_start(&d.ready_poll, on_ready_poll, 0, 10);
+	uv_unref((uv_handle_t *)&d.ready_poll);
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	store_close(d.st);
 	config_free(&d.cfg);

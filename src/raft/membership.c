@@ -201,7 +201,7 @@ static int propose_meta(raftnode *rn, const char *key, const char *value,
 static void publish_self(raftnode *rn)
 {
 	char key[64], rec[1024], cid[32];
-	if (rn->publish_inflight || !raftnode_is_ready(rn))
+	if (rn->publish_inflight || !raftnode_has_leader(rn))
 		return;
 	/* A cluster id not yet in the store is learnt, or seeded by us. */
 	snprintf(cid, sizeof(cid), "%016llx",

@@ -104,6 +104,7 @@ struct raftnode {
 };
 
 uint64_t raftnode_now_ms(raftnode *rn);
+int raftnode_has_leader(raftnode *rn);
 int64_t raftnode_wall_ns(void);
 
 /* fsm.c */

@@ -336,7 +336,7 @@ void raftnode_get_status(raftnode *rn, raftnode_status *out)
 	out->last_applied = raft_last_applied(&rn->raft);
 }
 
-int raftnode_is_ready(raftnode *rn)
+int raftnode_has_leader(raftnode *rn)
 {
 	raft_id leader = 0;
 	const char *addr;
@@ -344,6 +344,11 @@ int raftnode_is_ready(raftnode *rn)
 		return 0;
 	raft_leader(&rn->raft, &leader, &addr);
 	return leader != 0;
+}
+
+int raftnode_is_ready(raftnode *rn)
+{
+	return raftnode_has_leader(rn) && rn->published && rn->cluster_id;
 }
 
 int raftnode_handle_internal(raftnode *rn, const char *method,

@@ -133,8 +133,8 @@ int raftnode_handle_internal(raftnode *rn, const char *method,
  * histogram, snapshots, members. */
 void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap);
 
-/* Called once the API listens, so READY can be signalled and joins wait
- * for it. */
+/* 1 once a leader is known and this member's record (name, client URLs)
+ * is in the replicated store: clients that list members will find it. */
 int raftnode_is_ready(raftnode *rn);
 
 #endif
