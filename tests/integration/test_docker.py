@@ -4,14 +4,19 @@ cluster store (issue 5).
 Two netlab hosts each run ovld (h2 --join h1) and a real dockerd 20.10
 with --cluster-store=etcd://127.0.0.1:2379 (its local ovld) and
 --cluster-advertise=<host ip>:2376. Checked: both engines register under
-/docker/nodes with a TTL; an overlay network made on h1 shows on h2 with
-the same id and the requested subnet; a duplicate name is refused; ovld
-lists Docker's network (etcdctl, ovlctl) but programs no device for it,
-while it still programs its own network on the same hosts; containers on
-the two hosts ping each other by IP and by name; removing a network in use
-is refused; six concurrent creates get six subnets; once all is removed
-the store holds no leftovers; a stopped engine's node key expires (an
-`expire` event) and the other engine's discovery watch sees it.
+/docker/nodes with a TTL; /v2/members advertises the hosts' addresses (the
+etcd client switches to them); Docker's request shapes answer in
+milliseconds; an overlay network made on h1 shows on h2 with the same id
+and the requested subnet; a duplicate name is refused (by Docker and by
+ovlctl); ovld lists Docker's network (etcdctl, ovlctl) but programs no
+device for it and its endpoint GC spares Docker's endpoints, while it
+still programs its own network on the same hosts, whose VNI it reserves in
+Docker's allocator; containers on the two hosts ping each other by IP and
+by name; removing a network in use is refused; six concurrent creates get
+six subnets; once all is removed the store (hidden claim keys included)
+holds no leftovers; no store timeouts in dockerd's logs; a stopped
+engine's node key expires (an `expire` event) and the other engine's
+discovery watch sees it.
 
 Skips (exit 0, "SKIP: ...") only when dockerd cannot start at all here;
 an engine that starts without a cluster store but not with ovld fails.
@@ -180,6 +185,34 @@ def check_members(c, lab, engines):
     want = sorted("http://%s:2379" % h.ip for h in lab.hosts)
     c.check("/v2/members advertises each host's reachable client URL",
             st == 200 and urls == want, "%d %s" % (st, body))
+
+
+def curl_times(host, method, urls):
+    """Seconds per request, with curl reusing one connection as dockerd's
+    client does."""
+    args = ["curl", "-s", "-w", "\nT=%{time_total}\n"]
+    if method == "PUT":
+        args += ["-X", "PUT", "-d", "value=x"]
+    out = host.exec(*(args + urls), timeout=60).stdout
+    return sorted(float(l[2:]) for l in out.split("\n") if l[:2] == "T=")
+
+
+def check_latency(c, lab):
+    """Docker's shapes (quorum reads, create-only writes), 20 each on a
+    kept-alive connection: well inside libkv's 3 s, and no 40 ms Nagle /
+    delayed-ACK stall per reply."""
+    base = "http://127.0.0.1:2379/v2/keys/ovldtest-latency"
+    for h in lab.hosts:
+        reads = curl_times(h, "GET", [base + "?quorum=true&recursive=false"
+                                      "&sorted=false"] * 20)
+        writes = curl_times(h, "PUT", ["%s/%s-%d?prevExist=false" %
+                                       (base, h.name, i) for i in range(20)])
+        for what, t in (("quorum reads", reads), ("create writes", writes)):
+            c.check("%s: %s answer fast (median < 35 ms, max < 1.5 s)" %
+                    (h.name, what),
+                    len(t) == 20 and t[10] < 0.035 and t[-1] < 1.5,
+                    "times %s" % t)
+    lab.hosts[0].http("DELETE", "/v2/keys/ovldtest-latency?recursive=true")
 
 
 def check_engine_logs(c, engines):
@@ -404,6 +437,7 @@ def run(lab, c):
         e1, e2 = engines
         check_nodes(c, lab, engines)
         check_members(c, lab, engines)
+        check_latency(c, lab)
         import_image(c, lab, engines)
         nid = check_network(c, lab, e1, e2)
         check_coexistence(c, lab, nid)
