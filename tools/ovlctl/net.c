@@ -87,10 +87,43 @@ static json_t *child_set(ctl *c, const char *dir)
 	return set;
 }
 
+/* Pools Docker's IPAM handed out (its global address space config) are
+ * skipped by the default allocation: both default to 10.0.0.0/24 upward,
+ * and two networks with one subnet confuse whoever reads `network ls`. */
+static void docker_pools(ctl *c, json_t *used)
+{
+	json_t *node = NULL;
+	if (kv_get(&c->kv, P_ROOT "/ipam/default/config/GlobalDefault", 0,
+		   &node) != 0)
+		return;
+	json_t *cfg = json_loads(kv_node_value(node) ?: "", 0, NULL), *pool;
+	const char *k;
+	json_object_foreach(json_object_get(cfg, "Subnets"), k, pool)
+	{
+		uint32_t net;
+		int prefix;
+		const char *cidr =
+		    json_string_value(json_object_get(pool, "Pool"));
+		if (!cidr || cidr_parse(cidr, &net, &prefix) != 0 || prefix < 8)
+			continue;
+		uint32_t last =
+		    prefix >= 24 ? net : (net | ~prefix_mask(prefix));
+		for (uint32_t b = net >> 8; b <= last >> 8; b++) {
+			char key[128];
+			block_key(b << 8, key, sizeof(key));
+			json_object_set_new(used, strrchr(key, '/') + 1,
+					    json_true());
+		}
+	}
+	json_decref(cfg);
+	json_decref(node);
+}
+
 /* The default pool: 10.0.0.0/24, then the next free /24 in 10.0.0.0/8. */
 static int alloc_subnet(ctl *c, claims *cl, const char *nid, uint32_t *net)
 {
 	json_t *used = child_set(c, P_SUBNET);
+	docker_pools(c, used);
 	int rc = 1;
 	for (uint32_t b = 0x0a0000; b <= 0x0affff; b++) {
 		char key[128];
