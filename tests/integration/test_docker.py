@@ -287,6 +287,22 @@ def check_concurrent(c, e1, e2):
     c.check("...with six distinct subnets",
             None not in subnets and len(set(subnets)) == 6 and
             SUBNET not in subnets, str(subnets))
+    return subnets
+
+
+def check_ovlctl_avoids_pools(c, lab, docker_subnets):
+    """ovlctl's default subnet skips the pools Docker's IPAM holds."""
+    h1 = lab.hosts[0]
+    rc, _, err = h1.ovlctl("network", "create", "ovlnet2")
+    out = h1.ovlctl("network", "inspect", "ovlnet2")[1]
+    try:
+        sub = json.loads(out)[0]["IPAM"]["Config"][0]["Subnet"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        sub = None
+    c.check("ovlctl's default subnet avoids Docker's pools",
+            rc == 0 and sub and sub not in docker_subnets,
+            "%s %s among %s" % (err, sub, docker_subnets))
+    h1.ovlctl("network", "rm", "ovlnet2")
 
 
 def remove_all(c, lab, e1, e2):
@@ -445,7 +461,7 @@ def run(lab, c):
         check_containers(c, lab, e1, e2)
         check_no_devices_for_docker(c, lab, "with containers")
         check_gc_spares_docker(c, lab)
-        check_concurrent(c, e1, e2)
+        check_ovlctl_avoids_pools(c, lab, check_concurrent(c, e1, e2))
         remove_all(c, lab, e1, e2)
         bad = leftovers(h2)
         c.check("the store holds no leftovers", not bad, "\n".join(bad))
