@@ -62,7 +62,7 @@ void read_after_apply(raftnode *rn)
 
 static void issue_barrier(raftnode *rn);
 
-static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
+static void batch_end(raftnode *rn, int ok, uint64_t index, const char *why)
 {
 	read_waiter *batch = rn->read_inflight;
 	rn->read_inflight = NULL;
@@ -71,6 +71,11 @@ static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
 		await_index(rn, batch, index);
 	else
 		finish_list(&batch, -1, why);
+}
+
+static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
+{
+	batch_end(rn, ok, index, why);
 	if (rn->read_next)
 		issue_barrier(rn);
 }
@@ -78,10 +83,15 @@ static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
 static void on_barrier(struct raft_barrier *req, int status)
 {
 	raftnode *rn = req->data;
-	if (status == 0)
+	if (status == 0) {
 		batch_done(rn, 1, raft_last_applied(&rn->raft), NULL);
-	else
-		batch_done(rn, 0, 0, "etcdserver: leader changed");
+		return;
+	}
+	/* raft fails barriers while it steps down, still calling itself
+	 * leader: a new raft_barrier from here lands in the leader state being
+	 * torn down (a SIGSEGV under partitions). The tick issues the next
+	 * one. */
+	batch_end(rn, 0, 0, "etcdserver: leader changed");
 }
 
 static void on_remote_barrier(void *ctx, int status, const char *body,
