@@ -106,8 +106,61 @@ static int get_str(const msgpack_object *o, const char **s, size_t *len)
 	return 0;
 }
 
+/* Length of the scalar (nil, bool, int, str) at p, or 0 if p holds
+ * anything else or runs past n. */
+static size_t scalar_len(const unsigned char *p, size_t n)
+{
+	size_t hdr = 1, body = 0;
+	if (n == 0)
+		return 0;
+	unsigned c = p[0];
+	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+		body = 0;
+	else if (c >= 0xa0 && c <= 0xbf)
+		body = c & 0x1f;
+	else if (c == 0xcc || c == 0xd0)
+		body = 1;
+	else if (c == 0xcd || c == 0xd1)
+		body = 2;
+	else if (c == 0xce || c == 0xd2)
+		body = 4;
+	else if (c == 0xcf || c == 0xd3)
+		body = 8;
+	else if (c == 0xd9 && n >= 2)
+		hdr = 2, body = p[1];
+	else if (c == 0xda && n >= 3)
+		hdr = 3, body = (size_t)p[1] << 8 | p[2];
+	else if (c == 0xdb && n >= 5)
+		hdr = 5, body = (size_t)p[1] << 24 | (size_t)p[2] << 16 |
+				(size_t)p[3] << 8 | p[4];
+	else
+		return 0;
+	return hdr + body <= n ? hdr + body : 0;
+}
+
+/* msgpack_unpack allocates an array's elements before reading them, so a
+ * corrupt header claiming 2^32 of them asks for ~100 GB. An entry is one
+ * fixarray of scalars: check that shape on the bytes first. */
+static int command_shape_ok(const unsigned char *p, size_t n)
+{
+	if (n == 0 || p[0] != (0x90 | COMMAND_FIELDS))
+		return 0;
+	size_t off = 1;
+	for (int i = 0; i < COMMAND_FIELDS; i++) {
+		size_t used = scalar_len(p + off, n - off);
+		if (used == 0)
+			return 0;
+		off += used;
+	}
+	return 1;
+}
+
 int command_decode(const void *buf, size_t len, command *c)
 {
+	if (!command_shape_ok(buf, len)) {
+		memset(c, 0, sizeof(*c));
+		return -1;
+	}
 	msgpack_zone zone;
 	msgpack_object obj;
 	memset(c, 0, sizeof(*c));
