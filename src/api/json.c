@@ -286,51 +286,6 @@ void aj_event(abuf *b, const store_event *ev, int64_t now_ns, int no_value)
 	abuf_putc(b, '}');
 }
 
-const char *aj_error_message(int code)
-{
-	static const struct {
-		int code;
-		const char *msg;
-	} tab[] = {
-	    {100, "Key not found"},
-	    {101, "Compare failed"},
-	    {102, "Not a file"},
-	    {103, "Reached the max number of peers in the cluster"},
-	    {104, "Not a directory"},
-	    {105, "Key already exists"},
-	    {106, "The prefix of given key is a keyword in etcd"},
-	    {107, "Root is read only"},
-	    {108, "Directory not empty"},
-	    {109, "Peer address has existed"},
-	    {110, "The request requires user authentication"},
-	    {200, "Value is Required in POST form"},
-	    {201, "PrevValue is Required in POST form"},
-	    {202, "The given TTL in POST form is not a number"},
-	    {203, "The given index in POST form is not a number"},
-	    {204, "Value or TTL is required in POST form"},
-	    {205, "The given timeout in POST form is not a number"},
-	    {206, "Name is required in POST form"},
-	    {207, "Index or value is required"},
-	    {208, "Index and value cannot both be specified"},
-	    {209, "Invalid field"},
-	    {210, "Invalid POST form"},
-	    {211, "Value provided on refresh"},
-	    {212, "A TTL must be provided on refresh"},
-	    {300, "Raft Internal Error"},
-	    {301, "During Leader Election"},
-	    {400, "watcher is cleared due to etcd recovery"},
-	    {401, "The event in requested index is outdated and cleared"},
-	    {402, "Standby Internal Error"},
-	    {403, "Invalid active size"},
-	    {404, "Standby remove delay"},
-	    {500, "Client Internal Error"},
-	};
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (tab[i].code == code)
-			return tab[i].msg;
-	return "Unknown error";
-}
-
 int aj_error_status(int code)
 {
 	switch (code) {
@@ -355,7 +310,7 @@ int aj_error_status(int code)
 void aj_error(abuf *b, int code, const char *cause, uint64_t index)
 {
 	abuf_printf(b, "{\"errorCode\":%d,\"message\":", code);
-	aj_cstr(b, aj_error_message(code));
+	aj_cstr(b, store_error_message(code));
 	if (cause && *cause) {
 		abuf_puts(b, ",\"cause\":");
 		aj_cstr(b, cause);

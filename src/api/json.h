@@ -31,7 +31,6 @@ void aj_node(abuf *b, const store_node *n, int64_t now_ns);
 void aj_event(abuf *b, const store_event *ev, int64_t now_ns, int no_value);
 /* {"errorCode":..,"message":..,"cause":..,"index":..} */
 void aj_error(abuf *b, int code, const char *cause, uint64_t index);
-const char *aj_error_message(int code);
 /* The HTTP status etcd uses for an error code. */
 int aj_error_status(int code);
 
