@@ -196,7 +196,9 @@ int command_decode(const void *buf, size_t len, command *c)
 	    get_int(&f[11], &s->refresh) || get_i64(&f[12], &s->expire_ns) ||
 	    get_i64(&f[13], &s->now_ns))
 		goto out;
-	if (s->path == NULL)
+	/* Every command names a path or meta key; msgpack gives an empty
+	 * string a NULL or a real pointer depending on its encoding. */
+	if (s->path == NULL || s->path_len == 0)
 		goto out;
 	rv = 0;
 out:
