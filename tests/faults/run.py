@@ -324,7 +324,8 @@ class Run:
         self.net = cl.Netns("ovf%d" % (os.getpid() % 100000),
                             subnet="10.88.0").setup(n)
         timing = ["--heartbeat-interval", str(self.args.heartbeat),
-                  "--election-timeout", str(self.args.election)]
+                  "--election-timeout", str(self.args.election)] + \
+            self.args.ovld_args.split()
         first_ip = self.net.hosts[1][1]
         for i in range(1, n + 1):
             ns, ip = self.net.hosts[i]
@@ -569,6 +570,8 @@ def parse(argv):
     ap.add_argument("--heartbeat", type=int, default=50)
     ap.add_argument("--election", type=int, default=500)
     ap.add_argument("--budget", type=int, default=3_000_000)
+    ap.add_argument("--ovld-args", default="",
+                    help="extra ovld flags, e.g. '--snapshot-count 200'")
     ap.add_argument("--out", default="", help="write the JSON summary here")
     return ap.parse_args(argv)
 
