@@ -5,12 +5,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 enum kind { STR, UINT, ONOFF, BOOL, IGNORED_BOOL, IGNORED_STR };
 
@@ -35,8 +35,7 @@ static const struct flag flags[] = {
      "peer URL to advertise"},
     {"initial-cluster", STR, F(initial_cluster),
      "static bootstrap: name=http://IP:PORT,..."},
-    {"initial-cluster-state", STR, F(initial_cluster_state),
-     "new or existing"},
+    {"initial-cluster-state", STR, F(initial_cluster_state), "new or existing"},
     {"initial-cluster-token", STR, F(initial_cluster_token),
      "cluster token (seeds the cluster id)"},
     {"join", STR, F(join), "HOST[:PORT] of any member's client API"},
@@ -89,10 +88,10 @@ static const struct flag *find_flag(const char *name, size_t len)
 
 static int parse_bool(const char *v, int *out)
 {
-	static const char *yes[] = {"1", "t", "T", "true", "TRUE", "True",
-				    "on"};
-	static const char *no[] = {"0", "f", "F", "false", "FALSE", "False",
-				   "off"};
+	static const char *yes[] = {"1",    "t",    "T", "true",
+				    "TRUE", "True", "on"};
+	static const char *no[] = {"0",	    "f",     "F",  "false",
+				   "FALSE", "False", "off"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcmp(v, yes[i]) == 0)
 			return *out = 1, 0;
@@ -212,7 +211,8 @@ static int derive_addresses(config *cfg)
 			*comma = '\0';
 	}
 	if (cfg->initial_advertise_peer_urls == NULL)
-		cfg->initial_advertise_peer_urls = strdup(cfg->listen_peer_urls);
+		cfg->initial_advertise_peer_urls =
+		    strdup(cfg->listen_peer_urls);
 	return 0;
 }
 
@@ -231,14 +231,15 @@ int config_parse(config *cfg, int argc, char **argv)
 		size_t len = eq ? (size_t)(eq - name) : strlen(name);
 		const struct flag *f = find_flag(name, len);
 		if (f == NULL) {
-			fprintf(stderr, "ovld: unknown flag '%s' (see --help)\n",
-				arg);
+			fprintf(stderr,
+				"ovld: unknown flag '%s' (see --help)\n", arg);
 			return -1;
 		}
 		const char *value = eq ? eq + 1 : NULL;
 		if (value == NULL && takes_value(f)) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "ovld: flag --%s needs a value\n",
+				fprintf(stderr,
+					"ovld: flag --%s needs a value\n",
 					f->name);
 				return -1;
 			}
@@ -247,8 +248,8 @@ int config_parse(config *cfg, int argc, char **argv)
 		if (value == NULL)
 			value = "true";
 		if (set_value(cfg, f, value) != 0) {
-			fprintf(stderr, "ovld: bad value '%s' for --%s\n", value,
-				f->name);
+			fprintf(stderr, "ovld: bad value '%s' for --%s\n",
+				value, f->name);
 			return -1;
 		}
 	}
@@ -267,7 +268,8 @@ int config_parse(config *cfg, int argc, char **argv)
 			cfg->initial_cluster_state);
 		return -1;
 	}
-	if (cfg->heartbeat_ms == 0 || cfg->election_ms < 2 * cfg->heartbeat_ms) {
+	if (cfg->heartbeat_ms == 0 ||
+	    cfg->election_ms < 2 * cfg->heartbeat_ms) {
 		fprintf(stderr, "ovld: --election-timeout must be at least "
 				"twice --heartbeat-interval\n");
 		return -1;

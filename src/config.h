@@ -13,8 +13,8 @@ typedef struct config {
 	char *initial_cluster;
 	char *initial_cluster_state;
 	char *initial_cluster_token;
-	char *join;        /* host[:port] of a member's client API */
-	char *advertise;   /* this host's IP for peers, clients and VXLAN */
+	char *join;	 /* host[:port] of a member's client API */
+	char *advertise; /* this host's IP for peers, clients and VXLAN */
 	char *log_level;
 	unsigned max_voters;
 	unsigned heartbeat_ms;
@@ -22,7 +22,7 @@ typedef struct config {
 	unsigned snapshot_count;
 	unsigned endpoint_gc_s;
 	unsigned history_window;
-	int datapath;      /* --datapath on|off */
+	int datapath; /* --datapath on|off */
 	int show_version;
 	int show_help;
 } config;

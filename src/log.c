@@ -8,7 +8,10 @@
 static int min_level = LOG_LVL_INFO;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
-void log_set_level(int level) { min_level = level; }
+void log_set_level(int level)
+{
+	min_level = level;
+}
 
 int log_parse_level(const char *name)
 {

@@ -34,7 +34,8 @@ typedef struct daemon {
 static int make_dir(const char *path)
 {
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		log_error("main", "cannot create %s: %s", path, strerror(errno));
+		log_error("main", "cannot create %s: %s", path,
+			  strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -8,8 +8,7 @@
 #include <string.h>
 
 static const double bounds[METRICS_BUCKETS] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,   0.25,   0.5,   1,    2.5};
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 void metrics_hist_observe(metrics_hist *h, double seconds)
 {
@@ -21,8 +20,7 @@ void metrics_hist_observe(metrics_hist *h, double seconds)
 	h->sum_s += seconds;
 }
 
-void metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt,
-		     ...)
+void metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
 	for (;;) {
 		va_list ap;
@@ -50,9 +48,8 @@ void metrics_sample(char **buf, size_t *len, size_t *cap, const char *name,
 			name, help, name, type, name, value);
 }
 
-void metrics_histogram(char **buf, size_t *len, size_t *cap,
-		       const char *name, const char *help,
-		       const metrics_hist *h)
+void metrics_histogram(char **buf, size_t *len, size_t *cap, const char *name,
+		       const char *help, const metrics_hist *h)
 {
 	metrics_appendf(buf, len, cap, "# HELP %s %s\n# TYPE %s histogram\n",
 			name, help, name);
@@ -65,8 +62,8 @@ void metrics_histogram(char **buf, size_t *len, size_t *cap,
 	metrics_appendf(buf, len, cap,
 			"%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n"
 			"%s_count %llu\n",
-			name, (unsigned long long)h->count, name, h->sum_s, name,
-			(unsigned long long)h->count);
+			name, (unsigned long long)h->count, name, h->sum_s,
+			name, (unsigned long long)h->count);
 }
 
 /* A "Name:   123 kB" line of /proc/self/status, in bytes. */
@@ -98,8 +95,8 @@ void metrics_process(void *ctx, char **buf, size_t *len, size_t *cap)
 	text[n] = '\0';
 	metrics_sample(buf, len, cap, "process_resident_memory_bytes", "gauge",
 		       "Resident memory (VmRSS).", status_kb(text, "VmRSS:"));
-	metrics_sample(buf, len, cap, "ovld_process_anon_memory_bytes",
-		       "gauge", "Anonymous resident memory (RssAnon).",
+	metrics_sample(buf, len, cap, "ovld_process_anon_memory_bytes", "gauge",
+		       "Anonymous resident memory (RssAnon).",
 		       status_kb(text, "RssAnon:"));
 	metrics_sample(buf, len, cap, "process_open_fds", "gauge",
 		       "Open file descriptors.", open_fds());

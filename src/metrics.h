@@ -18,14 +18,13 @@ typedef struct metrics_hist {
 
 void metrics_hist_observe(metrics_hist *h, double seconds);
 
-void metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt,
-		     ...) __attribute__((format(printf, 4, 5)));
+void metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* "# HELP", "# TYPE" and one sample. */
 void metrics_sample(char **buf, size_t *len, size_t *cap, const char *name,
 		    const char *type, const char *help, double value);
-void metrics_histogram(char **buf, size_t *len, size_t *cap,
-		       const char *name, const char *help,
-		       const metrics_hist *h);
+void metrics_histogram(char **buf, size_t *len, size_t *cap, const char *name,
+		       const char *help, const metrics_hist *h);
 
 /* The process block: resident memory, anonymous memory, open files. */
 void metrics_process(void *ctx, char **buf, size_t *len, size_t *cap);

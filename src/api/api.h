@@ -17,9 +17,9 @@ typedef struct api api;
 
 typedef struct api_config {
 	const char *listen_client_urls; /* comma-separated http://IP:PORT */
-	size_t max_body;                /* request body limit; 0 = 8 MiB */
-	size_t max_request_line;        /* URL+headers limit; 0 = 1 MiB */
-	int watch_no_leader_ms;         /* end parked watches after this long
+	size_t max_body;		/* request body limit; 0 = 8 MiB */
+	size_t max_request_line;	/* URL+headers limit; 0 = 1 MiB */
+	int watch_no_leader_ms;		/* end parked watches after this long
 					   without a leader (300); 0 = never */
 } api_config;
 
@@ -32,8 +32,7 @@ void api_close(api *a);
 
 /* Registers a block of Prometheus text to append to /metrics: the callback
  * appends to buf (a growable string it may realloc). */
-typedef void (*api_metrics_cb)(void *ctx, char **buf, size_t *len,
-			       size_t *cap);
+typedef void (*api_metrics_cb)(void *ctx, char **buf, size_t *len, size_t *cap);
 void api_add_metrics(api *a, api_metrics_cb cb, void *ctx);
 
 #endif

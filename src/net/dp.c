@@ -384,8 +384,8 @@ void dp_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       "FDB entries on vxlan devices.", fdb);
 	metrics_sample(buf, len, cap, "ovld_dp_neigh_entries", "gauge",
 		       "Neighbour entries on vxlan devices.", neigh);
-	metrics_sample(buf, len, cap, "ovld_dp_reconcile_runs_total",
-		       "counter", "Network converges.", d->runs);
+	metrics_sample(buf, len, cap, "ovld_dp_reconcile_runs_total", "counter",
+		       "Network converges.", d->runs);
 	metrics_sample(buf, len, cap, "ovld_dp_reconcile_errors_total",
 		       "counter", "Converges that failed (retried).",
 		       d->errors);

@@ -155,11 +155,9 @@ static int on_body(h2o_http1client_t *hc, const char *errstr)
 	return 0;
 }
 
-static h2o_http1client_body_cb on_head(h2o_http1client_t *hc,
-				       const char *errstr, int minor,
-				       int status, h2o_iovec_t msg,
-				       h2o_header_t *headers, size_t n,
-				       int rlen)
+static h2o_http1client_body_cb
+on_head(h2o_http1client_t *hc, const char *errstr, int minor, int status,
+	h2o_iovec_t msg, h2o_header_t *headers, size_t n, int rlen)
 {
 	call *k = hc->data;
 	if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
@@ -237,8 +235,8 @@ static int read_response(int fd, int64_t deadline, int *status, char **resp,
 			const char *cl = strcasestr(buf, "Content-Length:");
 			size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
 			size_t have = len - (end + 4 - buf);
-			if (have >= want && sscanf(buf, "HTTP/1.%*d %d",
-						   status) == 1) {
+			if (have >= want &&
+			    sscanf(buf, "HTTP/1.%*d %d", status) == 1) {
 				*resp_len = want;
 				*resp = malloc(want + 1);
 				memcpy(*resp, end + 4, want);
@@ -280,10 +278,11 @@ int client_post_sync(const char *hostport, const char *path, const void *body,
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		goto out;
 	char head[256];
-	int hl = snprintf(head, sizeof(head),
-			  "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-			  "Content-Length: %zu\r\n\r\n",
-			  path, hostport, len);
+	int hl =
+	    snprintf(head, sizeof(head),
+		     "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+		     "Content-Length: %zu\r\n\r\n",
+		     path, hostport, len);
 	if (write(fd, head, hl) != hl ||
 	    (len && write(fd, body, len) != (ssize_t)len))
 		goto out;

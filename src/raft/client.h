@@ -11,8 +11,7 @@ typedef struct client client;
 
 /* status: the HTTP status, or -1 when no answer came (why says so). body is
  * valid only during the call. */
-typedef void (*client_cb)(void *ctx, int status, const char *body,
-			  size_t len);
+typedef void (*client_cb)(void *ctx, int status, const char *body, size_t len);
 
 int client_init(client **out, uv_loop_t *loop);
 void client_close(client *c);
@@ -29,7 +28,6 @@ int client_post_sync(const char *hostport, const char *path, const void *body,
 
 /* Splits "http://IP:PORT/..." or "IP[:PORT]" into "IP:PORT" (default_port
  * when none). Returns -1 when the host is not an IPv4 literal. */
-int client_hostport(const char *url, int default_port, char *out,
-		    size_t len);
+int client_hostport(const char *url, int default_port, char *out, size_t len);
 
 #endif

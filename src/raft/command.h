@@ -10,8 +10,8 @@
 
 typedef struct command {
 	uint64_t origin; /* host id of the proposer: it answers the client */
-	uint64_t seq;    /* the proposer's request number */
-	store_cmd cmd;   /* strings point into the decoded buffer */
+	uint64_t seq;	 /* the proposer's request number */
+	store_cmd cmd;	 /* strings point into the decoded buffer */
 } command;
 
 /* Encodes into a raft_malloc'd buffer (raft takes ownership on apply). */

@@ -24,8 +24,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		/* Skip it but keep the watermark moving: never stall. */
 		log_error("fsm", "entry %llu is not a command; skipped",
 			  (unsigned long long)index);
-		store_cmd noop = {.op = STORE_OP_NOOP, .path = "/",
-				  .path_len = 1};
+		store_cmd noop = {
+		    .op = STORE_OP_NOOP, .path = "/", .path_len = 1};
 		store_apply(rn->st, &noop, index, NULL);
 		return 0;
 	}

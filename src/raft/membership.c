@@ -138,8 +138,8 @@ int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n)
 		m->role = role_of(c->servers[i].role);
 		m->is_leader = m->id == leader;
 		if (record_read(rn, m->id, m) != 0)
-			snprintf(m->peer_url, sizeof(m->peer_url),
-				 "http://%s", c->servers[i].address);
+			snprintf(m->peer_url, sizeof(m->peer_url), "http://%s",
+				 c->servers[i].address);
 	}
 	qsort(*list, *n, sizeof(**list), by_id);
 	return 0;
@@ -427,8 +427,7 @@ static void job_answer(change_job *job, int status, const char *why)
 		else
 			n = snprintf(body, sizeof(body), "%s",
 				     why ? why : "failed");
-		job->reply(job->reply_ctx, status, "application/json", body,
-			   n);
+		job->reply(job->reply_ctx, status, "application/json", body, n);
 	}
 	if (job->member_cb) {
 		raftnode_member m = {.id = job->id};
@@ -514,8 +513,7 @@ static const struct raft_server *server_by_id(raftnode *rn, raft_id id)
 	return NULL;
 }
 
-static const struct raft_server *server_by_addr(raftnode *rn,
-						const char *addr)
+static const struct raft_server *server_by_addr(raftnode *rn, const char *addr)
 {
 	const struct raft_configuration *c = &rn->raft.configuration;
 	for (unsigned i = 0; i < c->n; i++)
@@ -691,8 +689,7 @@ static change_job *job_from_json(const char *body, size_t len, int type)
 	const char *id = NULL, *name = "", *peer = NULL, *clients = "";
 	change_job *job = NULL;
 	if (j && json_unpack(j, "{s?s,s?s,s:s,s?s}", "id", &id, "name", &name,
-			     "peer_url", &peer, "client_urls",
-			     &clients) == 0) {
+			     "peer_url", &peer, "client_urls", &clients) == 0) {
 		job = calloc(1, sizeof(*job));
 		job->type = type;
 		job->id = id ? strtoull(id, NULL, 16) : static_id(peer);
@@ -761,7 +758,8 @@ static void on_member_reply(void *ctx, int status, const char *ct,
 		mc->cb(mc->ctx, 0, NULL, &m);
 	else
 		mc->cb(mc->ctx, status == 503 ? 500 : status,
-		       status == 404 ? "No such member" : "membership change failed",
+		       status == 404 ? "No such member"
+				     : "membership change failed",
 		       &m);
 	free(mc);
 }
@@ -845,14 +843,14 @@ int raftnode_member_update(raftnode *rn, uint64_t id, const char *peer_url,
 		cb(ctx, 404, "No such member", &m);
 		return 0;
 	}
-	cb(ctx, 409, "changing a member's peer URL is not supported; remove "
-		     "and re-join it",
+	cb(ctx, 409,
+	   "changing a member's peer URL is not supported; remove "
+	   "and re-join it",
 	   &m);
 	return 0;
 }
 
-int raftnode_follower_stats(raftnode *rn, raftnode_follower **list,
-			    size_t *n)
+int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n)
 {
 	if (raft_state(&rn->raft) != RAFT_LEADER)
 		return -1;

@@ -13,8 +13,8 @@
 
 enum pending_state {
 	PENDING_UNSENT = 0, /* waiting for a leader */
-	PENDING_LOCAL,      /* raft_apply in flight here */
-	PENDING_REMOTE,     /* forwarded, leader has not answered */
+	PENDING_LOCAL,	    /* raft_apply in flight here */
+	PENDING_REMOTE,	    /* forwarded, leader has not answered */
 	PENDING_APPLYING,   /* leader accepted; waiting for our own apply */
 };
 
@@ -30,13 +30,13 @@ typedef struct pending {
 	size_t entry_len;
 	struct raft_apply req;
 	struct pending *prev, *next; /* FIFO in deadline order */
-	struct pending *hnext;       /* bucket chain by seq */
+	struct pending *hnext;	     /* bucket chain by seq */
 } pending;
 
 typedef struct read_waiter {
 	raftnode_read_cb cb;
 	void *ctx;
-	uint64_t index;     /* follower: leader's applied index to reach */
+	uint64_t index; /* follower: leader's applied index to reach */
 	uint64_t deadline_ms;
 	struct read_waiter *next;
 } read_waiter;
@@ -49,7 +49,7 @@ struct raftnode {
 	raftnode_config cfg;
 	char *data_dir;
 	char raft_dir[4096];
-	char raft_addr[64];    /* IP:PORT from the peer URL */
+	char raft_addr[64]; /* IP:PORT from the peer URL */
 	char bind_addr[64];
 	raft_id id;
 	uint64_t cluster_id;
@@ -71,9 +71,9 @@ struct raftnode {
 	uv_timer_t tick;
 
 	/* quorum reads */
-	read_waiter *read_inflight;  /* covered by the barrier in flight */
-	read_waiter *read_next;      /* need a barrier issued after them */
-	read_waiter *read_applying;  /* follower: waiting for local apply */
+	read_waiter *read_inflight; /* covered by the barrier in flight */
+	read_waiter *read_next;	    /* need a barrier issued after them */
+	read_waiter *read_applying; /* follower: waiting for local apply */
 	int barrier_busy;
 	struct raft_barrier barrier;
 

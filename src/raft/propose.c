@@ -105,11 +105,12 @@ static void on_applied(struct raft_apply *req, int status, void *result)
 	if (status != 0) {
 		raftnode *rn = p->rn;
 		log_debug("raft", "apply failed: %s", raft_strerror(status));
-		pending_fail(rn, p,
-			     status == RAFT_LEADERSHIPLOST
-				 ? "etcdserver: request timed out, possibly due "
-				   "to previous leader failure"
-				 : "etcdserver: request timed out");
+		pending_fail(
+		    rn, p,
+		    status == RAFT_LEADERSHIPLOST
+			? "etcdserver: request timed out, possibly due "
+			  "to previous leader failure"
+			: "etcdserver: request timed out");
 	}
 }
 
@@ -173,8 +174,7 @@ static int send_pending(raftnode *rn, pending *p)
 		return 0;
 	}
 	char hostport[64];
-	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) !=
-	    0)
+	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) != 0)
 		return -1;
 	uintptr_t *cookie = malloc(2 * sizeof(*cookie));
 	cookie[0] = (uintptr_t)rn;

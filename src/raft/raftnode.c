@@ -36,11 +36,10 @@ static void copy_config(raftnode_config *dst, const raftnode_config *src)
 	dst->data_dir = dup_or_null(src->data_dir);
 	dst->name = dup_or_null(src->name ? src->name : "default");
 	dst->peer_url = dup_or_null(src->peer_url);
-	dst->listen_peer_url =
-	    dup_or_null(src->listen_peer_url ? src->listen_peer_url
-					     : src->peer_url);
-	dst->client_urls = dup_or_null(src->client_urls ? src->client_urls
-							: "");
+	dst->listen_peer_url = dup_or_null(
+	    src->listen_peer_url ? src->listen_peer_url : src->peer_url);
+	dst->client_urls =
+	    dup_or_null(src->client_urls ? src->client_urls : "");
 	dst->join = dup_or_null(src->join);
 	dst->initial_cluster = dup_or_null(src->initial_cluster);
 	dst->initial_cluster_state = dup_or_null(
@@ -159,8 +158,8 @@ static int init_raft(raftnode *rn)
 {
 	int rv = raft_uv_tcp_init(&rn->transport, rn->loop);
 	if (rv == 0)
-		rv = raft_uv_tcp_set_bind_address(&rn->transport,
-						  rn->bind_addr);
+		rv =
+		    raft_uv_tcp_set_bind_address(&rn->transport, rn->bind_addr);
 	if (rv != 0) {
 		log_error("raft", "transport on %s: %s", rn->bind_addr,
 			  raft_strerror(rv));
@@ -193,10 +192,9 @@ static int init_raft(raftnode *rn)
 		first = rn->cfg.election_ms;
 	raft_set_election_timeout(&rn->raft, first);
 	raft_set_snapshot_threshold(&rn->raft, rn->cfg.snapshot_threshold);
-	raft_set_snapshot_trailing(&rn->raft,
-				   rn->cfg.snapshot_threshold > 8192
-				       ? rn->cfg.snapshot_threshold
-				       : 8192);
+	raft_set_snapshot_trailing(&rn->raft, rn->cfg.snapshot_threshold > 8192
+						  ? rn->cfg.snapshot_threshold
+						  : 8192);
 	raft_set_pre_vote(&rn->raft, true);
 	raft_set_max_catch_up_rounds(&rn->raft, 100);
 	raft_set_max_catch_up_round_duration(&rn->raft, 50000);
@@ -351,8 +349,8 @@ int raftnode_is_ready(raftnode *rn)
 	return raftnode_has_leader(rn) && rn->published && rn->cluster_id;
 }
 
-int raftnode_handle_internal(raftnode *rn, const char *method,
-			     const char *path, const void *body, size_t len,
+int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
+			     const void *body, size_t len,
 			     raftnode_reply_cb reply, void *ctx)
 {
 	if (strcmp(method, "POST") != 0) {
@@ -393,6 +391,5 @@ void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       "Servers in the Raft configuration.",
 		       rn->raft_started ? rn->raft.configuration.n : 0);
 	metrics_sample(buf, len, cap, "ovld_raft_pending_proposals", "gauge",
-		       "Proposals waiting for an answer.",
-		       waiting);
+		       "Proposals waiting for an answer.", waiting);
 }

@@ -23,44 +23,49 @@
 typedef struct raftnode raftnode;
 
 typedef struct raftnode_config {
-	const char *data_dir;         /* raft files live in <data_dir>/raft */
-	const char *name;             /* etcd --name */
-	const char *peer_url;         /* advertised peer URL http://IP:PORT */
-	const char *listen_peer_url;  /* where the raft transport binds */
-	const char *client_urls;      /* advertised client URLs, comma-separated */
-	const char *join;             /* host[:port] of any member's client API */
-	const char *initial_cluster;  /* etcd form: a=http://IP:2380,b=... */
+	const char *data_dir;	     /* raft files live in <data_dir>/raft */
+	const char *name;	     /* etcd --name */
+	const char *peer_url;	     /* advertised peer URL http://IP:PORT */
+	const char *listen_peer_url; /* where the raft transport binds */
+	const char *client_urls; /* advertised client URLs, comma-separated */
+	const char *join;	 /* host[:port] of any member's client API */
+	const char *initial_cluster; /* etcd form: a=http://IP:2380,b=... */
 	const char *initial_cluster_state; /* "new" or "existing" */
 	const char *initial_cluster_token;
-	unsigned heartbeat_ms;        /* default 50 */
-	unsigned election_ms;         /* default 300 */
-	unsigned max_voters;          /* default 5 */
-	unsigned snapshot_threshold;  /* entries between snapshots */
-	unsigned request_timeout_ms;  /* write/quorum read budget, default 2000 */
+	unsigned heartbeat_ms;	     /* default 50 */
+	unsigned election_ms;	     /* default 300 */
+	unsigned max_voters;	     /* default 5 */
+	unsigned snapshot_threshold; /* entries between snapshots */
+	unsigned
+	    request_timeout_ms; /* write/quorum read budget, default 2000 */
 } raftnode_config;
 
 /* Member roles, as in canonical/raft. */
 enum { RAFTNODE_VOTER = 1, RAFTNODE_STANDBY, RAFTNODE_SPARE };
 /* Host states for /v2/stats/self. */
-enum { RAFTNODE_FOLLOWER = 1, RAFTNODE_CANDIDATE, RAFTNODE_LEADER,
-       RAFTNODE_UNAVAILABLE };
+enum {
+	RAFTNODE_FOLLOWER = 1,
+	RAFTNODE_CANDIDATE,
+	RAFTNODE_LEADER,
+	RAFTNODE_UNAVAILABLE
+};
 
 typedef struct raftnode_member {
 	uint64_t id;
 	char name[64];
 	char peer_url[128];
-	char client_urls[512];  /* comma-separated; "" when not started */
-	int role;               /* RAFTNODE_VOTER, ... */
+	char client_urls[512]; /* comma-separated; "" when not started */
+	int role;	       /* RAFTNODE_VOTER, ... */
 	int is_leader;
 } raftnode_member;
 
 typedef struct raftnode_status {
 	uint64_t id;
 	uint64_t cluster_id;
-	uint64_t leader_id;      /* 0 when there is no known leader */
-	int state;               /* RAFTNODE_FOLLOWER, ... */
+	uint64_t leader_id; /* 0 when there is no known leader */
+	int state;	    /* RAFTNODE_FOLLOWER, ... */
 	uint64_t term;
-	uint64_t commit_index;   /* X-Raft-Index */
+	uint64_t commit_index; /* X-Raft-Index */
 	uint64_t last_applied;
 	int64_t start_time_ns;
 	int64_t leader_since_ns; /* when the current leader was first seen */
@@ -105,8 +110,7 @@ void raftnode_get_status(raftnode *rn, raftnode_status *out);
 /* malloc'd array sorted by id; free() it. */
 int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n);
 /* Leader only: malloc'd array; returns -1 when not leader. */
-int raftnode_follower_stats(raftnode *rn, raftnode_follower **list,
-			    size_t *n);
+int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n);
 
 /* Membership changes, run on the leader (forwarded from followers).
  * status 0 or an HTTP status (404 no such member, 409 conflict, 500). */
@@ -125,8 +129,8 @@ int raftnode_member_update(raftnode *rn, uint64_t id, const char *peer_url,
 typedef void (*raftnode_reply_cb)(void *ctx, int http_status,
 				  const char *content_type, const void *body,
 				  size_t len);
-int raftnode_handle_internal(raftnode *rn, const char *method,
-			     const char *path, const void *body, size_t len,
+int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
+			     const void *body, size_t len,
 			     raftnode_reply_cb reply, void *ctx);
 
 /* The Raft block of /metrics (an api_metrics_cb): commit latency

@@ -115,8 +115,7 @@ static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix,
 		return store_lmdb_err(rc, "cursor");
 	MDB_val k = from ? *from : (MDB_val){0}, v;
 	for (rc = mdb_cursor_get(c, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
-	     rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	     rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl)))
 			continue;
 		wb_u32(b, (uint32_t)k.mv_size);

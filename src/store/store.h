@@ -35,13 +35,14 @@ enum {
 
 /* Operations a replicated command can carry. */
 enum store_op {
-	STORE_OP_PUT = 1,   /* set, create, update or compareAndSwap */
-	STORE_OP_POST,      /* create an in-order key under path */
-	STORE_OP_DELETE,    /* delete or compareAndDelete */
-	STORE_OP_EXPIRE,    /* leader's sweep: expire everything due at now_ns */
-	STORE_OP_META_PUT,  /* internal metadata (members, cluster id): no event */
+	STORE_OP_PUT = 1,  /* set, create, update or compareAndSwap */
+	STORE_OP_POST,	   /* create an in-order key under path */
+	STORE_OP_DELETE,   /* delete or compareAndDelete */
+	STORE_OP_EXPIRE,   /* leader's sweep: expire everything due at now_ns */
+	STORE_OP_META_PUT, /* internal metadata (members, cluster id): no event
+			    */
 	STORE_OP_META_DEL,
-	STORE_OP_NOOP,      /* advances only the applied Raft index */
+	STORE_OP_NOOP, /* advances only the applied Raft index */
 };
 
 enum store_action {
@@ -59,41 +60,41 @@ enum store_action {
  * non-deterministic (the clock, TTL expirations) is inside it. Strings are
  * not NUL-terminated; lengths are explicit. */
 typedef struct store_cmd {
-	int op;                 /* enum store_op */
-	const char *path;       /* cleaned absolute path; META: the meta key */
+	int op;		  /* enum store_op */
+	const char *path; /* cleaned absolute path; META: the meta key */
 	size_t path_len;
-	const char *value;      /* PUT/POST value; META_PUT: the meta value */
+	const char *value; /* PUT/POST value; META_PUT: the meta value */
 	size_t value_len;
 	const char *prev_value; /* NULL when not given */
 	size_t prev_value_len;
-	uint64_t prev_index;    /* 0 when not given */
-	int prev_exist;         /* -1 not given, 0 false, 1 true */
-	int dir;                /* dir=true */
-	int recursive;          /* DELETE recursive=true */
-	int refresh;            /* PUT refresh=true */
-	int64_t expire_ns;      /* absolute expiry (unix ns); 0 = permanent */
-	int64_t now_ns;         /* proposer's wall clock (unix ns) */
+	uint64_t prev_index; /* 0 when not given */
+	int prev_exist;	     /* -1 not given, 0 false, 1 true */
+	int dir;	     /* dir=true */
+	int recursive;	     /* DELETE recursive=true */
+	int refresh;	     /* PUT refresh=true */
+	int64_t expire_ns;   /* absolute expiry (unix ns); 0 = permanent */
+	int64_t now_ns;	     /* proposer's wall clock (unix ns) */
 } store_cmd;
 
 /* A node as etcd shows it. Strings are NUL-terminated copies owned by the
  * result that holds them. */
 typedef struct store_node {
-	char *key;                    /* NULL for the root */
-	char *value;                  /* NULL for dirs and delete/expire nodes */
+	char *key;   /* NULL for the root */
+	char *value; /* NULL for dirs and delete/expire nodes */
 	size_t value_len;
 	int dir;
-	int64_t expire_ns;            /* 0 = no TTL */
+	int64_t expire_ns; /* 0 = no TTL */
 	uint64_t created_index;
 	uint64_t modified_index;
-	int has_children;             /* children were listed (dir reads only) */
-	struct store_node *children;  /* sorted by key; hidden ones left out */
+	int has_children;	     /* children were listed (dir reads only) */
+	struct store_node *children; /* sorted by key; hidden ones left out */
 	size_t n_children;
 } store_node;
 
 typedef struct store_event {
-	int action;       /* enum store_action */
-	uint64_t index;   /* the store index this event took */
-	int refresh;      /* refresh: index bumped but watchers not woken */
+	int action;	/* enum store_action */
+	uint64_t index; /* the store index this event took */
+	int refresh;	/* refresh: index bumped but watchers not woken */
 	store_node node;
 	int has_prev;
 	store_node prev;
@@ -110,8 +111,9 @@ typedef struct store_result {
 } store_result;
 
 typedef struct store_config {
-	size_t map_size;         /* LMDB map size in bytes; 0 = default (8 GiB) */
-	uint64_t history_window; /* events kept for watches; 0 = default (100000) */
+	size_t map_size; /* LMDB map size in bytes; 0 = default (8 GiB) */
+	uint64_t
+	    history_window; /* events kept for watches; 0 = default (100000) */
 } store_config;
 
 int store_open(store **out, const char *dir, const store_config *cfg);
@@ -149,9 +151,8 @@ int store_event_matches(const store_event *ev, const char *watch_path,
 /* First non-refresh event with index >= from that matches. Returns 0 and
  * sets *found; or STORE_ERR_EVENT_INDEX_CLEARED (res->cause filled) when
  * from is older than the history kept. ev is owned by the caller. */
-int store_history_find(store *s, uint64_t from, const char *path,
-		       int recursive, int *found, store_event *ev,
-		       store_result *err);
+int store_history_find(store *s, uint64_t from, const char *path, int recursive,
+		       int *found, store_event *ev, store_result *err);
 uint64_t store_history_start(store *s);
 
 typedef void (*store_event_cb)(void *ctx, const store_event *ev);

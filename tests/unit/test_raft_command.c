@@ -1,11 +1,11 @@
 /* test_raft_command.c - log entries decode to exactly what was encoded,
  * and garbage is refused rather than applied. */
+#include <cmocka.h>
+#include <raft.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <raft.h>
 #include <string.h>
 
 #include "raft/command.h"
@@ -53,7 +53,9 @@ static void round_trip_keeps_every_field(void **state)
 static void absent_prev_value_stays_absent(void **state)
 {
 	command in = {.origin = 1, .seq = 1};
-	in.cmd = (store_cmd){.op = STORE_OP_DELETE, .path = "/a", .path_len = 2,
+	in.cmd = (store_cmd){.op = STORE_OP_DELETE,
+			     .path = "/a",
+			     .path_len = 2,
 			     .prev_exist = -1};
 	void *buf;
 	size_t len;
@@ -73,8 +75,11 @@ static void garbage_is_refused(void **state)
 	assert_int_equal(command_decode("", 0, &out), -1);
 	/* Truncating a real entry anywhere must fail cleanly. */
 	command in = {.origin = 7, .seq = 9};
-	in.cmd = (store_cmd){.op = STORE_OP_PUT, .path = "/k", .path_len = 2,
-			     .value = "hello", .value_len = 5};
+	in.cmd = (store_cmd){.op = STORE_OP_PUT,
+			     .path = "/k",
+			     .path_len = 2,
+			     .value = "hello",
+			     .value_len = 5};
 	void *buf;
 	size_t len;
 	assert_int_equal(command_encode(&in, &buf, &len), 0);
