@@ -1,12 +1,13 @@
 /* test_raft_command.c - log entries decode to exactly what was encoded,
  * and garbage is refused rather than applied. */
-#include <cmocka.h>
-#include <raft.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <cmocka.h>
+#include <raft.h>
 
 #include "raft/command.h"
 
