@@ -124,32 +124,45 @@ def check_lost(ops, log):
 
 
 def check_logs_agree(logs):
-    """logs: {host: [events]}. Every host must serve the same log."""
+    """logs: {host: [events]}. Every host must serve the same events for
+    the indexes it keeps, and keep a suffix of the log: all of it, or
+    (after a snapshot restore, which carries a shorter history) the last
+    part, up to the same last index."""
     problems = []
     names = sorted(logs)
-    if not names:
+    if not names or not any(logs.values()):
         return ["no event log collected"]
-    ref = logs[names[0]]
-    for n in names[1:]:
-        if logs[n] != ref:
-            n_same = 0
-            for a, b in zip(ref, logs[n]):
-                if a != b:
-                    break
-                n_same += 1
-            problems.append("%s and %s serve different event logs (%d vs %d "
-                            "events, first difference after %d: %r vs %r)" %
-                            (names[0], n, len(ref), len(logs[n]), n_same,
-                             ref[n_same] if n_same < len(ref) else None,
-                             logs[n][n_same] if n_same < len(logs[n])
-                             else None))
+    seen = {}
+    last = max(evs[-1]["index"] for evs in logs.values() if evs)
+    for n in names:
+        evs = logs[n]
+        if not evs:
+            problems.append("%s serves no events" % n)
+            continue
+        if evs[-1]["index"] != last:
+            problems.append("%s's log ends at %d, others at %d" %
+                            (n, evs[-1]["index"], last))
+        for a, b in zip(evs, evs[1:]):
+            if b["index"] != a["index"] + 1:
+                problems.append("%s's log jumps from %d to %d" %
+                                (n, a["index"], b["index"]))
+                break
+        for ev in evs:
+            other = seen.setdefault(ev["index"], (n, ev))
+            if other[1] != ev:
+                problems.append("%s and %s differ at index %d: %r vs %r" %
+                                (other[0], n, ev["index"], other[1], ev))
+                break
     return problems
 
 
-def check_watch(host, seen, log, from_index=None):
+def check_watch(host, seen, log, from_index=None, jumps=()):
     """seen: the events host's watch delivered, in order. It must be the
     slice of log starting at from_index (or its first event) and running to
-    the end of log, with nothing missing, reordered or duplicated."""
+    the end of log, with nothing missing, reordered or duplicated. jumps:
+    (asked, oldest kept) for each 401 the watch got: the one gap etcd
+    allows, announced to the client, after which it resumes there."""
+    allowed = {(a, b) for a, b in jumps}
     problems = []
     if not log:
         return ["%s: empty event log" % host] if seen else []
@@ -162,7 +175,7 @@ def check_watch(host, seen, log, from_index=None):
             problems.append("%s: watch delivered %d again or out of order "
                             "(expected %d)" % (host, i, expect))
             continue
-        if i > expect:
+        if i > expect and not _announced(allowed, expect, i):
             problems.append("%s: watch skipped %d..%d" % (host, expect,
                                                           i - 1))
         want = by_index.get(i)
@@ -175,6 +188,12 @@ def check_watch(host, seen, log, from_index=None):
         problems.append("%s: watch stopped at %d, the log goes to %d" %
                         (host, expect - 1, end))
     return problems
+
+
+def _announced(allowed, expect, got):
+    """A gap from expect to got is fine only if the watch asked for expect
+    and a 401 said the history now starts at got."""
+    return (expect, got) in allowed
 
 
 def _strip(ev):

@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -218,11 +219,33 @@ def to_event(doc):
             "prev": None if prev is None else prev.get("value")}
 
 
+class Cleared(Exception):
+    """The host answered 401: its history starts at .start (a host
+    restored from a snapshot keeps a shorter history, by design)."""
+
+    def __init__(self, start):
+        super().__init__(start)
+        self.start = start
+
+
+def _cleared_start(body):
+    """The oldest index kept, from a 401's cause "[start/asked]"."""
+    try:
+        doc = json.loads(body.decode())
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("errorCode") != 401:
+        return None
+    m = re.search(r"\[(\d+)/\d+\]", doc.get("cause") or "")
+    return int(m.group(1)) if m else None
+
+
 def stream_events(srv, from_index, stop, on_event, until=None,
                   timeout=2.0):
     """Reads a recursive stream watch on PREFIX from from_index, calling
     on_event(event) for each; returns the next index to ask for when the
-    stream ends, stop is set, or an event with index >= until came."""
+    stream ends, stop is set, or an event with index >= until came.
+    Raises Cleared on a 401."""
     nxt = from_index
     conn = _Conn(srv.ns, srv.ip, srv.client_port, timeout)
     try:
@@ -230,7 +253,9 @@ def stream_events(srv, from_index, stop, on_event, until=None,
                                   stream="true", waitIndex=str(nxt)))
         resp = conn.getresponse()
         if resp.status != 200:
-            resp.read()
+            start = _cleared_start(resp.read())
+            if start is not None and start > nxt:
+                raise Cleared(start)
             return nxt
         buf = b""
         while not stop.is_set():
@@ -264,6 +289,7 @@ class Watcher:
     def __init__(self, srv):
         self.srv = srv
         self.events = []
+        self.jumps = []  # (asked index, oldest kept) of each 401
         self.next = 1
         self.reconnects = 0
         self.stop = threading.Event()
@@ -272,8 +298,13 @@ class Watcher:
     def loop(self):
         while not self.stop.is_set():
             if self.srv.alive():
-                self.next = stream_events(self.srv, self.next, self.stop,
-                                          self.events.append)
+                try:
+                    self.next = stream_events(self.srv, self.next,
+                                              self.stop, self.events.append)
+                except Cleared as c:
+                    # what an etcd client does: re-list, then watch on
+                    self.jumps.append((self.next, c.start))
+                    self.next = c.start
                 self.reconnects += 1
             self.stop.wait(0.2)
 
@@ -282,13 +313,27 @@ class Watcher:
 
 
 def read_log(srv, until, timeout=30.0):
-    """The host's whole event log under PREFIX, up to index until."""
+    """The host's event log under PREFIX, from the oldest event it keeps
+    up to index until."""
     out, stop = [], threading.Event()
     deadline = time.monotonic() + timeout
     nxt = 1
     while nxt <= until and time.monotonic() < deadline:
-        nxt = stream_events(srv, nxt, stop, out.append, until=until)
+        try:
+            nxt = stream_events(srv, nxt, stop, out.append, until=until)
+        except Cleared as c:
+            nxt = c.start
     return out
+
+
+def merge_logs(logs):
+    """One log from every host's (possibly shorter) log; the checks compare
+    the hosts on the indexes they share."""
+    by_index = {}
+    for evs in logs.values():
+        for ev in evs:
+            by_index.setdefault(ev["index"], ev)
+    return [by_index[i] for i in sorted(by_index)]
 
 
 # ---- the run ---------------------------------------------------------------------
@@ -452,15 +497,34 @@ class Run:
 
     # -- checks --
 
+    def save(self, path, logs, watchers, final):
+        """Everything the checks read, for re-checking offline."""
+        with open(path, "w") as f:
+            json.dump({"final": final,
+                       "ops": [op.to_dict() for op in self.ops],
+                       "logs": logs,
+                       "watches": {w.srv.name: {"events": w.events,
+                                                "jumps": w.jumps}
+                                   for w in watchers}}, f)
+
     def check_all(self, logs, watchers, final):
+        if self.args.history:
+            self.save(self.args.history, logs, watchers, final)
         ops = self.ops
-        log = logs[self.hosts[0].name]
-        if not log or log[-1]["index"] != final:
-            self.problem("event-log", "%s's log ends at %s, the index is "
-                         "%d" % (self.hosts[0].name,
-                                 log[-1]["index"] if log else None, final))
+        log = merge_logs(logs)
+        whole = bool(log) and log[0]["index"] == 1 and \
+            log[-1]["index"] == final and len(log) == final
+        if not whole:
+            self.problem("event-log", "the hosts' logs together hold %d "
+                         "events (%s..%s), the index is %d" % (
+                             len(log), log[0]["index"] if log else None,
+                             log[-1]["index"] if log else None, final))
+        self.short_logs = {h: evs[0]["index"] for h, evs in logs.items()
+                           if evs and evs[0]["index"] > 1}
         t = time.monotonic()
-        results = lz.check(ops, log=log, budget=self.args.budget)
+        # without the whole log, unknown writes are left to the search
+        results = lz.check(ops, log=log if whole else None,
+                           budget=self.args.budget)
         self.check_time = time.monotonic() - t
         for r in results:
             if r.ok is None:
@@ -479,7 +543,8 @@ class Run:
             self.problem("logs-agree", p)
         for w in watchers:
             for p in checks.check_watch(w.srv.name, w.events, log,
-                                        from_index=1 if log else None):
+                                        from_index=1 if log else None,
+                                        jumps=w.jumps):
                 self.problem("watch", p)
         for h in self.hosts:
             text = h.log_text(tail=1000000)
@@ -492,6 +557,8 @@ class Run:
         self.watch_events = {w.srv.name: len(w.events) for w in watchers}
         self.watch_reconnects = {w.srv.name: w.reconnects
                                  for w in watchers}
+        self.watch_401 = {w.srv.name: len(w.jumps) for w in watchers
+                          if w.jumps}
         self.final_index = final
 
     def sanity(self, ops, log, watchers):
@@ -546,6 +613,8 @@ class Run:
             "final_index": getattr(self, "final_index", None),
             "watch_events": getattr(self, "watch_events", {}),
             "watch_reconnects": getattr(self, "watch_reconnects", {}),
+            "watch_401": getattr(self, "watch_401", {}),
+            "hosts_with_short_history": getattr(self, "short_logs", {}),
             "check_seconds": round(getattr(self, "check_time", 0), 2),
             "problems": {k: len(v) for k, v in self.problems.items()},
         }
@@ -573,6 +642,8 @@ def parse(argv):
     ap.add_argument("--ovld-args", default="",
                     help="extra ovld flags, e.g. '--snapshot-count 200'")
     ap.add_argument("--out", default="", help="write the JSON summary here")
+    ap.add_argument("--history", default="",
+                    help="write the recorded history (JSON) here")
     return ap.parse_args(argv)
 
 

@@ -457,6 +457,18 @@ def other_checks():
            "logs agree: same logs")
     expect(checks.check_logs_agree({"h1": log, "h2": log[:-1]}) != [],
            "logs agree: shorter log found")
+    expect(checks.check_logs_agree({"h1": log, "h2": log[2:]}) == [],
+           "logs agree: a host restored from a snapshot keeps a suffix")
+    alt = [dict(e) for e in log]
+    alt[3]["value"] = "zz"
+    expect(checks.check_logs_agree({"h1": log, "h2": alt[2:]}) != [],
+           "logs agree: a differing event in the shared part found")
+    gap = log[:1] + log[2:]  # index 4 missing
+    expect(checks.check_watch("h1", gap, log, jumps=[(4, 5)]) == [],
+           "watch: a gap announced by a 401 (the host's history starts "
+           "at 5) is allowed")
+    expect(checks.check_watch("h1", gap, log, jumps=[(4, 6)]) != [],
+           "watch: a 401 that does not match the gap excuses nothing")
 
     expect(checks.check_watch("h1", log, log) == [], "watch: full stream")
     expect(checks.check_watch("h1", log[1:], log, from_index=4) == [],
