@@ -302,7 +302,10 @@ int store_restore(store *s, const void *buf, size_t len)
 	}
 	if ((rc = store_lmdb_err(mdb_txn_commit(txn), "commit")) != 0)
 		return rc;
+	uint64_t old = s->index;
 	s->index = index;
 	s->applied = raft;
+	if (index > old)
+		store_publish_history(s, old + 1, index);
 	return 0;
 }

@@ -163,6 +163,42 @@ static void publish(store *s, const evlist *evs)
 				s->subs[j].cb(s->subs[j].ctx, &evs->v[i]);
 }
 
+void store_publish_history(store *s, uint64_t from, uint64_t to)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	unsigned char first[8];
+	if (from > to || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+		return;
+	if (mdb_cursor_open(txn, s->history, &c) != 0) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	put_be64(first, from);
+	MDB_val k = {sizeof(first), first}, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	uint64_t at = rc == 0 ? get_be64(k.mv_data) : to + 1;
+	if (at > from)
+		log_warn("store",
+			 "events %llu..%llu are not in the restored "
+			 "history: watchers miss them",
+			 (unsigned long long)from,
+			 (unsigned long long)(at > to ? to : at - 1));
+	for (; rc == 0 && (at = get_be64(k.mv_data)) <= to;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		store_result r;
+		memset(&r, 0, sizeof(r));
+		if (event_decode(v.mv_data, v.mv_size, &r.ev) != 0)
+			continue;
+		for (size_t j = 0; j < s->n_subs; j++)
+			if (s->subs[j].cb)
+				s->subs[j].cb(s->subs[j].ctx, &r.ev);
+		store_result_free(&r);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+}
+
 /* Room asked for beyond the last used page: a transaction copies the
  * pages it changes, so small commands need a little, large values twice
  * their size. The reservation grows in steps of an eighth of the used

@@ -70,6 +70,12 @@ uint64_t get_le64(const unsigned char *p);
  * write first (-ENOSPC). */
 int store_reserve(store *s, size_t extra);
 
+/* Hands the history events from..to to the subscribers. A snapshot
+ * restore moves the store from one index to another without applying the
+ * entries between, but live watchers and the reconciler still need their
+ * events (the restored history carries them). */
+void store_publish_history(store *s, uint64_t from, uint64_t to);
+
 /* LMDB return codes to our convention: 0, or a negative error. */
 int store_lmdb_err(int rc, const char *what);
 
