@@ -389,7 +389,11 @@ class LogIndex:
     log: events (dicts with index, action, key, value) of the whole run;
     ops: the whole history."""
 
-    def __init__(self, log, ops):
+    def __init__(self, log, ops, apply_window=None):
+        # An unconditional delete's event does not name its client; its
+        # window ends apply_window s after its invocation (an assumption
+        # that can only make the check stricter).
+        self.apply_window = apply_window
         self.by_value = {}
         self.deletes = {}
         for ev in log:
@@ -527,6 +531,8 @@ def _resolve(op, logidx, seen, deadlines, maybe):
         if not cands:
             return None
         d = logidx.deadline_after(max(cands))
+        if logidx.apply_window is not None:
+            d = _min_end(d, op.invoke + logidx.apply_window)
         if d is not None:
             deadlines[op.id] = d
         maybe.append(op)
@@ -541,12 +547,13 @@ def _resolve(op, logidx, seen, deadlines, maybe):
     return op
 
 
-def check(ops, budget=2_000_000, log=None):
+def check(ops, budget=2_000_000, log=None, apply_window=None):
     """Checks a whole history (many keys): a list of Results, one per key.
-    log: the server's event log for the run, if known."""
-    logidx = LogIndex(log, ops) if log is not None else None
+    log: the server's event log for the run, if known. budget: search
+    steps per key, at least 200 per operation."""
+    logidx = LogIndex(log, ops, apply_window) if log is not None else None
     by_key = {}
     for op in ops:
         by_key.setdefault(op.key, []).append(op)
-    return [check_key(k, v, budget, logidx)
+    return [check_key(k, v, max(budget, 200 * len(v)), logidx)
             for k, v in sorted(by_key.items())]

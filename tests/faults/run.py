@@ -524,7 +524,8 @@ class Run:
         t = time.monotonic()
         # without the whole log, unknown writes are left to the search
         results = lz.check(ops, log=log if whole else None,
-                           budget=self.args.budget)
+                           budget=self.args.budget,
+                           apply_window=self.args.apply_window)
         self.check_time = time.monotonic() - t
         for r in results:
             if r.ok is None:
@@ -588,7 +589,8 @@ class Run:
             target.result = dict(target.result, value=victim.value,
                                  index=victim.result["index"])
             rs = lz.check([b for b in bad if b.key == victim.key], log=log,
-                          budget=self.args.budget)
+                          budget=self.args.budget,
+                          apply_window=self.args.apply_window)
             if all(r.ok for r in rs):
                 self.problem("checker-sanity", "a stale read went unseen")
         w = max(watchers, key=lambda w: len(w.events))
@@ -639,6 +641,9 @@ def parse(argv):
     ap.add_argument("--heartbeat", type=int, default=50)
     ap.add_argument("--election", type=int, default=500)
     ap.add_argument("--budget", type=int, default=3_000_000)
+    ap.add_argument("--apply-window", type=float, default=30.0,
+                    help="latest an unanswered DELETE may apply after it "
+                    "was sent (s); only makes the check stricter")
     ap.add_argument("--ovld-args", default="",
                     help="extra ovld flags, e.g. '--snapshot-count 200'")
     ap.add_argument("--out", default="", help="write the JSON summary here")
