@@ -402,6 +402,7 @@ struct change_job {
 	int role;
 	char addr[64];
 	char record[1024];
+	raft_id stale_id; /* JOB_JOIN: an old member at the joiner's address */
 	raftnode_reply_cb reply; /* internal channel answer */
 	void *reply_ctx;
 	raftnode_member_cb member_cb; /* local API answer */
@@ -411,6 +412,8 @@ struct change_job {
 };
 
 static void run_next_job(raftnode *rn);
+static int delete_record(raftnode *rn, raft_id id, raftnode_done_cb cb,
+			 void *ctx);
 
 static void job_answer(change_job *job, int status, const char *why)
 {
@@ -480,14 +483,7 @@ static void on_removed(struct raft_change *req, int status)
 		return;
 	}
 	log_info("raft", "member %016llx removed", (unsigned long long)job->id);
-	char key[64];
-	record_key(job->id, key, sizeof(key));
-	store_cmd cmd = {.op = STORE_OP_META_DEL,
-			 .path = key,
-			 .path_len = strlen(key),
-			 .prev_exist = -1,
-			 .now_ns = raftnode_wall_ns()};
-	if (raftnode_propose(job->rn, &cmd, on_record_written, job) != 0)
+	if (delete_record(job->rn, job->id, on_record_written, job) != 0)
 		job_answer(job, 204, NULL);
 }
 
@@ -502,6 +498,42 @@ static void on_assigned(struct raft_change *req, int status)
 			 (unsigned long long)job->id,
 			 job->role == RAFT_VOTER ? "voter" : "standby");
 	job_answer(job, status ? 500 : 200, NULL);
+}
+
+static void job_start(raftnode *rn, change_job *job);
+
+static void on_meta_deleted(void *ctx, store_result *res)
+{
+	store_result_free(res);
+}
+
+static int delete_record(raftnode *rn, raft_id id, raftnode_done_cb cb,
+			 void *ctx)
+{
+	char key[64];
+	record_key(id, key, sizeof(key));
+	store_cmd cmd = {.op = STORE_OP_META_DEL,
+			 .path = key,
+			 .path_len = strlen(key),
+			 .prev_exist = -1,
+			 .now_ns = raftnode_wall_ns()};
+	return raftnode_propose(rn, &cmd, cb, ctx);
+}
+
+/* A host that lost its data dir joins again from the same address with a
+ * new id: the old member can never come back, so it goes first. */
+static void on_stale_removed(struct raft_change *req, int status)
+{
+	change_job *job = req->data;
+	if (status != 0) {
+		job_answer(job, 500, raft_strerror(status));
+		return;
+	}
+	log_info("raft", "stale member %016llx at %s removed for %016llx",
+		 (unsigned long long)job->stale_id, job->addr,
+		 (unsigned long long)job->id);
+	delete_record(job->rn, job->stale_id, on_meta_deleted, NULL);
+	job_start(job->rn, job);
 }
 
 static const struct raft_server *server_by_id(raftnode *rn, raft_id id)
@@ -539,6 +571,12 @@ static void job_start(raftnode *rn, change_job *job)
 			return;
 		}
 		s = server_by_addr(rn, job->addr);
+		if (s != NULL && job->type == JOB_JOIN && s->id != rn->id) {
+			job->stale_id = s->id;
+			rv = raft_remove(&rn->raft, &job->req, s->id,
+					 on_stale_removed);
+			break;
+		}
 		if (s != NULL) {
 			job_answer(job, 409, "peer URL exists");
 			return;
