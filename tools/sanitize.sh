@@ -101,7 +101,8 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 			# new inputs go to the scratch dir (first); seeds are read
 			# only; a crash leaves crash-* in the scratch dir.
 			# shellcheck disable=SC2086 # seeds may be empty
-			if ! (cd "$scratch" && "$bin" -max_total_time="$FUZZ_SECONDS" \
+			if ! (cd "$scratch" && OVLD_FUZZ_TMP="$scratch" \
+				"$bin" -max_total_time="$FUZZ_SECONDS" \
 				-rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
 				"$scratch/$t" $seeds); then
 				fail "fuzz $t (artifacts in $scratch)"

@@ -20,13 +20,24 @@
 #include "raft/command.h"
 #include "store/store.h"
 
+/* Scratch stores go under $OVLD_FUZZ_TMP (tools/sanitize.sh points it at
+ * a directory it deletes, as a crash skips atexit), else /dev/shm. */
+static void tmp_template(char *out, size_t n, const char *what)
+{
+	const char *tmp = getenv("OVLD_FUZZ_TMP");
+	snprintf(out, n, "%s/ovld-fuzz-%s-XXXXXX", tmp ? tmp : "/dev/shm",
+		 what);
+}
+
 static store *st;
 static uint64_t applied_index;
-static char dir[] = "/dev/shm/ovld-fuzz-command-XXXXXX";
+static char dir[4096];
 
 static void cleanup(void)
 {
 	char path[sizeof(dir) + 32];
+	if (dir[0] == '\0')
+		return;
 	if (st)
 		store_close(st);
 	st = NULL;
@@ -127,6 +138,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	log_set_level(LOG_LVL_ERROR + 1);
 	store_config cfg = {.map_size = 256u << 20};
+	tmp_template(dir, sizeof(dir), "command");
 	if (mkdtemp(dir) == NULL || store_open(&st, dir, &cfg) != 0)
 		abort();
 	atexit(cleanup);

@@ -21,11 +21,20 @@
 #include "log.h"
 #include "store/store.h"
 
-static char base[] = "/dev/shm/ovld-fuzz-snapshot-XXXXXX";
+/* Scratch stores go under $OVLD_FUZZ_TMP (tools/sanitize.sh points it at
+ * a directory it deletes, as a crash skips atexit), else /dev/shm. */
+static void tmp_template(char *out, size_t n, const char *what)
+{
+	const char *tmp = getenv("OVLD_FUZZ_TMP");
+	snprintf(out, n, "%s/ovld-fuzz-%s-XXXXXX", tmp ? tmp : "/dev/shm",
+		 what);
+}
+
+static char base[4096];
 
 static void remove_store(const char *dir)
 {
-	char path[256];
+	char path[4200];
 	const char *files[] = {"data.mdb", "lock.mdb", "ovld-store.lock"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -36,7 +45,7 @@ static void remove_store(const char *dir)
 
 static void cleanup(void)
 {
-	char dir[256];
+	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/s", base);
 	remove_store(dir);
 	rmdir(base);
@@ -44,7 +53,7 @@ static void cleanup(void)
 
 static store *fresh(void)
 {
-	char dir[256];
+	char dir[4200];
 	store *s;
 	store_config cfg = {.map_size = 64u << 20};
 	snprintf(dir, sizeof(dir), "%s/s", base);
@@ -122,6 +131,7 @@ static void seeds(const char *out)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	tmp_template(base, sizeof(base), "snapshot");
 	if (mkdtemp(base) == NULL)
 		abort();
 	atexit(cleanup);
