@@ -107,6 +107,9 @@ uint64_t raftnode_now_ms(raftnode *rn);
 int raftnode_has_leader(raftnode *rn);
 int64_t raftnode_wall_ns(void);
 
+/* heap.c: raft's allocator (works around a use-after-free in 0.15) */
+void heap_install(void);
+
 /* fsm.c */
 void fsm_init(raftnode *rn);
 

@@ -109,6 +109,7 @@ static void on_tick(uv_timer_t *t)
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 		  const raftnode_config *cfg)
 {
+	heap_install(); /* before raft allocates anything */
 	raftnode *rn = calloc(1, sizeof(*rn));
 	if (rn == NULL)
 		return -1;
