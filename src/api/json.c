@@ -251,27 +251,10 @@ void aj_node(abuf *b, const store_node *n, int64_t now_ns)
 	}
 }
 
-const char *aj_action_name(int action)
-{
-	static const char *const names[] = {
-	    [STORE_ACTION_GET] = "get",
-	    [STORE_ACTION_SET] = "set",
-	    [STORE_ACTION_CREATE] = "create",
-	    [STORE_ACTION_UPDATE] = "update",
-	    [STORE_ACTION_DELETE] = "delete",
-	    [STORE_ACTION_CAS] = "compareAndSwap",
-	    [STORE_ACTION_CAD] = "compareAndDelete",
-	    [STORE_ACTION_EXPIRE] = "expire",
-	};
-	if (action <= 0 || action > STORE_ACTION_EXPIRE)
-		return "unknown";
-	return names[action];
-}
-
 void aj_event(abuf *b, const store_event *ev, int64_t now_ns, int no_value)
 {
 	abuf_puts(b, "{\"action\":");
-	aj_cstr(b, aj_action_name(ev->action));
+	aj_cstr(b, store_action_name(ev->action));
 	if (no_value) {
 		abuf_putc(b, '}');
 		return;

@@ -227,7 +227,7 @@ static void test_error(void **state)
 	assert_int_equal(aj_error_status(300), 500);
 	assert_int_equal(aj_error_status(401), 400);
 	assert_int_equal(aj_error_status(104), 400);
-	assert_string_equal(aj_action_name(STORE_ACTION_CAD),
+	assert_string_equal(store_action_name(STORE_ACTION_CAD),
 			    "compareAndDelete");
 }
 
