@@ -22,7 +22,6 @@ void aj_duration(abuf *b, int64_t ns);
 /* ceil((expire - now) / 1 s), or 0 when nothing remains. */
 int64_t aj_ttl(int64_t expire_ns, int64_t now_ns);
 
-
 void aj_node(abuf *b, const store_node *n, int64_t now_ns);
 /* {"action":..,"node":..,"prevNode":..}; no_value drops node and prevNode
  * (noValueOnSuccess). No trailing newline. */
