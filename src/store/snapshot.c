@@ -97,15 +97,8 @@ int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap)
 	return 0;
 }
 
-/* History a snapshot carries: a host restored from one answers watches
- * from this far back; the full window stays on hosts that lived through
- * it. Copying all of it made every snapshot twice as large. */
-#define SNAP_HISTORY 10000
-
-/* Appends one database: only keys starting with prefix, if given, and
- * from key from on, if given. */
-static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix,
-		    const MDB_val *from)
+/* Appends one database (only keys starting with prefix, if given). */
+static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 {
 	size_t count_at = b->len, count = 0, pl = prefix ? strlen(prefix) : 0;
 	wb_u64(b, 0);
@@ -113,9 +106,8 @@ static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix,
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
 		return store_lmdb_err(rc, "cursor");
-	MDB_val k = from ? *from : (MDB_val){0}, v;
-	for (rc = mdb_cursor_get(c, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
-	     rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl)))
 			continue;
 		wb_u32(b, (uint32_t)k.mv_size);
@@ -147,13 +139,13 @@ int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
 	wb_bytes(&b, SNAP_MAGIC, 8);
 	wb_u64(&b, sn->raft_index);
 	wb_u64(&b, index);
-	unsigned char first[8];
-	put_be64(first, index > SNAP_HISTORY ? index - SNAP_HISTORY + 1 : 0);
-	MDB_val from = {sizeof(first), first};
-	if ((rc = write_db(&b, sn->txn, s->nodes, NULL, NULL)) == 0 &&
-	    (rc = write_db(&b, sn->txn, s->expiry, NULL, NULL)) == 0 &&
-	    (rc = write_db(&b, sn->txn, s->meta, META_USER, NULL)) == 0)
-		rc = write_db(&b, sn->txn, s->history, NULL, &from);
+	/* The whole history window goes along, so a host restored from a
+	 * snapshot answers old waitIndex values like its peers (no 401 a
+	 * client would not get elsewhere). It is half of the snapshot. */
+	if ((rc = write_db(&b, sn->txn, s->nodes, NULL)) == 0 &&
+	    (rc = write_db(&b, sn->txn, s->expiry, NULL)) == 0 &&
+	    (rc = write_db(&b, sn->txn, s->meta, META_USER)) == 0)
+		rc = write_db(&b, sn->txn, s->history, NULL);
 	if (rc == 0) {
 		uint64_t h = fnv1a(b.p, b.len);
 		wb_u64(&b, h);
