@@ -339,6 +339,25 @@ static int op_update(op_ctx *o, const store_cmd *c, const char *path,
 	return emit(o, &ev);
 }
 
+/* Removes the node at path (ev->prev, with its subtree) and emits ev with
+ * etcd's tombstone node: key, dir, createdIndex and the new index, no
+ * value. Shared by delete, compareAndDelete and expire. */
+static int remove_and_emit(op_ctx *o, const char *path, size_t len,
+			   store_event *ev)
+{
+	int rc = remove_node(o, path, len, &ev->prev);
+	if (rc != 0) {
+		store_node_free(&ev->prev);
+		return rc;
+	}
+	ev->index = ++o->index;
+	ev->node.key = strndup(path, len);
+	ev->node.dir = ev->prev.dir;
+	ev->node.created_index = ev->prev.created_index;
+	ev->node.modified_index = ev->index;
+	return emit(o, ev);
+}
+
 /* delete and compareAndDelete (cad). The event's node is the removed
  * node without value or TTL, with the new modifiedIndex. */
 static int op_delete(op_ctx *o, const store_cmd *c, const char *path,
@@ -369,16 +388,7 @@ static int op_delete(op_ctx *o, const store_cmd *c, const char *path,
 			   ? rc
 			   : fail_path(o, STORE_ERR_DIR_NOT_EMPTY, path, len);
 	}
-	if ((rc = remove_node(o, path, len, &ev.prev)) != 0) {
-		store_node_free(&ev.prev);
-		return rc;
-	}
-	ev.index = ++o->index;
-	ev.node.key = strndup(path, len);
-	ev.node.dir = ev.prev.dir;
-	ev.node.created_index = ev.prev.created_index;
-	ev.node.modified_index = ev.index;
-	return emit(o, &ev);
+	return remove_and_emit(o, path, len, &ev);
 }
 
 static int op_post(op_ctx *o, const store_cmd *c, const char *path, size_t len)
@@ -409,18 +419,11 @@ static int expire_one(op_ctx *o, const char *ek, size_t klen,
 	int rc = rec_decode(rec, &r);
 	if (rc == 0)
 		rc = node_from_rec(&ev.prev, path, klen, &r, 1);
-	if (rc == 0)
-		rc = remove_node(o, path, klen, &ev.prev);
 	if (rc != 0) {
 		store_node_free(&ev.prev);
 		return rc;
 	}
-	ev.index = ++o->index;
-	ev.node.key = strndup(path, klen);
-	ev.node.dir = ev.prev.dir;
-	ev.node.created_index = ev.prev.created_index;
-	ev.node.modified_index = ev.index;
-	return emit(o, &ev);
+	return remove_and_emit(o, path, klen, &ev);
 }
 
 static int op_expire(op_ctx *o, int64_t now)
