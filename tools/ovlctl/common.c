@@ -267,3 +267,22 @@ int count_add(ctl *c, const char *nid, int delta)
 	}
 	return KV_TEST_FAILED;
 }
+
+int flag_value(int argc, char **argv, int *i, const char *name,
+	       const char **dst)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		*dst = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return fail("flag needs an argument: %s", a), -1;
+	*dst = argv[++*i];
+	return 1;
+}

@@ -31,31 +31,20 @@ static int parse_attach(int argc, char **argv, attach_opts *o)
 	memset(o, 0, sizeof(*o));
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
-		const char **dst = NULL;
-		if (!strcmp(a, "--netns"))
-			dst = &o->netns;
-		else if (!strcmp(a, "--pid"))
-			dst = &o->pid;
-		else if (!strcmp(a, "--ip"))
-			dst = &o->ip;
-		else if (!strncmp(a, "--netns=", 8))
-			o->netns = a + 8;
-		else if (!strncmp(a, "--pid=", 6))
-			o->pid = a + 6;
-		else if (!strncmp(a, "--ip=", 5))
-			o->ip = a + 5;
-		else if (a[0] == '-')
+		int m;
+		if ((m = flag_value(argc, argv, &i, "--netns", &o->netns)) ||
+		    (m = flag_value(argc, argv, &i, "--pid", &o->pid)) ||
+		    (m = flag_value(argc, argv, &i, "--ip", &o->ip))) {
+			if (m < 0)
+				return 1;
+		} else if (a[0] == '-') {
 			return fail("unknown flag: %s", a);
-		else if (!o->net)
+		} else if (!o->net) {
 			o->net = a;
-		else if (!o->name)
+		} else if (!o->name) {
 			o->name = a;
-		else
+		} else {
 			return fail("attach takes NETWORK NAME");
-		if (dst) {
-			if (++i >= argc)
-				return fail("flag needs an argument: %s", a);
-			*dst = argv[i];
 		}
 	}
 	if (!o->net || !o->name)

@@ -258,36 +258,23 @@ static int parse_create(int argc, char **argv, create_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->driver = "overlay";
 	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		const char **dst = NULL;
-		if (!strcmp(a, "-d") || !strcmp(a, "--driver"))
-			dst = &o->driver;
-		else if (!strcmp(a, "--subnet"))
-			dst = &o->subnet;
-		else if (!strcmp(a, "--gateway"))
-			dst = &o->gateway;
-		else if (!strcmp(a, "--vni"))
-			dst = &o->vni;
-		else if (!strncmp(a, "--subnet=", 9))
-			o->subnet = a + 9;
-		else if (!strncmp(a, "--gateway=", 10))
-			o->gateway = a + 10;
-		else if (!strncmp(a, "--vni=", 6))
-			o->vni = a + 6;
-		else if (!strncmp(a, "--driver=", 9))
-			o->driver = a + 9;
-		else if (a[0] == '-')
+		const char *a = argv[i];
+		int m;
+		if ((m = flag_value(argc, argv, &i, "-d", &o->driver)) ||
+		    (m = flag_value(argc, argv, &i, "--driver", &o->driver)) ||
+		    (m = flag_value(argc, argv, &i, "--subnet", &o->subnet)) ||
+		    (m = flag_value(argc, argv, &i, "--gateway",
+				    &o->gateway)) ||
+		    (m = flag_value(argc, argv, &i, "--vni", &o->vni))) {
+			if (m < 0)
+				return 1;
+		} else if (a[0] == '-') {
 			return fail("unknown flag: %s", a);
-		else if (o->name)
+		} else if (o->name) {
 			return fail("\"network create\" requires exactly 1 "
 				    "argument");
-		else
+		} else {
 			o->name = a;
-		if (dst) {
-			if (++i >= argc)
-				return fail("flag needs an argument: %s", a);
-			v = argv[i];
-			*dst = v;
 		}
 	}
 	if (!o->name)

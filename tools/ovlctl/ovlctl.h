@@ -49,6 +49,12 @@ typedef struct netinfo {
 /* Prints "Error: <msg>" on stderr; always returns 1 (the exit status). */
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Matches argv[*i] against "--name VALUE" or "--name=VALUE": 1 and *dst
+ * set (the value consumed), 0 when it is another argument, or -1 after
+ * printing the error when the value is missing. */
+int flag_value(int argc, char **argv, int *i, const char *name,
+	       const char **dst);
+
 int ip_parse(const char *s, uint32_t *ip); /* host order */
 void ip_format(uint32_t ip, char out[16]);
 int cidr_parse(const char *s, uint32_t *net, int *prefix);
