@@ -258,6 +258,14 @@ def start_with_check(lab, what, fn):
         return None
 
 
+def form_three(lab, c):
+    """h1 bootstraps, h2 and h3 join through it, each start one check.
+    True when all three came up."""
+    return bool(start_with_check(lab, "h1 bootstraps", c.bootstrap) and
+                start_with_check(lab, "h2 joins", lambda: c.join("h2")) and
+                start_with_check(lab, "h3 joins", lambda: c.join("h3")))
+
+
 # ---- network namespaces --------------------------------------------------
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)

@@ -27,12 +27,6 @@ ROUNDS = int(os.environ.get("FAILOVER_ROUNDS", "2"))
 ARGS = os.environ.get("FAILOVER_ARGS", "").split()
 
 
-def form(lab, c):
-    return cl.start_with_check(lab, "h1 bootstraps", c.bootstrap) and \
-        cl.start_with_check(lab, "h2 joins", lambda: c.join("h2")) and \
-        cl.start_with_check(lab, "h3 joins", lambda: c.join("h3"))
-
-
 def kill_round(lab, c, w, rnd):
     ld = c.leader(timeout=15)
     if not lab.check(ld is not None, "round %d: a leader is known" % rnd):
@@ -102,7 +96,7 @@ def check_durable(lab, c, w):
 def main():
     with cl.Lab("cluster-failover") as lab:
         c = cl.Cluster(lab, common_args=[] if cl.is_etcd() else ARGS)
-        if form(lab, c):
+        if cl.form_three(lab, c):
             cl.wait_until(lambda: all(len(cl.members(s) or []) == 3
                                       for s in c.hosts), 10)
             w = cl.Writer(c.alive, "/fo", threads=6, timeout=3.0).start()

@@ -20,10 +20,7 @@ import clusterlab as cl  # noqa: E402
 def main():
     with cl.Lab("cluster-rejoin") as lab:
         c = cl.Cluster(lab)
-        if cl.start_with_check(lab, "h1 bootstraps", c.bootstrap) and \
-                cl.start_with_check(lab, "h2 joins", lambda: c.join("h2")) \
-                and cl.start_with_check(lab, "h3 joins",
-                                        lambda: c.join("h3")):
+        if cl.form_three(lab, c):
             run(lab, c)
     lab.finish()
 

@@ -122,10 +122,7 @@ def static_cluster(lab):
 def main():
     with cl.Lab("cluster-restart") as lab:
         c = cl.Cluster(lab)
-        if cl.start_with_check(lab, "h1 bootstraps", c.bootstrap) and \
-                cl.start_with_check(lab, "h2 joins", lambda: c.join("h2")) \
-                and cl.start_with_check(lab, "h3 joins",
-                                        lambda: c.join("h3")):
+        if cl.form_three(lab, c):
             cl.wait_until(lambda: all(len(cl.members(s) or []) == 3
                                       for s in c.hosts), 10)
             ld = c.leader()

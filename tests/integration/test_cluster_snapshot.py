@@ -37,10 +37,7 @@ def restored(srv):
 def main():
     with cl.Lab("cluster-snapshot") as lab:
         c = cl.Cluster(lab, common_args=["--snapshot-count", "500"])
-        if cl.start_with_check(lab, "h1 bootstraps", c.bootstrap) and \
-                cl.start_with_check(lab, "h2 joins", lambda: c.join("h2")) \
-                and cl.start_with_check(lab, "h3 joins",
-                                        lambda: c.join("h3")):
+        if cl.form_three(lab, c):
             run(lab, c)
     lab.finish()
 
