@@ -73,7 +73,7 @@ static void set_defaults(config *cfg)
 	cfg->election_ms = 300;
 	cfg->snapshot_count = 10000;
 	cfg->endpoint_gc_s = 600;
-	cfg->history_window = 100000;
+	cfg->history_window = 10000;
 	cfg->datapath = 1;
 }
 

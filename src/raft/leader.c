@@ -46,7 +46,8 @@ static void on_nudged(struct raft_barrier *req, int status)
 	rn->nudge_inflight = 0;
 }
 
-/* canonical/raft 0.15 sends a new commit index only with the next
+/* Every loop turn ends here (a uv_check handle, on every host).
+ * canonical/raft 0.15 sends a new commit index only with the next
  * AppendEntries, up to a heartbeat later, so watches on followers would
  * lag by a heartbeat. After a loop turn that applied entries, the leader
  * appends a barrier, whose AppendEntries carries the commit index now. At
@@ -54,6 +55,7 @@ static void on_nudged(struct raft_barrier *req, int status)
 static void on_check(uv_check_t *h)
 {
 	raftnode *rn = h->data;
+	store_flush(rn->st); /* the turn's applied entries, one commit */
 	if (!rn->nudge_wanted || rn->nudge_inflight || rn->closing)
 		return;
 	rn->nudge_wanted = 0;

@@ -9,12 +9,6 @@
 
 #include "store_int.h"
 
-static int read_begin(store *s, MDB_txn **txn)
-{
-	return store_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn),
-			      "begin read");
-}
-
 static int add_child(store_node *dir, size_t *cap, const char *dpath,
 		     size_t dlen, const char *name, size_t nlen,
 		     const MDB_val *v)
@@ -88,7 +82,7 @@ int store_get(store *s, const char *path, int recursive, int sorted,
 		return -ENOMEM;
 	size_t len = strlen(p);
 	MDB_txn *txn;
-	int rc = read_begin(s, &txn);
+	int rc = store_read_begin(s, &txn);
 	if (rc != 0) {
 		free(p);
 		return rc;
@@ -190,7 +184,7 @@ uint64_t store_history_start(store *s)
 	MDB_txn *txn;
 	MDB_cursor *c;
 	uint64_t start = s->index + 1;
-	if (read_begin(s, &txn) != 0)
+	if (store_read_begin(s, &txn) != 0)
 		return start;
 	if (mdb_cursor_open(txn, s->history, &c) == 0) {
 		MDB_val k, v;
@@ -230,7 +224,7 @@ int store_history_find(store *s, uint64_t from, const char *path, int recursive,
 		return history_err(s, start, from, err);
 	MDB_txn *txn;
 	MDB_cursor *c;
-	int rc = read_begin(s, &txn);
+	int rc = store_read_begin(s, &txn);
 	if (rc != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, s->history, &c)) != 0) {
@@ -261,7 +255,7 @@ int64_t store_next_expiry(store *s)
 	MDB_txn *txn;
 	MDB_cursor *c;
 	int64_t next = 0;
-	if (read_begin(s, &txn) != 0)
+	if (store_read_begin(s, &txn) != 0)
 		return 0;
 	if (mdb_cursor_open(txn, s->expiry, &c) == 0) {
 		MDB_val k, v;
@@ -278,7 +272,7 @@ size_t store_key_count(store *s)
 	MDB_txn *txn;
 	MDB_stat st;
 	size_t n = 0;
-	if (read_begin(s, &txn) != 0)
+	if (store_read_begin(s, &txn) != 0)
 		return 0;
 	if (mdb_stat(txn, s->nodes, &st) == 0)
 		n = st.ms_entries;

@@ -84,10 +84,10 @@ int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap)
 	store_snap *sn = calloc(1, sizeof(*sn));
 	if (sn == NULL)
 		return -ENOMEM;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->txn);
+	int rc = store_read_begin(s, &sn->txn);
 	if (rc != 0) {
 		free(sn);
-		return store_lmdb_err(rc, "snapshot begin");
+		return rc;
 	}
 	sn->s = s;
 	/* Raft may have applied entries that never reach the store
@@ -107,7 +107,8 @@ static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 	if (rc != 0)
 		return store_lmdb_err(rc, "cursor");
 	MDB_val k, v;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl)))
 			continue;
 		wb_u32(b, (uint32_t)k.mv_size);
@@ -283,7 +284,7 @@ int store_restore(store *s, const void *buf, size_t len)
 		return 0;
 	}
 	MDB_txn *txn;
-	if ((rc = store_reserve(s, len)) != 0)
+	if ((rc = store_flush(s)) != 0 || (rc = store_reserve(s, len)) != 0)
 		return rc;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return store_lmdb_err(rc, "begin");
@@ -295,8 +296,8 @@ int store_restore(store *s, const void *buf, size_t len)
 	if ((rc = store_lmdb_err(mdb_txn_commit(txn), "commit")) != 0)
 		return rc;
 	uint64_t old = s->index;
-	s->index = index;
-	s->applied = raft;
+	s->index = s->committed_index = index;
+	s->applied = s->committed_applied = raft;
 	if (index > old)
 		store_publish_history(s, old + 1, index);
 	return 0;

@@ -1,5 +1,5 @@
-/* store.c - the store handle: opening LMDB, applying Raft entries in one
- * write transaction each, publishing events, subscriptions and the
+/* store.c - the store handle: opening LMDB, applying Raft entries in
+ * batched write transactions, publishing events, subscriptions and the
  * replicated metadata. Reads and watches are in read.c, the etcd
  * operations in ops.c, snapshots in snapshot.c. */
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include "store_int.h"
 
 #define DEFAULT_MAP_SIZE (8ULL << 30)
-#define DEFAULT_WINDOW 100000
+#define DEFAULT_WINDOW 10000
 
 static int mkdir_p(const char *dir)
 {
@@ -77,6 +77,8 @@ static int open_dbs(store *s)
 		mdb_txn_abort(txn);
 		return rc;
 	}
+	s->committed_index = s->index;
+	s->committed_applied = s->applied;
 	return store_lmdb_err(mdb_txn_commit(txn), "commit");
 }
 
@@ -128,6 +130,7 @@ void store_close(store *s)
 {
 	if (s == NULL)
 		return;
+	store_flush(s);
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	close(s->lock_fd);
@@ -168,7 +171,7 @@ void store_publish_history(store *s, uint64_t from, uint64_t to)
 	MDB_txn *txn;
 	MDB_cursor *c;
 	unsigned char first[8];
-	if (from > to || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+	if (from > to || store_read_begin(s, &txn) != 0)
 		return;
 	if (mdb_cursor_open(txn, s->history, &c) != 0) {
 		mdb_txn_abort(txn);
@@ -251,26 +254,89 @@ int store_reserve(store *s, size_t extra)
 	return 0;
 }
 
+/* Entries applied since the last commit share one write transaction:
+ * libraft hands committed entries over in bursts, and LMDB's commit
+ * bookkeeping, not the B-tree work, is most of an apply's cost. The batch
+ * is committed by store_flush (once per loop turn), before any read, and
+ * at BATCH_MAX entries. Durability is unchanged: the Raft log is the
+ * durable copy and LMDB is never synced per entry anyway. */
+#define BATCH_MAX 512
+
+/* After a failed commit the store is behind what Raft thinks it applied;
+ * applying more would skip entries, so it stops and a restart replays them
+ * from the Raft log. Readers still see the last committed state. */
+static void stop_applying(store *s, int rc)
+{
+	log_error("store",
+		  "cannot commit Raft entries %llu..%llu to the data file "
+		  "(%s): this host stops applying; restart it to replay them",
+		  (unsigned long long)s->committed_applied + 1,
+		  (unsigned long long)s->applied, mdb_strerror(rc));
+	s->failed = 1;
+	s->index = s->committed_index;
+	s->applied = s->committed_applied;
+}
+
+int store_flush(store *s)
+{
+	if (s->batch == NULL)
+		return 0;
+	MDB_txn *txn = s->batch;
+	s->batch = NULL;
+	s->batch_n = 0;
+	int rc = mdb_txn_commit(txn);
+	if (rc != 0) {
+		stop_applying(s, rc);
+		return store_lmdb_err(rc, "commit");
+	}
+	s->committed_index = s->index;
+	s->committed_applied = s->applied;
+	return 0;
+}
+
+int store_read_begin(store *s, MDB_txn **txn)
+{
+	store_flush(s); /* on failure, read the last committed state */
+	return store_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn),
+			      "begin read");
+}
+
+/* Drops the batch after a failed operation. Entries before this one were
+ * already answered, so losing them means stopping. */
+static void abort_batch(store *s, int rc)
+{
+	mdb_txn_abort(s->batch);
+	s->batch = NULL;
+	s->batch_n = 0;
+	if (s->applied != s->committed_applied)
+		stop_applying(s, rc);
+}
+
 static int apply_txn(store *s, op_ctx *o, const store_cmd *cmd,
 		     uint64_t raft_index)
 {
+	if (s->failed)
+		return -EIO;
 	int rc = store_reserve(s, cmd->path_len + cmd->value_len +
 				      cmd->prev_value_len);
-	if (rc != 0)
+	if (rc != 0) {
+		store_flush(s); /* keep what fits; this entry fails */
 		return rc;
-	rc = mdb_txn_begin(s->env, NULL, 0, &o->txn);
-	if (rc != 0)
+	}
+	if (s->batch == NULL &&
+	    (rc = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
+		s->batch = NULL;
 		return store_lmdb_err(rc, "begin");
+	}
+	o->txn = s->batch;
 	rc = ops_run(o, cmd);
 	if (rc == 0 && o->evs.n)
 		rc = trim_history(s, o->txn, o->index);
 	if (rc == 0)
 		rc = state_put(s, o->txn, o->index, raft_index);
-	if (rc != 0) {
-		mdb_txn_abort(o->txn);
-		return rc;
-	}
-	return store_lmdb_err(mdb_txn_commit(o->txn), "commit");
+	if (rc != 0)
+		abort_batch(s, rc);
+	return rc;
 }
 
 int store_apply(store *s, const store_cmd *cmd, uint64_t raft_index,
@@ -289,6 +355,8 @@ int store_apply(store *s, const store_cmd *cmd, uint64_t raft_index,
 	}
 	s->index = o.index;
 	s->applied = raft_index;
+	if (++s->batch_n >= BATCH_MAX)
+		store_flush(s);
 	publish(s, &o.evs);
 	if (res) {
 		res->error = o.error;
@@ -358,9 +426,9 @@ int store_meta_get(store *s, const char *key, char **value, size_t *len)
 	strcpy(kb, META_USER);
 	strcat(kb, key);
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	int rc = store_read_begin(s, &txn);
 	if (rc != 0)
-		return store_lmdb_err(rc, "begin");
+		return rc;
 	MDB_val k = {kl, kb}, v;
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == 0) {
@@ -387,9 +455,9 @@ int store_meta_scan(store *s, const char *prefix, store_meta_cb cb, void *ctx)
 	strcat(pb, prefix);
 	MDB_txn *txn;
 	MDB_cursor *c;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	int rc = store_read_begin(s, &txn);
 	if (rc != 0)
-		return store_lmdb_err(rc, "begin");
+		return rc;
 	if ((rc = mdb_cursor_open(txn, s->meta, &c)) != 0) {
 		mdb_txn_abort(txn);
 		return store_lmdb_err(rc, "cursor");

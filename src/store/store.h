@@ -113,19 +113,24 @@ typedef struct store_result {
 typedef struct store_config {
 	size_t map_size; /* LMDB map size in bytes; 0 = default (8 GiB) */
 	uint64_t
-	    history_window; /* events kept for watches; 0 = default (100000) */
+	    history_window; /* events kept for watches; 0 = default (10000) */
 } store_config;
 
 int store_open(store **out, const char *dir, const store_config *cfg);
 void store_close(store *s);
 
-/* Applies one command taken from Raft entry raft_index, in one LMDB write
- * transaction that also records raft_index. Entries at or below the
- * recorded index are skipped (returns 0, res->error = 0, res->index = 0).
- * Returns 0 unless LMDB itself fails (a disk error): etcd errors are in res.
- * res may be NULL. Events are published to subscribers after the commit. */
+/* Applies one command taken from Raft entry raft_index, in the LMDB write
+ * transaction of the current batch, which also records raft_index.
+ * Entries at or below the recorded index are skipped (returns 0,
+ * res->error = 0, res->index = 0). Returns 0 unless LMDB itself fails (a
+ * disk error): etcd errors are in res. res may be NULL. Events are
+ * published to subscribers at once; every read commits the batch first,
+ * so readers see every applied entry. */
 int store_apply(store *s, const store_cmd *cmd, uint64_t raft_index,
 		store_result *res);
+/* Commits the batch of applied entries; call once per loop turn. After a
+ * failed commit the store stops applying (a restart replays the log). */
+int store_flush(store *s);
 
 /* GET of path: action "get" with the node (and its children for dirs). */
 int store_get(store *s, const char *path, int recursive, int sorted,

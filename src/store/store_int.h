@@ -38,8 +38,12 @@ typedef struct store_sub {
 struct store {
 	MDB_env *env;
 	MDB_dbi nodes, expiry, meta, history;
-	uint64_t index;	   /* committed store index */
-	uint64_t applied;  /* committed applied Raft index */
+	uint64_t index;	  /* store index, batch included */
+	uint64_t applied; /* applied Raft index, batch included */
+	MDB_txn *batch;	  /* write txn holding entries not yet committed */
+	unsigned batch_n; /* entries in it */
+	uint64_t committed_index, committed_applied; /* as of the last commit */
+	int failed;	   /* a commit failed: applying stops until a restart */
 	uint64_t window;   /* history events kept */
 	size_t max_key;	   /* LMDB's key size limit */
 	int lock_fd;	   /* flock'ed: one process per store */
@@ -57,6 +61,10 @@ typedef struct noderec {
 	const char *value;
 	size_t value_len;
 } noderec;
+
+/* Commits the batch, then begins a read transaction, so every read sees
+ * every entry applied so far. */
+int store_read_begin(store *s, MDB_txn **txn);
 
 /* Byte-order helpers. */
 void put_be64(unsigned char *p, uint64_t v);

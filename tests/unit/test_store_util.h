@@ -34,6 +34,7 @@ static inline void tstore_open(tstore *t)
 
 static inline int setup_store_cfg(void **state, uint64_t window)
 {
+	*state = NULL;
 	tstore *t = calloc(1, sizeof(*t));
 	strcpy(t->dir, "/tmp/ovld-store-test-XXXXXX");
 	if (mkdtemp(t->dir) == NULL)
@@ -152,7 +153,7 @@ static inline store_result get_ok(tstore *t, const char *path, int recursive)
 	store_result r;
 	assert_int_equal(store_get(t->s, path, recursive, 1, &r), 0);
 	if (r.error)
-		fail_msg("get %s: error %d (%s)", path, r.error,
+		fail_msg("get %s: error %d (%s)", path ? path : "-", r.error,
 			 r.cause ? r.cause : "");
 	return r;
 }
