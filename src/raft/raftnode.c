@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "../log.h"
+#include "repair.h"
 
 #define TICK_MS 20
 
@@ -157,6 +158,10 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 
 static int init_raft(raftnode *rn)
 {
+	/* libraft 0.15 cannot load the segments an unfinished truncation
+	 * leaves (canonical/raft#372); a refusal is logged, raft_start then
+	 * fails with libraft's own message. */
+	repair_segments(rn->raft_dir);
 	int rv = raft_uv_tcp_init(&rn->transport, rn->loop);
 	if (rv == 0)
 		rv =
