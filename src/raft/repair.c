@@ -516,7 +516,10 @@ static int cut_segment(int dfd, const char *dir, const char *sub, int subfd,
 			  strerror(errno));
 		return -1;
 	}
-	if (move_away(dfd, dir, sub, subfd, s, "stale tail") != 0)
+	char why[NAME_LEN + 64];
+	snprintf(why, sizeof(why), "stale from %llu; replaced by %s",
+		 (unsigned long long)s->cut, name);
+	if (move_away(dfd, dir, sub, subfd, s, why) != 0)
 		return -1;
 	if (renameat(dfd, TMP_NAME, dfd, name) != 0) {
 		log_error("raft", "repair: renaming %s/%s to %s: %s", dir,
@@ -585,6 +588,28 @@ static int execute(int dfd, const char *dir, layout *l)
 	return rv;
 }
 
+/* Every cut is tried before anything changes, so a segment whose entries
+ * do not read back (bad checksum, short file) stops the whole repair. */
+static int verify_cuts(int dfd, layout *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		seg *s = &l->segs[i];
+		uint8_t *buf;
+		size_t len;
+		if (s->action != CUT)
+			continue;
+		if (cut_bytes(dfd, s, &buf, &len) != 0)
+			return refuse(l,
+				      "closed segment %s overlaps the one "
+				      "starting at %llu, but its entries up "
+				      "to %llu do not read back intact",
+				      s->name, (unsigned long long)s->cut,
+				      (unsigned long long)s->cut - 1);
+		free(buf);
+	}
+	return 0;
+}
+
 static int needs_work(const layout *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -623,7 +648,8 @@ int repair_segments(const char *raft_dir)
 	} else {
 		qsort(l.segs, l.n, sizeof(*l.segs), cmp_seg);
 		find_overlaps(&l);
-		if (plan(&l) != 0 || check_loadable(&l) != 0) {
+		if (plan(&l) != 0 || check_loadable(&l) != 0 ||
+		    verify_cuts(dfd, &l) != 0) {
 			log_refusal(raft_dir, &l);
 			rv = REPAIR_REFUSED;
 		} else if (needs_work(&l)) {
