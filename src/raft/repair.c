@@ -474,6 +474,23 @@ static int write_file(int dfd, const char *name, const uint8_t *buf, size_t len)
 
 /* ---- carrying out the plan --------------------------------------------- */
 
+/* Never replaces a file: a repair that ran twice within one second shares
+ * its repaired-* dir with the first. */
+static int rename_new(int from_dir, const char *from, int to_dir,
+		      const char *to)
+{
+	if (renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	struct stat st; /* a file system without RENAME_NOREPLACE */
+	if (fstatat(to_dir, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(from_dir, from, to_dir, to);
+}
+
 static int sync_dir(int dfd)
 {
 	return fsync(dfd);
@@ -482,7 +499,7 @@ static int sync_dir(int dfd)
 static int move_away(int dfd, const char *dir, const char *sub, int subfd,
 		     const seg *s, const char *why)
 {
-	if (renameat(dfd, s->name, subfd, s->name) != 0) {
+	if (rename_new(dfd, s->name, subfd, s->name) != 0) {
 		log_error("raft", "repair: moving %s/%s to %s/: %s", dir,
 			  s->name, sub, strerror(errno));
 		return -1;
@@ -521,7 +538,7 @@ static int cut_segment(int dfd, const char *dir, const char *sub, int subfd,
 		 (unsigned long long)s->cut, name);
 	if (move_away(dfd, dir, sub, subfd, s, why) != 0)
 		return -1;
-	if (renameat(dfd, TMP_NAME, dfd, name) != 0) {
+	if (rename_new(dfd, TMP_NAME, dfd, name) != 0) {
 		log_error("raft", "repair: renaming %s/%s to %s: %s", dir,
 			  TMP_NAME, name, strerror(errno));
 		return -1;
