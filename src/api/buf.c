@@ -60,6 +60,25 @@ void abuf_putc(abuf *b, char c)
 	abuf_put(b, &c, 1);
 }
 
+size_t api_fmt_u64(char dst[20], uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void abuf_u64(abuf *b, uint64_t v)
+{
+	char s[20];
+	abuf_put(b, s, api_fmt_u64(s, v));
+}
+
 void abuf_printf(abuf *b, const char *fmt, ...)
 {
 	va_list ap;

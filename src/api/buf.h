@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct abuf {
 	char *p;
@@ -23,6 +24,9 @@ int abuf_reserve(abuf *b, size_t extra);
 void abuf_put(abuf *b, const void *s, size_t n);
 void abuf_puts(abuf *b, const char *s);
 void abuf_putc(abuf *b, char c);
+/* Decimal without printf: indexes are in every response and header. */
+size_t api_fmt_u64(char dst[20], uint64_t v);
+void abuf_u64(abuf *b, uint64_t v);
 void abuf_printf(abuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* 1 when every append so far succeeded. */

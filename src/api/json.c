@@ -204,7 +204,11 @@ int64_t aj_ttl(int64_t expire_ns, int64_t now_ns)
 
 static void put_u64_field(abuf *b, const char *name, uint64_t v)
 {
-	abuf_printf(b, ",\"%s\":%" PRIu64, name, v);
+	abuf_putc(b, ',');
+	abuf_putc(b, '"');
+	abuf_puts(b, name);
+	abuf_put(b, "\":", 2);
+	abuf_u64(b, v);
 }
 
 void aj_node(abuf *b, const store_node *n, int64_t now_ns)
@@ -298,5 +302,7 @@ void aj_error(abuf *b, int code, const char *cause, uint64_t index)
 		abuf_puts(b, ",\"cause\":");
 		aj_cstr(b, cause);
 	}
-	abuf_printf(b, ",\"index\":%" PRIu64 "}", index);
+	abuf_puts(b, ",\"index\":");
+	abuf_u64(b, index);
+	abuf_putc(b, '}');
 }

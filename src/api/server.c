@@ -156,9 +156,8 @@ void api_hdr(h2o_req_t *req, const char *name, const char *value, size_t len)
 
 void api_hdr_u64(h2o_req_t *req, const char *name, uint64_t v)
 {
-	char s[24];
-	int n = snprintf(s, sizeof(s), "%" PRIu64, v);
-	api_hdr(req, name, s, (size_t)n);
+	char s[20];
+	api_hdr(req, name, s, api_fmt_u64(s, v));
 }
 
 void api_hdr_cluster(api *a, h2o_req_t *req)

@@ -98,7 +98,7 @@ int store_get(store *s, const char *path, int recursive, int sorted,
 		if (res->ev.node.dir)
 			rc = list_dir(s, txn, &res->ev.node, p, len, recursive);
 	}
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	free(p);
 	if (rc != 0)
 		store_result_free(res);
@@ -192,7 +192,7 @@ uint64_t store_history_start(store *s)
 			start = get_be64(k.mv_data);
 		mdb_cursor_close(c);
 	}
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	return start;
 }
 
@@ -228,7 +228,7 @@ int store_history_find(store *s, uint64_t from, const char *path, int recursive,
 	if (rc != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, s->history, &c)) != 0) {
-		mdb_txn_abort(txn);
+		store_read_end(s, txn);
 		return store_lmdb_err(rc, "cursor");
 	}
 	unsigned char kb[8];
@@ -246,7 +246,7 @@ int store_history_find(store *s, uint64_t from, const char *path, int recursive,
 	}
 	free(p);
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan");
 }
 
@@ -263,7 +263,7 @@ int64_t store_next_expiry(store *s)
 			next = (int64_t)get_be64(k.mv_data);
 		mdb_cursor_close(c);
 	}
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	return next;
 }
 
@@ -276,6 +276,6 @@ size_t store_key_count(store *s)
 		return 0;
 	if (mdb_stat(txn, s->nodes, &st) == 0)
 		n = st.ms_entries;
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	return n;
 }

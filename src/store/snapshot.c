@@ -84,10 +84,12 @@ int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap)
 	store_snap *sn = calloc(1, sizeof(*sn));
 	if (sn == NULL)
 		return -ENOMEM;
-	int rc = store_read_begin(s, &sn->txn);
+	/* its own transaction: it lives on into a worker thread */
+	store_flush(s);
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->txn);
 	if (rc != 0) {
 		free(sn);
-		return rc;
+		return store_lmdb_err(rc, "snapshot begin");
 	}
 	sn->s = s;
 	/* Raft may have applied entries that never reach the store

@@ -131,6 +131,8 @@ void store_close(store *s)
 	if (s == NULL)
 		return;
 	store_flush(s);
+	if (s->rtxn)
+		mdb_txn_abort(s->rtxn);
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	close(s->lock_fd);
@@ -174,7 +176,7 @@ void store_publish_history(store *s, uint64_t from, uint64_t to)
 	if (from > to || store_read_begin(s, &txn) != 0)
 		return;
 	if (mdb_cursor_open(txn, s->history, &c) != 0) {
-		mdb_txn_abort(txn);
+		store_read_end(s, txn);
 		return;
 	}
 	put_be64(first, from);
@@ -199,7 +201,7 @@ void store_publish_history(store *s, uint64_t from, uint64_t to)
 		store_result_free(&r);
 	}
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 }
 
 /* Room asked for beyond the last used page: a transaction copies the
@@ -294,11 +296,35 @@ int store_flush(store *s)
 	return 0;
 }
 
+/* Reads reuse one reset read transaction: renewing it keeps its reader
+ * slot, where a new one takes the lock file's mutex and a malloc. */
 int store_read_begin(store *s, MDB_txn **txn)
 {
 	store_flush(s); /* on failure, read the last committed state */
+	if (s->rtxn && !s->rtxn_busy) {
+		if (mdb_txn_renew(s->rtxn) == 0) {
+			s->rtxn_busy = 1;
+			*txn = s->rtxn;
+			return 0;
+		}
+		mdb_txn_abort(s->rtxn);
+		s->rtxn = NULL;
+	}
 	return store_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn),
 			      "begin read");
+}
+
+void store_read_end(store *s, MDB_txn *txn)
+{
+	if (txn == s->rtxn) {
+		mdb_txn_reset(txn);
+		s->rtxn_busy = 0;
+	} else if (s->rtxn == NULL) {
+		mdb_txn_reset(txn);
+		s->rtxn = txn;
+	} else {
+		mdb_txn_abort(txn);
+	}
 }
 
 /* Drops the batch after a failed operation. Entries before this one were
@@ -441,7 +467,7 @@ int store_meta_get(store *s, const char *key, char **value, size_t *len)
 			rc = ENOMEM;
 		}
 	}
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	return store_lmdb_err(rc, "meta get");
@@ -459,7 +485,7 @@ int store_meta_scan(store *s, const char *prefix, store_meta_cb cb, void *ctx)
 	if (rc != 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, s->meta, &c)) != 0) {
-		mdb_txn_abort(txn);
+		store_read_end(s, txn);
 		return store_lmdb_err(rc, "cursor");
 	}
 	MDB_val k = {pl, pb}, v;
@@ -473,6 +499,6 @@ int store_meta_scan(store *s, const char *prefix, store_meta_cb cb, void *ctx)
 		cb(ctx, key, v.mv_data, v.mv_size);
 	}
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store_read_end(s, txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan");
 }

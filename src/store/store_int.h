@@ -43,7 +43,9 @@ struct store {
 	MDB_txn *batch;	  /* write txn holding entries not yet committed */
 	unsigned batch_n; /* entries in it */
 	uint64_t committed_index, committed_applied; /* as of the last commit */
-	int failed;	   /* a commit failed: applying stops until a restart */
+	int failed;    /* a commit failed: applying stops until a restart */
+	MDB_txn *rtxn; /* the reset read txn that reads reuse */
+	int rtxn_busy;
 	uint64_t window;   /* history events kept */
 	size_t max_key;	   /* LMDB's key size limit */
 	int lock_fd;	   /* flock'ed: one process per store */
@@ -65,6 +67,8 @@ typedef struct noderec {
 /* Commits the batch, then begins a read transaction, so every read sees
  * every entry applied so far. */
 int store_read_begin(store *s, MDB_txn **txn);
+/* Ends a transaction from store_read_begin. */
+void store_read_end(store *s, MDB_txn *txn);
 
 /* Byte-order helpers. */
 void put_be64(unsigned char *p, uint64_t v);
