@@ -357,13 +357,60 @@ static void test_batched_applies(void **state)
 	store_result_free(&r);
 }
 
+/* A batch that hits a full map after earlier entries of it were applied:
+ * the store keeps its last committed state, refuses to apply more (it
+ * would skip the lost entries), and the data file opens cleanly. */
+static void test_failed_batch_stops_applying(void **state)
+{
+	(void)state;
+	tstore t;
+	memset(&t, 0, sizeof(t));
+	strcpy(t.dir, "/tmp/ovld-store-test-XXXXXX");
+	assert_non_null(mkdtemp(t.dir));
+	t.cfg.map_size = 1 << 20;
+	tstore_open(&t);
+	set_kv(&t, "/committed", "yes");
+	assert_int_equal(store_flush(t.s), 0);
+	uint64_t raft = store_applied_raft_index(t.s);
+	static char big[64 * 1024];
+	memset(big, 'x', sizeof(big) - 1);
+	store_cmd c = cmd_put("/small", "1");
+	assert_int_equal(store_apply(t.s, &c, ++raft, NULL), 0);
+	int rc = 0;
+	for (int i = 0; i < 64 && rc == 0; i++) {
+		c = cmd_put("/big", big);
+		rc = store_apply(t.s, &c, ++raft, NULL);
+	}
+	assert_int_not_equal(rc, 0);
+	/* back to the last commit, and no further applies */
+	assert_int_equal(store_current_index(t.s), 1);
+	c = cmd_put("/after", "1");
+	assert_int_not_equal(store_apply(t.s, &c, ++raft, NULL), 0);
+	store_result r = get_ok(&t, "/committed", 0);
+	assert_string_equal(r.ev.node.value, "yes");
+	store_result_free(&r);
+	get_err(&t, "/small", STORE_ERR_KEY_NOT_FOUND, "/small");
+	store_close(t.s);
+	tstore_open(&t);
+	assert_int_equal(store_current_index(t.s), 1);
+	r = get_ok(&t, "/committed", 0);
+	store_result_free(&r);
+	store_close(t.s);
+	rm_rf(t.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_replay_skipped),	      T(test_reopen_keeps_indexes),
-	    T(test_snapshot_round_trip),      T(test_restore_older_keeps_state),
-	    T(test_snapshot_frozen_at_begin), T(test_snapshot_on_worker_thread),
-	    T(test_bad_snapshot_refused),     T(test_batched_applies),
+	    T(test_replay_skipped),
+	    T(test_reopen_keeps_indexes),
+	    T(test_snapshot_round_trip),
+	    T(test_restore_older_keeps_state),
+	    T(test_snapshot_frozen_at_begin),
+	    T(test_snapshot_on_worker_thread),
+	    T(test_bad_snapshot_refused),
+	    T(test_batched_applies),
+	    cmocka_unit_test(test_failed_batch_stops_applying),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
