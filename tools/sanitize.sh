@@ -6,8 +6,9 @@
 #     (-DOVLD_SANITIZE=ON) and runs every unit test with leak detection;
 #  2. runs integration tests against the sanitized ovld: a short fault run
 #     (its hosts end with SIGTERM, so LeakSanitizer runs at their exit, and
-#     the harness fails on any sanitizer line in a host's log) and the
-#     disk-full test;
+#     the harness fails on any sanitizer line in a host's log), then the
+#     integration tests named in SANITIZE_TESTS; any sanitizer line in an
+#     ovld log under their scratch dirs fails the pass;
 #  3. builds the libFuzzer targets (clang, -DOVLD_FUZZ=ON) and runs each
 #     tests/fuzz/fuzz_*.c for FUZZ_SECONDS on a scratch copy of its seed
 #     corpus (the repo's corpus is never written).
@@ -16,7 +17,8 @@
 # Environment: SANITIZE_BUILD, FUZZ_BUILD (build dirs), FUZZ_SECONDS (30),
 # FAULT_ROUNDS (8), JOBS (2), SANITIZE_UNIT_EXCLUDE (ctest -E regex,
 # default "perf": the 100k-key benchmark is too slow under ASan),
-# SKIP_FUZZ=1, SKIP_INTEGRATION=1.
+# SKIP_FUZZ=1, SKIP_INTEGRATION=1, SANITIZE_TESTS (integration test names
+# without test_; default: all but checker, docker, package and faults).
 set -u
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,10 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FAULT_ROUNDS=${FAULT_ROUNDS:-8}
 JOBS=${JOBS:-2}
 EXCLUDE=${SANITIZE_UNIT_EXCLUDE:-perf}
+# Every integration test that starts ovld, except Docker's (dockerd's
+# timing) and the package build; the fault harness ran above.
+TESTS=${SANITIZE_TESTS:-$(cd "$SRC/tests/integration" && ls test_*.py |
+	sed 's/^test_//; s/\.py$//' | grep -Ev '^(checker|docker|package|faults)$')}
 
 # halt_on_error: the first report fails the run; leaks are reported at exit.
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
@@ -66,17 +72,27 @@ if [ -x "$B/ovld" ]; then
 	fi
 
 	if [ "${SKIP_INTEGRATION:-0}" != 1 ]; then
-		export OVLD_BIN="$B/ovld" OVLCTL_BIN="$B/ovlctl" OVLD_SRC="$SRC"
+		export OVLD_BIN="$B/ovld" OVLCTL_BIN="$B/ovlctl" OVLD_SRC="$SRC" OVLD_SANITIZED=1
 		step "fault run, $FAULT_ROUNDS rounds, sanitized ovld"
 		# slower hosts under ASan: a longer election timeout
 		if ! python3 "$SRC/tests/faults/run.py" --rounds "$FAULT_ROUNDS" \
 			--election 1000 --heartbeat 100 --clients 4; then
 			fail "fault run under sanitizers"
 		fi
-		step "disk-full test, sanitized ovld"
-		if ! python3 "$SRC/tests/integration/test_diskfull.py"; then
-			fail "disk-full test under sanitizers"
-		fi
+		for t in $TESTS; do
+			step "integration test_$t, sanitized ovld"
+			log=$(mktemp /tmp/ovld-sanitize-XXXXXX.log)
+			if ! python3 "$SRC/tests/integration/test_$t.py" >"$log" 2>&1; then
+				tail -n 40 "$log"
+				fail "test_$t under sanitizers (output: $log)"
+			elif grep -Eq "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"; then
+				grep -E -A20 "Sanitizer|runtime error:" "$log" | head -n 60
+				fail "sanitizer report in test_$t (output: $log)"
+			else
+				tail -n 1 "$log"
+				rm -f "$log"
+			fi
+		done
 	fi
 fi
 

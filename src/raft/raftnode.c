@@ -2,12 +2,16 @@
  * status, and the dispatcher of the internal channel. */
 #include "node.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../log.h"
 #include "repair.h"
@@ -211,6 +215,31 @@ static int init_raft(raftnode *rn)
 	return 0;
 }
 
+/* raft 0.15 reports a taken peer port as a bare "I/O error"; a test bind
+ * gives the user the real reason. 0 when free or unknown. */
+static int peer_port_in_use(const char *hostport)
+{
+	char host[64];
+	const char *colon = strrchr(hostport, ':');
+	if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
+		return 0;
+	memcpy(host, hostport, (size_t)(colon - hostport));
+	host[colon - hostport] = '\0';
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)atoi(colon + 1))};
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	int busy = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
+		   errno == EADDRINUSE;
+	close(fd);
+	return busy;
+}
+
 int raftnode_start(raftnode *rn)
 {
 	/* Identity first: the id must be known before raft_init. */
@@ -218,7 +247,11 @@ int raftnode_start(raftnode *rn)
 		return -1;
 	int rv = raft_start(&rn->raft);
 	if (rv != 0) {
-		log_error("raft", "start: %s", raft_errmsg(&rn->raft));
+		const char *msg = raft_errmsg(&rn->raft);
+		if (peer_port_in_use(rn->bind_addr))
+			msg = "the peer address is in use by another process";
+		log_error("raft", "start on %s: %s", rn->bind_addr,
+			  msg && *msg ? msg : raft_strerror(rv));
 		return -1;
 	}
 	rn->raft_started = 1;

@@ -663,7 +663,8 @@ int repair_segments(const char *raft_dir)
 			  strerror(errno));
 		rv = REPAIR_IOERR;
 	} else {
-		qsort(l.segs, l.n, sizeof(*l.segs), cmp_seg);
+		if (l.n > 1) /* a fresh dir has no segments (segs is NULL) */
+			qsort(l.segs, l.n, sizeof(*l.segs), cmp_seg);
 		find_overlaps(&l);
 		if (plan(&l) != 0 || check_loadable(&l) != 0 ||
 		    verify_cuts(dfd, &l) != 0) {

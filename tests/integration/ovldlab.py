@@ -18,6 +18,7 @@ Environment:
 import http.client
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -419,6 +420,9 @@ class Server:
         return "\n".join(out)
 
 
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
+
+
 class Etcd(Server):
     kind = "etcd"
 
@@ -527,11 +531,34 @@ class Lab:
         return self
 
     def shutdown(self):
+        # Under sanitizers (tools/sanitize.sh sets OVLD_SANITIZED) hosts end
+        # with SIGTERM, so LeakSanitizer runs at their exit.
+        graceful = os.environ.get("OVLD_SANITIZED") == "1"
         for s in self.servers:
             try:
-                s.kill9()
+                if graceful and s.kind == "ovld":
+                    s.stop()
+                else:
+                    s.kill9()
             except Exception:
                 pass
+        self.check_sanitizer_logs()
+
+    def check_sanitizer_logs(self):
+        """Any ASan/UBSan/LSan line in an ovld log fails the test."""
+        for s in self.servers:
+            if s.kind != "ovld":
+                continue
+            for p in s.log_paths:
+                try:
+                    with open(p, "rb") as f:
+                        text = f.read().decode(errors="replace")
+                except OSError:
+                    continue
+                bad = [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
+                if bad:
+                    self.check(False, "no sanitizer report in %s" % p,
+                               "\n     ".join(bad[:10]))
 
     def __exit__(self, etype, evalue, tb):
         if etype is not None:
