@@ -368,8 +368,13 @@ class Run:
         n = self.args.hosts
         self.net = cl.Netns("ovf%d" % (os.getpid() % 100000),
                             subnet="10.88.0").setup(n)
+        # The checks read every host's whole event log back through the
+        # history, so the hosts keep all of it (the default window of
+        # 10,000 events is shorter than a long run); --ovld-args can
+        # still set a smaller one.
         timing = ["--heartbeat-interval", str(self.args.heartbeat),
-                  "--election-timeout", str(self.args.election)] + \
+                  "--election-timeout", str(self.args.election),
+                  "--history-window", "100000000"] + \
             self.args.ovld_args.split()
         first_ip = self.net.hosts[1][1]
         for i in range(1, n + 1):
