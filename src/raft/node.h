@@ -71,13 +71,11 @@ struct raftnode {
 	uv_timer_t tick;
 
 	/* quorum reads */
-	read_waiter
-	    *read_inflight;	/* follower: covered by the remote barrier */
-	read_waiter *read_next; /* need a barrier issued after them */
+	read_waiter *read_inflight; /* covered by the barrier in flight */
+	read_waiter *read_next;	    /* need a barrier issued after them */
 	read_waiter *read_applying; /* follower: waiting for local apply */
-	int barrier_busy;	    /* follower: a remote barrier in flight */
-	struct read_batch *batches; /* leader: barriers in flight */
-	unsigned n_batches;
+	int barrier_busy;
+	struct raft_barrier barrier;
 
 	/* commit nudge: followers learn a commit index only from the next
 	 * AppendEntries, so the leader sends one (a barrier) right away */

@@ -2,28 +2,16 @@
  *
  * canonical/raft 0.15 has no ReadIndex, so a read point is a barrier on
  * the leader: once it is applied, every write committed before the read
- * arrived is applied too. One barrier serves the whole batch of reads that
- * arrived before it was issued. The leader keeps up to MAX_BARRIERS in
- * flight, so a read waits about one round, not up to two. A follower asks
- * the leader for a barrier (one at a time) and then waits until it has
- * applied up to the index the leader reports. */
+ * arrived is applied too. Reads that arrive while a barrier is in flight
+ * wait for the next one (one barrier serves a whole batch). A follower asks
+ * the leader for a barrier and then waits until it has applied up to the
+ * index the leader reports. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "node.h"
-
-#define MAX_BARRIERS 4
-
-/* Leader: the reads one barrier serves. Freed in the barrier's callback,
- * which raft calls exactly once (applied, or leadership lost). */
-typedef struct read_batch {
-	struct raft_barrier req;
-	raftnode *rn;
-	read_waiter *list;
-	struct read_batch *next;
-} read_batch;
 
 static void finish_list(read_waiter **list, int status, const char *why)
 {
@@ -74,70 +62,36 @@ void read_after_apply(raftnode *rn)
 
 static void issue_barrier(raftnode *rn);
 
-/* Follower: the remote barrier answered (or failed). */
-static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
+static void batch_end(raftnode *rn, int ok, uint64_t index, const char *why)
 {
 	read_waiter *batch = rn->read_inflight;
 	rn->read_inflight = NULL;
 	rn->barrier_busy = 0;
-	if (!ok) {
+	if (ok)
+		await_index(rn, batch, index);
+	else
 		finish_list(&batch, -1, why);
-		return;
-	}
-	await_index(rn, batch, index);
-	if (rn->read_next)
-		issue_barrier(rn);
 }
 
-static void unlink_batch(raftnode *rn, read_batch *b)
+static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
 {
-	for (read_batch **pp = &rn->batches; *pp; pp = &(*pp)->next)
-		if (*pp == b) {
-			*pp = b->next;
-			rn->n_batches--;
-			return;
-		}
+	batch_end(rn, ok, index, why);
+	if (rn->read_next)
+		issue_barrier(rn);
 }
 
 static void on_barrier(struct raft_barrier *req, int status)
 {
-	read_batch *b = req->data;
-	raftnode *rn = b->rn;
-	unlink_batch(rn, b);
-	if (status != 0) {
-		/* raft fails barriers while it steps down, still calling
-		 * itself leader: a new raft_barrier from here lands in the
-		 * leader state being torn down (a SIGSEGV under partitions).
-		 * The tick issues the next one. */
-		finish_list(&b->list, -1, "etcdserver: leader changed");
-		free(b);
+	raftnode *rn = req->data;
+	if (status == 0) {
+		batch_done(rn, 1, raft_last_applied(&rn->raft), NULL);
 		return;
 	}
-	await_index(rn, b->list, raft_last_applied(&rn->raft));
-	free(b);
-	if (rn->read_next)
-		issue_barrier(rn);
-}
-
-static void issue_local_barrier(raftnode *rn)
-{
-	if (rn->n_batches >= MAX_BARRIERS)
-		return; /* the next completion issues it */
-	read_batch *b = calloc(1, sizeof(*b));
-	if (b == NULL)
-		return; /* the tick retries */
-	b->rn = rn;
-	b->list = rn->read_next;
-	rn->read_next = NULL;
-	b->req.data = b;
-	if (raft_barrier(&rn->raft, &b->req, on_barrier) != 0) {
-		finish_list(&b->list, -1, "etcdserver: leader changed");
-		free(b);
-		return;
-	}
-	b->next = rn->batches;
-	rn->batches = b;
-	rn->n_batches++;
+	/* raft fails barriers while it steps down, still calling itself
+	 * leader: a new raft_barrier from here lands in the leader state being
+	 * torn down (a SIGSEGV under partitions). The tick issues the next
+	 * one. */
+	batch_end(rn, 0, 0, "etcdserver: leader changed");
 }
 
 static void on_remote_barrier(void *ctx, int status, const char *body,
@@ -155,17 +109,17 @@ static void issue_barrier(raftnode *rn)
 	raft_id leader = 0;
 	const char *addr;
 	raft_leader(&rn->raft, &leader, &addr);
-	if (leader == 0 || rn->read_next == NULL)
+	if (leader == 0 || rn->barrier_busy)
 		return; /* the tick retries until a leader appears */
-	if (leader == rn->id) {
-		issue_local_barrier(rn);
-		return;
-	}
-	if (rn->barrier_busy)
-		return;
 	rn->read_inflight = rn->read_next;
 	rn->read_next = NULL;
 	rn->barrier_busy = 1;
+	if (leader == rn->id) {
+		rn->barrier.data = rn;
+		if (raft_barrier(&rn->raft, &rn->barrier, on_barrier) != 0)
+			batch_done(rn, 0, 0, "etcdserver: leader changed");
+		return;
+	}
 	char hostport[64];
 	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) !=
 		0 ||
@@ -210,9 +164,8 @@ void read_tick(raftnode *rn)
 	expire_list(&rn->read_next, now);
 	expire_list(&rn->read_inflight, now);
 	expire_list(&rn->read_applying, now);
-	for (read_batch *b = rn->batches; b; b = b->next)
-		expire_list(&b->list, now);
-	issue_barrier(rn);
+	if (rn->read_next && !rn->barrier_busy)
+		issue_barrier(rn);
 	read_after_apply(rn);
 }
 
@@ -221,8 +174,6 @@ void read_fail_all(raftnode *rn, const char *why)
 	finish_list(&rn->read_next, -1, why);
 	finish_list(&rn->read_inflight, -1, why);
 	finish_list(&rn->read_applying, -1, why);
-	for (read_batch *b = rn->batches; b; b = b->next)
-		finish_list(&b->list, -1, why);
 }
 
 /* Leader side of a follower's barrier request. */
