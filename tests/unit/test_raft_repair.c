@@ -161,37 +161,39 @@ static void put_real_seg(const char *dir, uint64_t first, uint64_t last)
 	put_file(dir, name, buf, encode(first, last, 3, buf));
 }
 
-/* ---- cases -------------------------------------------------------------- */
-
-static void healthy_dir_is_left_alone(void **state)
+/* Runs the repair on d, expects want and no file changed, then removes d. */
+static void expect_untouched(char *d, int want)
 {
-	char *d = scratch(), before[2048], after[2048];
-	put_seg(d, 1, 1);
-	put_seg(d, 2, 100);
-	put_seg(d, 101, 200);
-	put_file(d, "open-1", "", 0);
-	put_file(d, "metadata1", "m", 1);
-	put_snapshot(d, 150);
+	char before[2048], after[2048];
 	listing(d, before, sizeof(before));
-	assert_int_equal(repair_segments(d), REPAIR_CLEAN);
+	assert_int_equal(repair_segments(d), want);
 	listing(d, after, sizeof(after));
 	assert_string_equal(before, after);
 	remove_tree(d);
 	free(d);
 }
 
+/* ---- cases -------------------------------------------------------------- */
+
+static void healthy_dir_is_left_alone(void **state)
+{
+	char *d = scratch();
+	put_seg(d, 1, 1);
+	put_seg(d, 2, 100);
+	put_seg(d, 101, 200);
+	put_file(d, "open-1", "", 0);
+	put_file(d, "metadata1", "m", 1);
+	put_snapshot(d, 150);
+	expect_untouched(d, REPAIR_CLEAN);
+}
+
 static void log_without_snapshot_is_left_alone(void **state)
 {
-	char *d = scratch(), before[2048], after[2048];
+	char *d = scratch();
 	put_seg(d, 1, 1);
 	put_seg(d, 2, 50);
 	put_file(d, "open-3", "", 0);
-	listing(d, before, sizeof(before));
-	assert_int_equal(repair_segments(d), REPAIR_CLEAN);
-	listing(d, after, sizeof(after));
-	assert_string_equal(before, after);
-	remove_tree(d);
-	free(d);
+	expect_untouched(d, REPAIR_CLEAN);
 }
 
 static void covered_overlap_is_moved(void **state)
@@ -273,35 +275,25 @@ static void refused_layouts_are_untouched(void **state)
 {
 	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
 		const refusal *r = &refusals[i];
-		char *d = scratch(), before[2048], after[2048];
+		char *d = scratch();
 		for (int k = 0; k < 3 && r->segs[k][0]; k++)
 			put_seg(d, r->segs[k][0], r->segs[k][1]);
 		put_snapshot(d, r->snapshot);
-		listing(d, before, sizeof(before));
-		if (repair_segments(d) != REPAIR_REFUSED)
-			fail_msg("not refused: %s", r->why);
-		listing(d, after, sizeof(after));
-		assert_string_equal(before, after);
-		remove_tree(d);
-		free(d);
+		print_message("refused? %s\n", r->why);
+		expect_untouched(d, REPAIR_REFUSED);
 	}
 }
 
 static void switch_off_touches_nothing(void **state)
 {
-	char *d = scratch(), before[2048], after[2048];
+	char *d = scratch();
 	put_seg(d, 1, 100);
 	put_seg(d, 101, 210);
 	put_seg(d, 201, 300);
 	put_snapshot(d, 250);
-	listing(d, before, sizeof(before));
 	setenv("OVLD_RAFT_REPAIR", "off", 1);
-	assert_int_equal(repair_segments(d), REPAIR_CLEAN);
+	expect_untouched(d, REPAIR_CLEAN);
 	unsetenv("OVLD_RAFT_REPAIR");
-	listing(d, after, sizeof(after));
-	assert_string_equal(before, after);
-	remove_tree(d);
-	free(d);
 }
 
 int main(void)
