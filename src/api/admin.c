@@ -139,7 +139,16 @@ static void put_urls(abuf *b, const char *csv)
 	abuf_putc(b, ']');
 }
 
-static void put_member(abuf *b, const raftnode_member *m)
+static const char *role_name(int role)
+{
+	return role == RAFTNODE_VOTER	  ? "voter"
+	       : role == RAFTNODE_STANDBY ? "standby"
+					  : "spare";
+}
+
+/* etcd's member object; with_roles adds ovld's Raft role and leader flag
+ * (only on /ovld/v1/members: etcd's own shape stays exact). */
+static void put_member(abuf *b, const raftnode_member *m, int with_roles)
 {
 	abuf_printf(b, "{\"id\":\"%" PRIx64 "\",\"name\":", m->id);
 	aj_cstr(b, m->name);
@@ -147,6 +156,10 @@ static void put_member(abuf *b, const raftnode_member *m)
 	put_urls(b, m->peer_url);
 	abuf_puts(b, ",\"clientURLs\":");
 	put_urls(b, m->client_urls);
+	if (with_roles)
+		abuf_printf(b, ",\"role\":\"%s\",\"leader\":%s",
+			    role_name(m->role),
+			    m->is_leader ? "true" : "false");
 	abuf_putc(b, '}');
 }
 
@@ -167,7 +180,7 @@ static int load_members(api *a, raftnode_member **list, size_t *n)
 	return 0;
 }
 
-static void send_members(api *a, h2o_req_t *req)
+static void send_members(api *a, h2o_req_t *req, int with_roles)
 {
 	raftnode_member *list;
 	size_t n;
@@ -181,7 +194,7 @@ static void send_members(api *a, h2o_req_t *req)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			abuf_putc(&b, ',');
-		put_member(&b, &list[i]);
+		put_member(&b, &list[i], with_roles);
 	}
 	abuf_puts(&b, "]}");
 	free(list);
@@ -203,7 +216,7 @@ static void send_leader(api *a, h2o_req_t *req)
 		if (list[i].id == st.leader_id) {
 			abuf b;
 			abuf_init(&b);
-			put_member(&b, &list[i]);
+			put_member(&b, &list[i], 0);
 			free(list);
 			api_send_json(a, req, 200, &b);
 			abuf_free(&b);
@@ -286,7 +299,7 @@ static void on_member_done(void *ctx, int status, const char *why,
 		raftnode_member copy = *m;
 		copy.name[0] = '\0'; /* not started yet, as etcd shows it */
 		copy.client_urls[0] = '\0';
-		put_member(&b, &copy);
+		put_member(&b, &copy, 0);
 		api_send_json(a, req, 201, &b);
 		abuf_free(&b);
 	} else if (status == 0) {
@@ -422,7 +435,7 @@ static void handle_members(api *a, h2o_req_t *req, const char *rest,
 	api_hdr_cluster(a, req);
 	if (rlen == 0 || (rlen == 1 && rest[0] == '/')) {
 		if (m == AM_GET || m == AM_HEAD)
-			send_members(a, req);
+			send_members(a, req, 0);
 		else if (m == AM_POST)
 			member_change(a, req, MEMBER_ADD, 0);
 		else
@@ -711,6 +724,9 @@ int api_admin_handle(api *a, h2o_req_t *req, const char *path, size_t plen)
 			api_send_json(a, req, 200, &b);
 			abuf_free(&b);
 		}
+	} else if (path_is(path, plen, "/ovld/v1/members")) {
+		if (get_only(a, req, 0))
+			send_members(a, req, 1);
 	} else if (plen >= 9 && memcmp(path, "/ovld/v1/", 9) == 0) {
 		handle_internal(a, req);
 	} else {

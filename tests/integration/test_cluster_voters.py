@@ -3,7 +3,8 @@
 
 h1 bootstraps, h2..h5 join. Checks: all five are members (API, etcdctl
 member list, cluster-health); the leader assigned 2 voters and 2
-standbys (its log; roles are not exposed by the API); standbys do not
+standbys (its log), and /ovld/v1/members and `ovlctl member ls` on a
+follower name the same roles; standbys do not
 vote: with both standbys killed the cluster still writes, with two
 voters killed it refuses writes although 3 of 5 hosts live; removing a
 voter (etcdctl member remove) promotes a standby, proved by killing the
@@ -12,6 +13,7 @@ remaining non-leader voter afterwards and still writing.
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -41,6 +43,24 @@ def writable(srv, key, timeout=4.0):
 def write_eventually(hosts, key, timeout=15):
     return cl.wait_until(lambda: any(writable(s, key) for s in hosts
                                      if s.alive()), timeout, 0.2)
+
+
+def check_roles_shown(lab, srv, want):
+    """/ovld/v1/members and `ovlctl member ls` on srv show want
+    (name -> voter, standby or leader)."""
+    st, _, doc = cl.request(srv, "GET", "/ovld/v1/members")
+    got = {m["name"]: "leader" if m.get("leader") else m.get("role")
+           for m in (doc or {}).get("members", [])}
+    lab.check(st == 200 and got == want,
+              "/ovld/v1/members on %s names every role" % srv.name,
+              "got %r, want %r" % (got, want))
+    p = subprocess.run([os.environ.get("OVLCTL_BIN", "build/ovlctl"),
+                        "--endpoint", srv.client_url, "member", "ls"],
+                       capture_output=True, text=True, timeout=10)
+    rows = {ln.split()[1]: ln.split()[2]
+            for ln in p.stdout.splitlines()[1:] if len(ln.split()) > 2}
+    lab.check(p.returncode == 0 and rows == want,
+              "ovlctl member ls shows the roles", p.stdout + p.stderr)
 
 
 def main():
@@ -84,6 +104,7 @@ def run(lab, c):
               (voters, standbys), repr(roles))
     if len(voters) != 2 or len(standbys) != 2:
         return
+    check_roles_shown(lab, h["h3"], dict(roles, h1="leader"))
 
     # Standbys do not count for the quorum.
     for n in standbys:

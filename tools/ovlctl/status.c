@@ -146,6 +146,48 @@ static int find_member(json_t *members, const char *ref, char out[32])
 	return -1;
 }
 
+/* The role of member id from ovld's /ovld/v1/members ("leader" for the
+ * leader), or "-" when the host does not say. */
+static const char *member_role(json_t *roles, const char *id)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(roles, "members"), i, m)
+	{
+		const char *mid = json_string_value(json_object_get(m, "id"));
+		if (mid && id && !strcmp(mid, id))
+			return json_is_true(json_object_get(m, "leader"))
+				   ? "leader"
+				   : json_string_value(json_object_get(
+					 m, "role"))
+					 ?: "-";
+	}
+	return "-";
+}
+
+static void list_members(ctl *c, json_t *members)
+{
+	json_t *roles = kv_get_json(&c->kv, "/ovld/v1/members");
+	printf("%-16s  %-16s  %-8s  %-26s  %s\n", "ID", "NAME", "ROLE",
+	       "PEER URL", "CLIENT URL");
+	size_t i;
+	json_t *m;
+	json_array_foreach(members, i, m)
+	{
+		const char *id = json_string_value(json_object_get(m, "id"));
+		printf("%-16s  %-16s  %-8s  %-26s  %s\n", id ?: "",
+		       json_string_value(json_object_get(m, "name")) ?: "",
+		       member_role(roles, id),
+		       json_string_value(
+			   json_array_get(json_object_get(m, "peerURLs"), 0))
+			   ?: "-",
+		       json_string_value(
+			   json_array_get(json_object_get(m, "clientURLs"), 0))
+			   ?: "-");
+	}
+	json_decref(roles);
+}
+
 int cmd_member(ctl *c, int argc, char **argv)
 {
 	json_t *mem = kv_get_json(&c->kv, "/v2/members");
@@ -155,20 +197,7 @@ int cmd_member(ctl *c, int argc, char **argv)
 	json_t *members = json_object_get(mem, "members");
 	int rc = 0;
 	if (argc == 1 && !strcmp(argv[0], "ls")) {
-		printf("%-16s  %-16s  %-26s  %s\n", "ID", "NAME", "PEER URL",
-		       "CLIENT URL");
-		size_t i;
-		json_t *m;
-		json_array_foreach(members, i, m) printf(
-		    "%-16s  %-16s  %-26s  %s\n",
-		    json_string_value(json_object_get(m, "id")) ?: "",
-		    json_string_value(json_object_get(m, "name")) ?: "",
-		    json_string_value(
-			json_array_get(json_object_get(m, "peerURLs"), 0))
-			?: "-",
-		    json_string_value(
-			json_array_get(json_object_get(m, "clientURLs"), 0))
-			?: "-");
+		list_members(c, members);
 	} else if (argc == 2 && !strcmp(argv[0], "remove")) {
 		char id[32], path[64];
 		if (find_member(members, argv[1], id) != 0) {
