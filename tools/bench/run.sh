@@ -29,7 +29,7 @@ done
 
 # Builds ovld from source dir $1 into build dir $2, quietly unless it fails.
 build_ovld() {
-	local log=$2.log
+	local log=$2/build.log
 	mkdir -p "$2"
 	if ! { cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release &&
 		cmake --build "$2" --target ovld -j2; } >"$log" 2>&1; then
