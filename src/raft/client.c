@@ -65,7 +65,7 @@ int client_hostport(const char *url, int default_port, char *out, size_t len)
 	return 0;
 }
 
-static int to_sockaddr(const char *hostport, struct sockaddr_in *sa)
+int client_sockaddr(const char *hostport, struct sockaddr_in *sa)
 {
 	char ip[64];
 	snprintf(ip, sizeof(ip), "%s", hostport);
@@ -110,7 +110,7 @@ static h2o_socketpool_t *pool_for(client *c, const char *hostport)
 	if (c->n_pools == MAX_POOLS)
 		return NULL;
 	struct sockaddr_in sa;
-	if (to_sockaddr(hostport, &sa) != 0)
+	if (client_sockaddr(hostport, &sa) != 0)
 		return NULL;
 	pool *p = &c->pools[c->n_pools++];
 	snprintf(p->hostport, sizeof(p->hostport), "%s", hostport);
@@ -265,7 +265,7 @@ int client_post_sync(const char *hostport, const char *path, const void *body,
 		     size_t *resp_len)
 {
 	struct sockaddr_in sa;
-	if (to_sockaddr(hostport, &sa) != 0)
+	if (client_sockaddr(hostport, &sa) != 0)
 		return -1;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)

@@ -4,6 +4,7 @@
 #ifndef OVLD_RAFT_CLIENT_H
 #define OVLD_RAFT_CLIENT_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -29,5 +30,7 @@ int client_post_sync(const char *hostport, const char *path, const void *body,
 /* Splits "http://IP:PORT/..." or "IP[:PORT]" into "IP:PORT" (default_port
  * when none). Returns -1 when the host is not an IPv4 literal. */
 int client_hostport(const char *url, int default_port, char *out, size_t len);
+/* "IP:PORT" (IPv4 literal) to a socket address; 0 or -1. */
+int client_sockaddr(const char *hostport, struct sockaddr_in *sa);
 
 #endif

@@ -2,7 +2,6 @@
  * status, and the dispatcher of the internal channel. */
 #include "node.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -219,15 +218,8 @@ static int init_raft(raftnode *rn)
  * gives the user the real reason. 0 when free or unknown. */
 static int peer_port_in_use(const char *hostport)
 {
-	char host[64];
-	const char *colon = strrchr(hostport, ':');
-	if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
-		return 0;
-	memcpy(host, hostport, (size_t)(colon - hostport));
-	host[colon - hostport] = '\0';
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)atoi(colon + 1))};
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	struct sockaddr_in sa;
+	if (client_sockaddr(hostport, &sa) != 0)
 		return 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
