@@ -55,25 +55,24 @@ def create(t0, t1, v, idx=None, out=OK, code=105, p=0, key="k"):
               value=v, result=r if out != UNKNOWN else {})
 
 
+def answer(out, idx, prev, code):
+    """The recorded result of a CAS or delete: its index and prevNode when
+    ok, its error code when failed, nothing when unknown."""
+    if out == OK:
+        return {"index": idx} if prev is None else {"index": idx,
+                                                     "prev": prev}
+    return {"code": code} if out == FAIL else {}
+
+
 def cas(t0, t1, v, pv=None, pi=0, idx=None, prev=None, out=OK, code=101,
         p=0, key="k"):
-    if out == OK:
-        r = {"index": idx}
-        if prev is not None:
-            r["prev"] = prev
-    else:
-        r = {"code": code} if out == FAIL else {}
+    r = answer(out, idx, prev, code)
     return Op(p, key, "cas", t0, t1 if out != UNKNOWN else None, out,
               value=v, prev_value=pv, prev_index=pi, result=r)
 
 
 def delete(t0, t1, idx=None, prev=None, out=OK, code=100, p=0, key="k"):
-    if out == OK:
-        r = {"index": idx}
-        if prev is not None:
-            r["prev"] = prev
-    else:
-        r = {"code": code} if out == FAIL else {}
+    r = answer(out, idx, prev, code)
     return Op(p, key, "delete", t0, t1 if out != UNKNOWN else None, out,
               result=r)
 

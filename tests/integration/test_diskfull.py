@@ -12,7 +12,6 @@ The mount and the image are always removed.
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,13 +23,6 @@ import clusterlab as cl  # noqa: E402
 
 IMAGE_MB = 48
 VALUE = "x" * 60000  # big values fill the raft log and LMDB quickly
-
-
-def sh(*argv, check=True):
-    p = subprocess.run(list(argv), capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(argv), p.stderr.strip()))
-    return p
 
 
 class LoopFs:
@@ -45,10 +37,10 @@ class LoopFs:
 
     def __enter__(self):
         os.mkdir(self.mnt)
-        sh("dd", "if=/dev/zero", "of=" + self.image, "bs=1M",
+        cl.sh("dd", "if=/dev/zero", "of=" + self.image, "bs=1M",
            "count=%d" % self.size_mb)
-        sh("mkfs.ext4", "-q", "-F", "-m", "0", self.image)
-        sh("mount", "-o", "loop", self.image, self.mnt)
+        cl.sh("mkfs.ext4", "-q", "-F", "-m", "0", self.image)
+        cl.sh("mount", "-o", "loop", self.image, self.mnt)
         self.mounted = True
         return self
 
@@ -59,11 +51,11 @@ class LoopFs:
     def __exit__(self, *exc):
         if self.mounted:
             for _ in range(20):
-                if sh("umount", self.mnt, check=False).returncode == 0:
+                if cl.sh("umount", self.mnt, check=False).returncode == 0:
                     break
                 time.sleep(0.2)
             self.mounted = False
-        sh("rm", "-rf", self.dir, check=False)
+        cl.sh("rm", "-rf", self.dir, check=False)
         return False
 
 
@@ -101,7 +93,7 @@ def main():
                         s.kill9()
         except Exception as e:  # noqa: BLE001
             lab.check(False, "disk-full test ran", repr(e))
-        left = sh("mount").stdout
+        left = cl.sh("mount").stdout
         lab.check("ovld-diskfull-" not in left, "loop mount removed")
     lab.finish()
 
