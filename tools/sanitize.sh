@@ -7,8 +7,9 @@
 #  2. runs integration tests against the sanitized ovld: a short fault run
 #     (its hosts end with SIGTERM, so LeakSanitizer runs at their exit, and
 #     the harness fails on any sanitizer line in a host's log), then the
-#     integration tests named in SANITIZE_TESTS; any sanitizer line in an
-#     ovld log under their scratch dirs fails the pass;
+#     integration tests named in SANITIZE_TESTS, whose labs (ovldlab,
+#     netlab) stop hosts with SIGTERM under OVLD_SANITIZED=1 and report any
+#     sanitizer line of an ovld log; such a line fails the pass;
 #  3. builds the libFuzzer targets (clang, -DOVLD_FUZZ=ON) and runs each
 #     tests/fuzz/fuzz_*.c for FUZZ_SECONDS on a scratch copy of its seed
 #     corpus (the repo's corpus is never written).

@@ -19,6 +19,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ovldlab import sanitizer_lines  # noqa: E402
+
 OVLD = os.environ.get("OVLD_BIN", "build/ovld")
 OVLCTL = os.environ.get("OVLCTL_BIN", "build/ovlctl")
 
@@ -169,11 +173,18 @@ class NetLab:
         return p.returncode == 0
 
     def cleanup(self):
+        # Under sanitizers (tools/sanitize.sh sets OVLD_SANITIZED) hosts end
+        # with SIGTERM so LeakSanitizer runs; report lines are printed as
+        # FAIL lines, which sanitize.sh fails on.
+        graceful = os.environ.get("OVLD_SANITIZED") == "1"
         for h in self.hosts:
             try:
-                h.stop(signal.SIGKILL)
+                h.stop(signal.SIGTERM if graceful else signal.SIGKILL)
             except Exception:
                 pass
+            for ln in sanitizer_lines(h.log)[:10]:
+                print("FAIL sanitizer report in %s: %s" % (h.log, ln),
+                      flush=True)
         names = sh("ip", "netns", "list", check=False).stdout.split("\n")
         for line in names:
             ns = line.split(" ")[0]

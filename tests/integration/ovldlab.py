@@ -423,6 +423,16 @@ class Server:
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
 
 
+def sanitizer_lines(path):
+    """The ASan/UBSan/LSan report lines in a log file (none if unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
+
+
 class Etcd(Server):
     kind = "etcd"
 
@@ -550,12 +560,7 @@ class Lab:
             if s.kind != "ovld":
                 continue
             for p in s.log_paths:
-                try:
-                    with open(p, "rb") as f:
-                        text = f.read().decode(errors="replace")
-                except OSError:
-                    continue
-                bad = [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
+                bad = sanitizer_lines(p)
                 if bad:
                     self.check(False, "no sanitizer report in %s" % p,
                                "\n     ".join(bad[:10]))
