@@ -160,12 +160,17 @@ static int trim_history(store *s, MDB_txn *txn, uint64_t index)
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_lmdb_err(rc, "trim");
 }
 
+static void publish_event(store *s, const store_event *ev)
+{
+	for (size_t j = 0; j < s->n_subs; j++)
+		if (s->subs[j].cb)
+			s->subs[j].cb(s->subs[j].ctx, ev);
+}
+
 static void publish(store *s, const evlist *evs)
 {
 	for (size_t i = 0; i < evs->n; i++)
-		for (size_t j = 0; j < s->n_subs; j++)
-			if (s->subs[j].cb)
-				s->subs[j].cb(s->subs[j].ctx, &evs->v[i]);
+		publish_event(s, &evs->v[i]);
 }
 
 void store_publish_history(store *s, uint64_t from, uint64_t to)
@@ -195,9 +200,7 @@ void store_publish_history(store *s, uint64_t from, uint64_t to)
 		memset(&r, 0, sizeof(r));
 		if (event_decode(v.mv_data, v.mv_size, &r.ev) != 0)
 			continue;
-		for (size_t j = 0; j < s->n_subs; j++)
-			if (s->subs[j].cb)
-				s->subs[j].cb(s->subs[j].ctx, &r.ev);
+		publish_event(s, &r.ev);
 		store_result_free(&r);
 	}
 	mdb_cursor_close(c);
