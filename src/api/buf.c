@@ -23,7 +23,7 @@ int abuf_reserve(abuf *b, size_t extra)
 	/* +1 keeps room for a terminating NUL so the text can be logged. */
 	if (b->len + extra + 1 <= b->cap)
 		return 0;
-	size_t cap = b->cap ? b->cap : 256;
+	size_t cap = b->cap ? b->cap : 1024; /* most answers fit */
 	while (cap < b->len + extra + 1) {
 		if (cap > ((size_t)-1) / 2) {
 			b->oom = 1;
@@ -70,6 +70,17 @@ size_t api_fmt_u64(char dst[20], uint64_t v)
 	} while (v);
 	for (size_t i = 0; i < n; i++)
 		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
+size_t api_fmt_x64(char dst[16], uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (uint64_t t = v; n == 0 || t; t >>= 4)
+		n++;
+	for (size_t i = n; i-- > 0; v >>= 4)
+		dst[i] = hex[v & 15];
 	return n;
 }
 

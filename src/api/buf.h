@@ -26,6 +26,8 @@ void abuf_puts(abuf *b, const char *s);
 void abuf_putc(abuf *b, char c);
 /* Decimal without printf: indexes are in every response and header. */
 size_t api_fmt_u64(char dst[20], uint64_t v);
+/* Lowercase hex without printf (X-Etcd-Cluster-Id). */
+size_t api_fmt_x64(char dst[16], uint64_t v);
 void abuf_u64(abuf *b, uint64_t v);
 void abuf_printf(abuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

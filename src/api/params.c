@@ -69,29 +69,34 @@ static int hexval(unsigned char c)
 int api_pct_decode(const char *s, size_t n, int form, char *out, size_t *outlen,
 		   api_perr *err)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi =
-			    i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int lo =
-			    i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-			if (hi < 0 || lo < 0) {
-				/* Go quotes at most the three bytes of the
-				 * broken escape. */
-				size_t l = n - i < 3 ? n - i : 3;
-				set_err(err, 210, "invalid URL escape \"%.*s\"",
-					s + i, l);
-				return -1;
-			}
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (c == '+' && form) {
-			out[o++] = ' ';
-		} else {
-			out[o++] = (char)c;
+	size_t o = 0, i = 0;
+	while (i < n) {
+		/* Values are mostly plain runs: copy them whole. */
+		size_t j = i;
+		while (j < n && s[j] != '%' && s[j] != '+')
+			j++;
+		memcpy(out + o, s + i, j - i);
+		o += j - i;
+		i = j;
+		if (i == n)
+			break;
+		if (s[i] == '+') {
+			out[o++] = form ? ' ' : '+';
+			i++;
+			continue;
 		}
+		int hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+		int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+		if (hi < 0 || lo < 0) {
+			/* Go quotes at most the three bytes of the broken
+			 * escape. */
+			size_t l = n - i < 3 ? n - i : 3;
+			set_err(err, 210, "invalid URL escape \"%.*s\"", s + i,
+				l);
+			return -1;
+		}
+		out[o++] = (char)(hi << 4 | lo);
+		i += 3;
 	}
 	*outlen = o;
 	return 0;

@@ -28,10 +28,19 @@ typedef struct pending {
 	void *ctx;
 	void *entry; /* malloc'd encoded command, kept for (re)sending */
 	size_t entry_len;
-	struct raft_apply req;
 	struct pending *prev, *next; /* FIFO in deadline order */
 	struct pending *hnext;	     /* bucket chain by seq */
 } pending;
+
+/* batch.c: an entry's outcome once raft has it (status 0: applied;
+ * RAFT_NOTLEADER: never appended, safe to send again) */
+typedef void (*batch_done_fn)(raftnode *rn, void *ctx, uint64_t tag,
+			      int status);
+typedef struct batch_item {
+	batch_done_fn done;
+	void *ctx;
+	uint64_t tag;
+} batch_item;
 
 typedef struct read_waiter {
 	raftnode_read_cb cb;
@@ -70,11 +79,18 @@ struct raftnode {
 	pending *head, *tail;
 	uv_timer_t tick;
 
+	/* entries waiting for the turn's raft_apply (batch.c) */
+	uv_idle_t bq_idle;
+	struct raft_buffer *bq_bufs;
+	batch_item *bq_items;
+	unsigned bq_n, bq_cap;
+
 	/* quorum reads */
 	read_waiter *read_inflight; /* covered by the barrier in flight */
 	read_waiter *read_next;	    /* need a barrier issued after them */
 	read_waiter *read_applying; /* follower: waiting for local apply */
 	int barrier_busy;
+	uv_idle_t read_idle; /* issues the turn's barrier (read.c) */
 	struct raft_barrier barrier;
 
 	/* commit nudge: followers learn a commit index only from the next
@@ -117,12 +133,18 @@ void fsm_init(raftnode *rn);
 void pending_complete(raftnode *rn, uint64_t seq, store_result *res);
 void pending_tick(raftnode *rn);
 void pending_fail_all(raftnode *rn, const char *why);
-int propose_entry_as_leader(raftnode *rn, void *entry, size_t len,
-			    struct raft_apply *req, raft_apply_cb cb);
 void propose_internal(raftnode *rn, const char *body, size_t len,
 		      raftnode_reply_cb reply, void *ctx);
 
+/* batch.c */
+void batch_init(raftnode *rn);
+int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
+	      void *ctx, uint64_t tag);
+void batch_fail_queued(raftnode *rn, int status);
+void batch_free(raftnode *rn);
+
 /* read.c */
+void read_init(raftnode *rn);
 void read_after_apply(raftnode *rn);
 void read_tick(raftnode *rn);
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);

@@ -42,16 +42,10 @@ static void pending_unlink(raftnode *rn, pending *p)
 		rn->tail = p->prev;
 }
 
-/* The raft_apply request may still be referenced by raft after we answer
- * (a timeout), so a pending in PENDING_LOCAL is freed by its callback. */
 static void pending_release(pending *p)
 {
 	free(p->entry);
-	p->entry = NULL;
-	if (p->state != PENDING_LOCAL)
-		free(p);
-	else
-		p->cb = NULL; /* orphaned: on_applied frees it */
+	free(p);
 }
 
 static void pending_answer(raftnode *rn, pending *p, store_result *res)
@@ -92,18 +86,18 @@ void pending_complete(raftnode *rn, uint64_t seq, store_result *res)
 	pending_answer(rn, p, copy);
 }
 
-static void on_applied(struct raft_apply *req, int status, void *result)
+/* Success is answered from fsm_apply; here only what raft says first. */
+static void on_local_done(raftnode *rn, void *ctx, uint64_t seq, int status)
 {
-	pending *p = req->data;
-	if (p->cb == NULL) { /* answered already (timed out) */
-		free(p);
+	pending *p = pending_find(rn, seq);
+	(void)ctx;
+	if (p == NULL || p->state != PENDING_LOCAL)
 		return;
-	}
-	/* Success was answered from fsm_apply; only failures arrive here
-	 * with the request still pending. */
-	p->state = PENDING_APPLYING;
-	if (status != 0) {
-		raftnode *rn = p->rn;
+	if (status == 0) {
+		p->state = PENDING_APPLYING;
+	} else if (status == RAFT_NOTLEADER) {
+		p->state = PENDING_UNSENT; /* never appended: the tick resends */
+	} else {
 		log_debug("raft", "apply failed: %s", raft_strerror(status));
 		pending_fail(
 		    rn, p,
@@ -112,19 +106,6 @@ static void on_applied(struct raft_apply *req, int status, void *result)
 			  "to previous leader failure"
 			: "etcdserver: request timed out");
 	}
-}
-
-int propose_entry_as_leader(raftnode *rn, void *entry, size_t len,
-			    struct raft_apply *req, raft_apply_cb cb)
-{
-	struct raft_buffer buf = {.base = raft_malloc(len), .len = len};
-	if (buf.base == NULL)
-		return RAFT_NOMEM;
-	memcpy(buf.base, entry, len);
-	int rv = raft_apply(&rn->raft, req, &buf, 1, cb);
-	if (rv != 0)
-		raft_free(buf.base);
-	return rv;
 }
 
 static void on_forwarded(void *ctx, int status, const char *body, size_t len)
@@ -163,14 +144,10 @@ static int send_pending(raftnode *rn, pending *p)
 	if (leader == 0)
 		return -1;
 	if (leader == rn->id) {
-		p->req.data = p;
-		p->state = PENDING_LOCAL;
-		int rv = propose_entry_as_leader(rn, p->entry, p->entry_len,
-						 &p->req, on_applied);
-		if (rv != 0) {
-			p->state = PENDING_UNSENT;
+		if (batch_add(rn, p->entry, p->entry_len, on_local_done, NULL,
+			      p->seq) != 0)
 			return -1;
-		}
+		p->state = PENDING_LOCAL;
 		return 0;
 	}
 	char hostport[64];
@@ -251,7 +228,6 @@ void pending_fail_all(raftnode *rn, const char *why)
 
 /* Leader side of a forwarded command. */
 typedef struct remote_apply {
-	struct raft_apply req;
 	raftnode_reply_cb reply;
 	void *ctx;
 } remote_apply;
@@ -262,9 +238,10 @@ static void reply_text(raftnode_reply_cb reply, void *ctx, int status,
 	reply(ctx, status, "text/plain", text, strlen(text));
 }
 
-static void on_remote_applied(struct raft_apply *req, int status, void *res)
+static void on_remote_done(raftnode *rn, void *ctx, uint64_t tag, int status)
 {
-	remote_apply *ra = req->data;
+	remote_apply *ra = ctx;
+	(void)rn, (void)tag;
 	if (status == 0)
 		reply_text(ra->reply, ra->ctx, 200, "ok\n");
 	else if (status == RAFT_NOTLEADER)
@@ -303,13 +280,12 @@ void propose_internal(raftnode *rn, const char *body, size_t len,
 		return;
 	}
 	remote_apply *ra = calloc(1, sizeof(*ra));
-	ra->reply = reply;
-	ra->ctx = ctx;
-	ra->req.data = ra;
-	int rv = propose_entry_as_leader(rn, (void *)body, len, &ra->req,
-					 on_remote_applied);
-	if (rv != 0) {
+	if (ra == NULL ||
+	    batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
 		free(ra);
 		reply_text(reply, ctx, 503, "not leader\n");
+		return;
 	}
+	ra->reply = reply;
+	ra->ctx = ctx;
 }

@@ -154,6 +154,8 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	rn->tick.data = rn;
 	uv_timer_init(loop, &rn->expiry_timer);
 	rn->expiry_timer.data = rn;
+	read_init(rn);
+	batch_init(rn);
 	fsm_init(rn);
 	*out = rn;
 	return 0;
@@ -269,6 +271,7 @@ static void on_handle_closed(uv_handle_t *h)
 	if (--rn->handles_open == 0) {
 		log_info("raft", "closed");
 		client_close(rn->cl);
+		batch_free(rn);
 		void (*cb)(void *) = rn->close_cb;
 		void *ctx = rn->close_ctx;
 		free_config(&rn->cfg);
@@ -280,13 +283,15 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void close_timers(raftnode *rn)
 {
-	rn->handles_open = 2;
+	rn->handles_open = 4;
 	if (rn->nudge_check.loop) { /* started */
 		rn->handles_open++;
 		uv_close((uv_handle_t *)&rn->nudge_check, on_handle_closed);
 	}
 	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&rn->read_idle, on_handle_closed);
+	uv_close((uv_handle_t *)&rn->bq_idle, on_handle_closed);
 }
 
 static void on_raft_closed(struct raft *r)
@@ -301,6 +306,7 @@ static void close_now(raftnode *rn)
 {
 	pending_fail_all(rn, "etcdserver: server stopped");
 	read_fail_all(rn, "etcdserver: server stopped");
+	batch_fail_queued(rn, RAFT_SHUTDOWN);
 	if (rn->raft_started) {
 		rn->raft.data = rn;
 		raft_close(&rn->raft, on_raft_closed);
@@ -324,6 +330,7 @@ void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx)
 	rn->close_ctx = ctx;
 	uv_timer_stop(&rn->tick);
 	uv_timer_stop(&rn->expiry_timer);
+	uv_idle_stop(&rn->read_idle);
 	/* Hand leadership over so the others need not wait for an election. */
 	if (rn->raft_started && raft_state(&rn->raft) == RAFT_LEADER &&
 	    rn->raft.configuration.n > 1) {

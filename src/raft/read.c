@@ -62,6 +62,31 @@ void read_after_apply(raftnode *rn)
 
 static void issue_barrier(raftnode *rn);
 
+/* Reads queued during one loop turn share one barrier: it is issued from an
+ * idle handle, which runs after the turn's callbacks (and keeps poll from
+ * blocking while reads wait). Issued at once, the first read of a turn got
+ * a barrier of its own and the rest waited for the next one. */
+static void on_read_idle(uv_idle_t *h)
+{
+	raftnode *rn = h->data;
+	uv_idle_stop(h);
+	if (!rn->closing)
+		issue_barrier(rn);
+}
+
+static void schedule_barrier(raftnode *rn)
+{
+	if (rn->barrier_busy || uv_is_active((uv_handle_t *)&rn->read_idle))
+		return;
+	uv_idle_start(&rn->read_idle, on_read_idle);
+}
+
+void read_init(raftnode *rn)
+{
+	uv_idle_init(rn->loop, &rn->read_idle);
+	rn->read_idle.data = rn;
+}
+
 static void batch_end(raftnode *rn, int ok, uint64_t index, const char *why)
 {
 	read_waiter *batch = rn->read_inflight;
@@ -77,7 +102,7 @@ static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
 {
 	batch_end(rn, ok, index, why);
 	if (rn->read_next)
-		issue_barrier(rn);
+		schedule_barrier(rn);
 }
 
 static void on_barrier(struct raft_barrier *req, int status)
@@ -140,7 +165,7 @@ int raftnode_quorum_read(raftnode *rn, raftnode_read_cb cb, void *ctx)
 	w->deadline_ms = raftnode_now_ms(rn) + rn->cfg.request_timeout_ms;
 	w->next = rn->read_next;
 	rn->read_next = w;
-	issue_barrier(rn);
+	schedule_barrier(rn);
 	return 0;
 }
 
