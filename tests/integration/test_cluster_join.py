@@ -165,11 +165,36 @@ def check_restarts(lab, c):
     lab.check(ok, "hosts converge after the restarts", repr(trees))
 
 
+def raft_index(hd):
+    return int({k.lower(): v for k, v in hd.items()}.get("x-raft-index", -1))
+
+
+def check_single_quorum(lab, h1):
+    """A lone host is its only voter: a quorum read needs no barrier entry
+    (no fsync), yet sees every acknowledged write."""
+    st, _, _ = cl.put(h1, "/join/lone", "v1")
+    lab.check(st == 201, "write on the lone h1")
+    st, hd0, doc = cl.get(h1, "/join/lone", quorum=True)
+    for i in range(20):
+        cl.put(h1, "/join/lone", "v%d" % (i + 2))
+        st, hd1, doc = cl.get(h1, "/join/lone", quorum=True)
+        if st != 200 or doc["node"]["value"] != "v%d" % (i + 2):
+            break
+    lab.check(st == 200 and doc["node"]["value"] == "v21",
+              "quorum reads on a lone host see each write just acknowledged",
+              "%s %s" % (st, doc))
+    if not cl.is_etcd():  # etcd logs every quorum read (QGET)
+        lab.check_eq(raft_index(hd1) - raft_index(hd0), 20,
+                     "20 writes and 21 quorum reads on a lone host add 20 "
+                     "Raft entries (reads need no barrier)")
+
+
 def main():
     with cl.Lab("cluster-join") as lab:
         c = cl.Cluster(lab)
         t0 = time.monotonic()
         if cl.start_with_check(lab, "h1 bootstraps", c.bootstrap) and \
+                check_single_quorum(lab, c.hosts[0]) is None and \
                 cl.start_with_check(lab, "h2 joins through h1",
                                     lambda: c.join("h2")) and \
                 cl.start_with_check(lab, "h3 joins through h2",
