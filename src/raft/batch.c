@@ -15,7 +15,6 @@
 
 #define BATCH_MAX_ENTRIES 1024
 
-
 typedef struct apply_batch {
 	struct raft_apply req;
 	raftnode *rn;
@@ -71,8 +70,8 @@ static void flush(raftnode *rn)
 	b->n = n;
 	b->req.data = b;
 	memcpy(b->items, rn->bq_items, n * sizeof(b->items[0]));
-	int rv = raft_apply(&rn->raft, &b->req, rn->bq_bufs, n,
-			    on_batch_applied);
+	int rv =
+	    raft_apply(&rn->raft, &b->req, rn->bq_bufs, n, on_batch_applied);
 	if (rv == RAFT_NOTLEADER) {
 		free(b);
 		fail_queue(rn, rv);
@@ -119,8 +118,8 @@ int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
 		return RAFT_NOMEM;
 	memcpy(copy, entry, len);
 	rn->bq_bufs[rn->bq_n] = (struct raft_buffer){.base = copy, .len = len};
-	rn->bq_items[rn->bq_n] = (batch_item){
-	    .done = done, .ctx = ctx, .tag = tag};
+	rn->bq_items[rn->bq_n] =
+	    (batch_item){.done = done, .ctx = ctx, .tag = tag};
 	rn->bq_n++;
 	if (!uv_is_active((uv_handle_t *)&rn->bq_idle))
 		uv_idle_start(&rn->bq_idle, on_batch_idle);

@@ -96,7 +96,8 @@ static void on_local_done(raftnode *rn, void *ctx, uint64_t seq, int status)
 	if (status == 0) {
 		p->state = PENDING_APPLYING;
 	} else if (status == RAFT_NOTLEADER) {
-		p->state = PENDING_UNSENT; /* never appended: the tick resends */
+		p->state =
+		    PENDING_UNSENT; /* never appended: the tick resends */
 	} else {
 		log_debug("raft", "apply failed: %s", raft_strerror(status));
 		pending_fail(
