@@ -48,6 +48,8 @@ static void fail_queue(raftnode *rn, int status)
 {
 	unsigned n = rn->bq_n;
 	batch_item items[BATCH_MAX_ENTRIES];
+	if (n == 0)
+		return;
 	memcpy(items, rn->bq_items, n * sizeof(items[0]));
 	rn->bq_n = 0;
 	for (unsigned i = 0; i < n; i++)
