@@ -6,7 +6,8 @@
  * writes thus cost 64 of each, on every host. Entries proposed during a
  * turn are queued here and handed to raft together, as one raft_apply of n
  * buffers, from an idle handle: it runs after the turn's callbacks, and
- * keeps poll from blocking while entries wait. */
+ * keeps poll from blocking while entries wait. A follower's forwarded
+ * writes (forward.c) leave from the same handle. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,13 @@ static void on_batch_idle(uv_idle_t *h)
 	raftnode *rn = h->data;
 	uv_idle_stop(h);
 	flush(rn);
+	forward_flush(rn); /* a follower's queue (forward.c) */
+}
+
+void batch_kick(raftnode *rn)
+{
+	if (!uv_is_active((uv_handle_t *)&rn->bq_idle))
+		uv_idle_start(&rn->bq_idle, on_batch_idle);
 }
 
 int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
@@ -123,8 +131,7 @@ int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
 	rn->bq_items[rn->bq_n] =
 	    (batch_item){.done = done, .ctx = ctx, .tag = tag};
 	rn->bq_n++;
-	if (!uv_is_active((uv_handle_t *)&rn->bq_idle))
-		uv_idle_start(&rn->bq_idle, on_batch_idle);
+	batch_kick(rn);
 	return 0;
 }
 

@@ -888,6 +888,48 @@ int raftnode_member_update(raftnode *rn, uint64_t id, const char *peer_url,
 	return 0;
 }
 
+/* raft 0.15 keeps no per-follower latency or counts, only a flag that a
+ * follower answered since the last quorum check (reset every election
+ * timeout). The tick samples it: a follower counts as answering while it
+ * was seen within two election timeouts. */
+static follower_seen *seen_slot(raftnode *rn, raft_id id)
+{
+	follower_seen *free_slot = NULL;
+	for (unsigned i = 0; i < SEEN_SLOTS; i++) {
+		follower_seen *f = &rn->seen[i];
+		if (f->id == id)
+			return f;
+		/* a slot is free if unused or its server left */
+		if (free_slot == NULL &&
+		    (f->id == 0 || server_by_id(rn, f->id) == NULL))
+			free_slot = f;
+	}
+	if (free_slot)
+		*free_slot = (follower_seen){.id = id,
+					     .last_ok_ms = raftnode_now_ms(rn)};
+	return free_slot;
+}
+
+void membership_sample_followers(raftnode *rn)
+{
+	if (raft_state(&rn->raft) != RAFT_LEADER ||
+	    rn->raft.leader_state.progress == NULL)
+		return;
+	const struct raft_configuration *c = &rn->raft.configuration;
+	uint64_t now = raftnode_now_ms(rn);
+	for (unsigned i = 0; i < c->n; i++) {
+		follower_seen *f = seen_slot(rn, c->servers[i].id);
+		if (f == NULL || c->servers[i].id == rn->id)
+			continue;
+		if (rn->raft.leader_state.progress[i].recent_recv) {
+			f->last_ok_ms = now;
+			f->ok++;
+		} else if (now - f->last_ok_ms > 2 * rn->cfg.election_ms) {
+			f->failed++;
+		}
+	}
+}
+
 int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n)
 {
 	if (raft_state(&rn->raft) != RAFT_LEADER)
@@ -900,13 +942,9 @@ int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n)
 			continue;
 		raftnode_follower *f = &(*list)[(*n)++];
 		f->id = c->servers[i].id;
-		/* raft 0.15 keeps no per-follower latency; report whether the
-		 * follower answered within the last election timeout. */
-		int recent = rn->raft.leader_state.progress
-				 ? rn->raft.leader_state.progress[i].recent_recv
-				 : 0;
-		f->success = recent ? 1 : 0;
-		f->fail = recent ? 0 : 1;
+		follower_seen *s = seen_slot(rn, f->id);
+		f->success = s ? s->ok : 0;
+		f->fail = s ? s->failed : 0;
 	}
 	return 0;
 }

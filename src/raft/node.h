@@ -52,6 +52,13 @@ typedef struct read_waiter {
 
 typedef struct change_job change_job;
 
+#define SEEN_SLOTS 16
+typedef struct follower_seen { /* /v2/stats/leader counts (membership.c) */
+	raft_id id;
+	uint64_t last_ok_ms;
+	uint64_t ok, failed; /* ticks answered / silent too long */
+} follower_seen;
+
 struct raftnode {
 	uv_loop_t *loop;
 	store *st;
@@ -78,6 +85,10 @@ struct raftnode {
 	pending *buckets[PENDING_BUCKETS];
 	pending *head, *tail;
 	uv_timer_t tick;
+
+	/* follower: writes waiting for the turn's POST (forward.c) */
+	uint64_t *fq_seqs;
+	unsigned fq_n, fq_cap;
 
 	/* entries waiting for the turn's raft_apply (batch.c) */
 	uv_idle_t bq_idle;
@@ -113,6 +124,7 @@ struct raftnode {
 	int job_running;
 
 	client *cl; /* HTTP client for the internal channel */
+	follower_seen seen[SEEN_SLOTS];
 
 	raftnode_status counters;
 	metrics_hist commit_latency; /* propose -> applied here */
@@ -130,16 +142,26 @@ void heap_install(void);
 void fsm_init(raftnode *rn);
 
 /* propose.c */
+pending *pending_find(raftnode *rn, uint64_t seq);
+void pending_fail(raftnode *rn, pending *p, const char *why);
 void pending_complete(raftnode *rn, uint64_t seq, store_result *res);
 void pending_tick(raftnode *rn);
 void pending_fail_all(raftnode *rn, const char *why);
+
+/* forward.c */
+int forward_add(raftnode *rn, pending *p);
+void forward_flush(raftnode *rn);
+void forward_free(raftnode *rn);
 void propose_internal(raftnode *rn, const char *body, size_t len,
 		      raftnode_reply_cb reply, void *ctx);
+void propose_batch_internal(raftnode *rn, const char *body, size_t len,
+			    raftnode_reply_cb reply, void *ctx);
 
 /* batch.c */
 void batch_init(raftnode *rn);
 int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
 	      void *ctx, uint64_t tag);
+void batch_kick(raftnode *rn);
 void batch_fail_queued(raftnode *rn, int status);
 void batch_free(raftnode *rn);
 
@@ -153,6 +175,7 @@ void read_fail_all(raftnode *rn, const char *why);
 /* membership.c */
 int membership_bootstrap_or_join(raftnode *rn);
 void membership_tick(raftnode *rn);
+void membership_sample_followers(raftnode *rn);
 void membership_internal(raftnode *rn, const char *path, const char *body,
 			 size_t len, raftnode_reply_cb reply, void *ctx);
 /* The first client URL of a member, from the replicated member records. */

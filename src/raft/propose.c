@@ -18,7 +18,7 @@ static pending **bucket(raftnode *rn, uint64_t seq)
 	return &rn->buckets[seq % PENDING_BUCKETS];
 }
 
-static pending *pending_find(raftnode *rn, uint64_t seq)
+pending *pending_find(raftnode *rn, uint64_t seq)
 {
 	for (pending *p = *bucket(rn, seq); p; p = p->hnext)
 		if (p->seq == seq)
@@ -65,7 +65,7 @@ static void pending_answer(raftnode *rn, pending *p, store_result *res)
 	free(res); /* the callback owns only the contents */
 }
 
-static void pending_fail(raftnode *rn, pending *p, const char *why)
+void pending_fail(raftnode *rn, pending *p, const char *why)
 {
 	store_result *res = calloc(1, sizeof(*res));
 	res->error = 300;
@@ -109,34 +109,6 @@ static void on_local_done(raftnode *rn, void *ctx, uint64_t seq, int status)
 	}
 }
 
-static void on_forwarded(void *ctx, int status, const char *body, size_t len)
-{
-	raftnode *rn = NULL;
-	uint64_t seq = 0;
-	uintptr_t *cookie = ctx;
-	rn = (raftnode *)cookie[0];
-	seq = cookie[1];
-	free(cookie);
-	pending *p = pending_find(rn, seq);
-	if (p == NULL || p->state != PENDING_REMOTE)
-		return;
-	if (status == 200) {
-		p->state = PENDING_APPLYING; /* our own apply answers */
-		return;
-	}
-	if (status == 503) {
-		/* The leader moved before taking it: safe to send again. */
-		p->state = PENDING_UNSENT;
-		return;
-	}
-	if (status < 0) {
-		/* It may or may not have been appended: never send twice. */
-		pending_fail(rn, p, "etcdserver: leader unreachable");
-		return;
-	}
-	pending_fail(rn, p, len ? body : "etcdserver: forwarding failed");
-}
-
 static int send_pending(raftnode *rn, pending *p)
 {
 	raft_id leader = 0;
@@ -151,20 +123,7 @@ static int send_pending(raftnode *rn, pending *p)
 		p->state = PENDING_LOCAL;
 		return 0;
 	}
-	char hostport[64];
-	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) != 0)
-		return -1;
-	uintptr_t *cookie = malloc(2 * sizeof(*cookie));
-	cookie[0] = (uintptr_t)rn;
-	cookie[1] = p->seq;
-	p->state = PENDING_REMOTE;
-	if (client_post(rn->cl, hostport, "/ovld/v1/propose", p->entry,
-			p->entry_len, on_forwarded, cookie) != 0) {
-		free(cookie);
-		p->state = PENDING_UNSENT;
-		return -1;
-	}
-	return 0;
+	return forward_add(rn, p); /* sent at the end of the turn */
 }
 
 int raftnode_propose(raftnode *rn, const store_cmd *cmd, raftnode_done_cb cb,
@@ -225,68 +184,4 @@ void pending_fail_all(raftnode *rn, const char *why)
 {
 	while (rn->head)
 		pending_fail(rn, rn->head, why);
-}
-
-/* Leader side of a forwarded command. */
-typedef struct remote_apply {
-	raftnode_reply_cb reply;
-	void *ctx;
-} remote_apply;
-
-static void reply_text(raftnode_reply_cb reply, void *ctx, int status,
-		       const char *text)
-{
-	reply(ctx, status, "text/plain", text, strlen(text));
-}
-
-static void on_remote_done(raftnode *rn, void *ctx, uint64_t tag, int status)
-{
-	remote_apply *ra = ctx;
-	(void)rn, (void)tag;
-	if (status == 0)
-		reply_text(ra->reply, ra->ctx, 200, "ok\n");
-	else if (status == RAFT_NOTLEADER)
-		reply_text(ra->reply, ra->ctx, 503, "not leader\n");
-	else
-		reply_text(ra->reply, ra->ctx, 500,
-			   "etcdserver: request timed out, possibly due to "
-			   "previous leader failure");
-	free(ra);
-}
-
-void propose_internal(raftnode *rn, const char *body, size_t len,
-		      raftnode_reply_cb reply, void *ctx)
-{
-	command c;
-	if (command_decode(body, len, &c) != 0) {
-		reply_text(reply, ctx, 400, "bad command\n");
-		return;
-	}
-	if (raft_state(&rn->raft) != RAFT_LEADER) {
-		reply_text(reply, ctx, 503, "not leader\n");
-		return;
-	}
-	/* A forward stuck in TCP retransmission (a healed partition) can
-	 * arrive long after the proposer answered "timed out"; applying it
-	 * then would surprise the client, so refuse what is clearly stale.
-	 * The margin absorbs modest clock skew between hosts. */
-	int64_t age_ms = (raftnode_wall_ns() - c.cmd.now_ns) / 1000000;
-	if (c.cmd.now_ns > 0 &&
-	    age_ms > (int64_t)rn->cfg.request_timeout_ms + 1000) {
-		log_warn("raft",
-			 "refusing a forwarded command proposed %lld ms ago "
-			 "(late delivery, or clocks apart)",
-			 (long long)age_ms);
-		reply_text(reply, ctx, 408, "etcdserver: request timed out");
-		return;
-	}
-	remote_apply *ra = calloc(1, sizeof(*ra));
-	if (ra == NULL ||
-	    batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
-		free(ra);
-		reply_text(reply, ctx, 503, "not leader\n");
-		return;
-	}
-	ra->reply = reply;
-	ra->ctx = ctx;
 }

@@ -108,6 +108,7 @@ static void on_tick(uv_timer_t *t)
 	pending_tick(rn);
 	read_tick(rn);
 	membership_tick(rn);
+	membership_sample_followers(rn);
 }
 
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
@@ -272,6 +273,7 @@ static void on_handle_closed(uv_handle_t *h)
 		log_info("raft", "closed");
 		client_close(rn->cl);
 		batch_free(rn);
+		forward_free(rn);
 		void (*cb)(void *) = rn->close_cb;
 		void *ctx = rn->close_ctx;
 		free_config(&rn->cfg);
@@ -403,7 +405,9 @@ int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
 		reply(ctx, 503, "text/plain", "not started\n", 12);
 		return 0;
 	}
-	if (strcmp(path, "/ovld/v1/propose") == 0)
+	if (strcmp(path, "/ovld/v1/propose-batch") == 0)
+		propose_batch_internal(rn, body, len, reply, ctx);
+	else if (strcmp(path, "/ovld/v1/propose") == 0)
 		propose_internal(rn, body, len, reply, ctx);
 	else if (strcmp(path, "/ovld/v1/barrier") == 0)
 		read_internal(rn, reply, ctx);
