@@ -630,17 +630,24 @@ static void job_enqueue(raftnode *rn, change_job *job)
 	run_next_job(rn);
 }
 
+unsigned membership_voters(raftnode *rn)
+{
+	const struct raft_configuration *c = &rn->raft.configuration;
+	unsigned voters = 0;
+	for (unsigned i = 0; i < c->n; i++)
+		voters += c->servers[i].role == RAFT_VOTER;
+	return voters;
+}
+
 /* Spares with a record are alive hosts: promote them while voters are
  * short, else make them standbys. One change per pass. */
 static void adjust_roles(raftnode *rn)
 {
 	const struct raft_configuration *c = &rn->raft.configuration;
-	unsigned voters = 0;
 	if (rn->job_running || rn->jobs_head ||
 	    rn->raft.configuration_uncommitted_index != 0)
 		return;
-	for (unsigned i = 0; i < c->n; i++)
-		voters += c->servers[i].role == RAFT_VOTER;
+	unsigned voters = membership_voters(rn);
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
 		raftnode_member m;
@@ -918,8 +925,10 @@ void membership_sample_followers(raftnode *rn)
 	const struct raft_configuration *c = &rn->raft.configuration;
 	uint64_t now = raftnode_now_ms(rn);
 	for (unsigned i = 0; i < c->n; i++) {
+		if (c->servers[i].id == rn->id)
+			continue;
 		follower_seen *f = seen_slot(rn, c->servers[i].id);
-		if (f == NULL || c->servers[i].id == rn->id)
+		if (f == NULL)
 			continue;
 		if (rn->raft.leader_state.progress[i].recent_recv) {
 			f->last_ok_ms = now;

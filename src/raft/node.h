@@ -176,6 +176,8 @@ void read_fail_all(raftnode *rn, const char *why);
 int membership_bootstrap_or_join(raftnode *rn);
 void membership_tick(raftnode *rn);
 void membership_sample_followers(raftnode *rn);
+/* Voters in the current (possibly uncommitted) configuration. */
+unsigned membership_voters(raftnode *rn);
 void membership_internal(raftnode *rn, const char *path, const char *body,
 			 size_t len, raftnode_reply_cb reply, void *ctx);
 /* The first client URL of a member, from the replicated member records. */

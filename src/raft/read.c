@@ -133,13 +133,8 @@ static void on_remote_barrier(void *ctx, int status, const char *body,
  * acknowledged is applied: its local state is linearizable as it is. */
 static int sole_voter(raftnode *rn)
 {
-	if (raft_state(&rn->raft) != RAFT_LEADER)
-		return 0;
-	const struct raft_configuration *c = &rn->raft.configuration;
-	unsigned voters = 0;
-	for (unsigned i = 0; i < c->n; i++)
-		voters += c->servers[i].role == RAFT_VOTER;
-	return voters == 1;
+	return raft_state(&rn->raft) == RAFT_LEADER &&
+	       membership_voters(rn) == 1;
 }
 
 static void issue_barrier(raftnode *rn)
