@@ -7,7 +7,8 @@
  * turn are queued here and handed to raft together, as one raft_apply of n
  * buffers, from an idle handle: it runs after the turn's callbacks, and
  * keeps poll from blocking while entries wait. A follower's forwarded
- * writes (forward.c) leave from the same handle. */
+ * writes (forward.c) and the turn's quorum-read barrier (read.c) leave
+ * from the same handle. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,7 @@ static void on_batch_idle(uv_idle_t *h)
 	uv_idle_stop(h);
 	flush(rn);
 	forward_flush(rn); /* a follower's queue (forward.c) */
+	read_flush(rn);	   /* the turn's quorum reads (read.c) */
 }
 
 void batch_kick(raftnode *rn)

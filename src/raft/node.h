@@ -101,7 +101,6 @@ struct raftnode {
 	read_waiter *read_next;	    /* need a barrier issued after them */
 	read_waiter *read_applying; /* follower: waiting for local apply */
 	int barrier_busy;
-	uv_idle_t read_idle; /* issues the turn's barrier (read.c) */
 	struct raft_barrier barrier;
 
 	/* commit nudge: followers learn a commit index only from the next
@@ -166,7 +165,7 @@ void batch_fail_queued(raftnode *rn, int status);
 void batch_free(raftnode *rn);
 
 /* read.c */
-void read_init(raftnode *rn);
+void read_flush(raftnode *rn);
 void read_after_apply(raftnode *rn);
 void read_tick(raftnode *rn);
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);

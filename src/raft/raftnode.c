@@ -155,7 +155,6 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	rn->tick.data = rn;
 	uv_timer_init(loop, &rn->expiry_timer);
 	rn->expiry_timer.data = rn;
-	read_init(rn);
 	batch_init(rn);
 	fsm_init(rn);
 	*out = rn;
@@ -285,14 +284,13 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void close_timers(raftnode *rn)
 {
-	rn->handles_open = 4;
+	rn->handles_open = 3;
 	if (rn->nudge_check.loop) { /* started */
 		rn->handles_open++;
 		uv_close((uv_handle_t *)&rn->nudge_check, on_handle_closed);
 	}
 	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
-	uv_close((uv_handle_t *)&rn->read_idle, on_handle_closed);
 	uv_close((uv_handle_t *)&rn->bq_idle, on_handle_closed);
 }
 
@@ -332,7 +330,6 @@ void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx)
 	rn->close_ctx = ctx;
 	uv_timer_stop(&rn->tick);
 	uv_timer_stop(&rn->expiry_timer);
-	uv_idle_stop(&rn->read_idle);
 	/* Hand leadership over so the others need not wait for an election. */
 	if (rn->raft_started && raft_state(&rn->raft) == RAFT_LEADER &&
 	    rn->raft.configuration.n > 1) {

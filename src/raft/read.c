@@ -62,29 +62,20 @@ void read_after_apply(raftnode *rn)
 
 static void issue_barrier(raftnode *rn);
 
-/* Reads queued during one loop turn share one barrier: it is issued from an
- * idle handle, which runs after the turn's callbacks (and keeps poll from
- * blocking while reads wait). Issued at once, the first read of a turn got
- * a barrier of its own and the rest waited for the next one. */
-static void on_read_idle(uv_idle_t *h)
-{
-	raftnode *rn = h->data;
-	uv_idle_stop(h);
-	if (!rn->closing)
-		issue_barrier(rn);
-}
-
+/* Reads queued during one loop turn share one barrier, issued with the
+ * turn's other batched work (batch.c's idle handle, which runs after the
+ * turn's callbacks). Issued at once, the first read of a turn got a
+ * barrier of its own and the rest waited for the next one. */
 static void schedule_barrier(raftnode *rn)
 {
-	if (rn->barrier_busy || uv_is_active((uv_handle_t *)&rn->read_idle))
-		return;
-	uv_idle_start(&rn->read_idle, on_read_idle);
+	if (!rn->barrier_busy)
+		batch_kick(rn);
 }
 
-void read_init(raftnode *rn)
+void read_flush(raftnode *rn)
 {
-	uv_idle_init(rn->loop, &rn->read_idle);
-	rn->read_idle.data = rn;
+	if (rn->read_next && !rn->barrier_busy && !rn->closing)
+		issue_barrier(rn);
 }
 
 static void batch_end(raftnode *rn, int ok, uint64_t index, const char *why)
