@@ -185,6 +185,9 @@ void store_snapshot_end(store_snap *snap);
  * already applied past the snapshot's Raft index (a restart), in which case
  * it keeps its newer state. buf is not freed. */
 int store_restore(store *s, const void *buf, size_t len);
+/* The checksum a snapshot of len bytes ends with (over all but its last 8
+ * bytes), by the format its magic names; for tests and the fuzzer. */
+uint64_t store_snapshot_sum(const void *buf, size_t len);
 
 /* Path helpers shared by the API and tests. store_clean_path resolves
  * "." and "..", drops duplicate and trailing "/", and makes it absolute

@@ -6,7 +6,7 @@
  * that reads, applies, expires and snapshots again without a crash.
  *
  * Input: byte 0 holds flags, the rest is the snapshot. Flag bit 0 set:
- * the trailing FNV-1a checksum is recomputed first, so mutations get past
+ * the trailing checksum is recomputed first, so mutations get past
  * it and reach the section parser; clear: the input is used as is (the
  * checksum check itself is fuzzed).
  *
@@ -61,14 +61,6 @@ static store *fresh(void)
 	if (store_open(&s, dir, &cfg) != 0)
 		abort();
 	return s;
-}
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
 }
 
 static void put(store *s, uint64_t ri, const char *path, const char *value,
@@ -202,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data + 1, len);
 	if ((data[0] & 1) && len >= 8) {
-		uint64_t h = fnv1a(buf, len - 8);
+		uint64_t h = store_snapshot_sum(buf, len);
 		for (int i = 0; i < 8; i++, h >>= 8)
 			buf[len - 8 + i] = (uint8_t)h;
 	}

@@ -305,6 +305,63 @@ static void test_bad_snapshot_refused(void **state)
 	teardown_store((void **)&b);
 }
 
+static void put_sum(unsigned char *p, size_t len)
+{
+	uint64_t h = store_snapshot_sum(p, len);
+	for (int i = 0; i < 8; i++, h >>= 8)
+		p[len - 8 + i] = (unsigned char)h;
+}
+
+/* A flipped bit anywhere (header, any section, the checksum itself) is
+ * caught, and the store is left as it was. */
+static void test_any_flipped_bit_refused(void **state)
+{
+	tstore *t = *state;
+	populate(t);
+	void *buf;
+	size_t len;
+	take_snapshot(t, t->raft, &buf, &len);
+	tstore *b;
+	assert_int_equal(setup_store((void **)&b), 0);
+	set_kv(b, "/mine", "kept");
+	unsigned char *p = buf;
+	for (size_t at = 8; at < len; at += len / 97 + 1)
+		for (int bit = 0; bit < 8; bit += 3) {
+			p[at] ^= (unsigned char)(1u << bit);
+			assert_true(store_restore(b->s, buf, len) < 0);
+			p[at] ^= (unsigned char)(1u << bit);
+		}
+	store_result r = get_ok(b, "/mine", 0);
+	store_result_free(&r);
+	assert_int_equal(store_restore(b->s, buf, len), 0);
+	trees_equal(t, b, "/");
+	free(buf);
+	teardown_store((void **)&b);
+}
+
+/* Snapshots written by earlier builds ("OVLDSNP1", FNV-1a) still restore,
+ * so a data dir survives an upgrade; the two checksums are not mixed up. */
+static void test_v1_snapshot_restores(void **state)
+{
+	tstore *t = *state;
+	populate(t);
+	void *buf;
+	size_t len;
+	take_snapshot(t, t->raft, &buf, &len);
+	unsigned char *p = buf;
+	assert_memory_equal(p, "OVLDSNP2", 8);
+	memcpy(p, "OVLDSNP1", 8);
+	tstore *b;
+	assert_int_equal(setup_store((void **)&b), 0);
+	assert_true(store_restore(b->s, buf, len) < 0); /* v2 sum, v1 magic */
+	put_sum(p, len);
+	assert_int_equal(store_restore(b->s, buf, len), 0);
+	assert_int_equal(store_applied_raft_index(b->s), t->raft);
+	trees_equal(t, b, "/");
+	free(buf);
+	teardown_store((void **)&b);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown_store)
 
 /* A subscriber reads the store while the entry that woke it is still in
@@ -409,6 +466,8 @@ int main(void)
 	    T(test_snapshot_frozen_at_begin),
 	    T(test_snapshot_on_worker_thread),
 	    T(test_bad_snapshot_refused),
+	    T(test_any_flipped_bit_refused),
+	    T(test_v1_snapshot_restores),
 	    T(test_batched_applies),
 	    cmocka_unit_test(test_failed_batch_stops_applying),
 	};
