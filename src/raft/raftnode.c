@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../log.h"
+#include "prefill.h"
 #include "repair.h"
 
 #define TICK_MS 20
@@ -176,6 +177,7 @@ static int init_raft(raftnode *rn)
 			  raft_strerror(rv));
 		return -1;
 	}
+	prefill_register(rn->raft_dir);
 	rv = raft_uv_init(&rn->io, rn->loop, rn->raft_dir, &rn->transport);
 	if (rv != 0) {
 		log_error("raft", "raft io in %s: %s", rn->raft_dir,
