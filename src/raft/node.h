@@ -71,6 +71,16 @@ struct raftnode {
 	uint64_t cluster_id;
 	struct raft raft;
 	struct raft_io io;
+	struct {
+		/* the uv backend's snapshot_put, wrapped (install.c) */
+		int (*uv_put)(struct raft_io *io, unsigned trailing,
+			      struct raft_io_snapshot_put *req,
+			      const struct raft_snapshot *snapshot,
+			      raft_io_snapshot_put_cb cb);
+		raft_io_snapshot_put_cb cb; /* libraft's, while installing */
+		raft_id leader_id;	    /* who sent the snapshot */
+		char *leader_addr;
+	} install;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	store_snap *snap; /* the view a snapshot in progress serializes */
@@ -185,5 +195,9 @@ int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
 /* leader.c */
 void expiry_start(raftnode *rn);
 void nudge_start(raftnode *rn);
+
+/* install.c */
+void install_wrap_io(raftnode *rn);
+void install_free(raftnode *rn);
 
 #endif
