@@ -71,7 +71,8 @@ static int read_response(int fd, char *buf, size_t cap)
 		end = strstr(buf, "\r\n\r\n");
 	}
 	size_t head = (size_t)(end + 4 - buf), body = 0;
-	for (char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n"))
+	for (char *l = strstr(buf, "\r\n"); l && l < end;
+	     l = strstr(l + 2, "\r\n"))
 		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
 			body = strtoul(l + 17, NULL, 10);
 	while (have < head + body) {
@@ -100,7 +101,8 @@ static uint64_t pct(const uint64_t *v, size_t n, double p)
 int main(int argc, char **argv)
 {
 	if (argc != 6) {
-		fprintf(stderr, "usage: lat1 PORT PREFIX NKEYS VSIZE SECONDS\n");
+		fprintf(stderr,
+			"usage: lat1 PORT PREFIX NKEYS VSIZE SECONDS\n");
 		return 2;
 	}
 	int port = atoi(argv[1]);
