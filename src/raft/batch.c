@@ -92,6 +92,15 @@ static void flush(raftnode *rn)
 	}
 }
 
+/* Hands the queue to raft now, if there is one (leader.c's nudge). */
+int batch_flush_now(raftnode *rn)
+{
+	if (rn->bq_n == 0)
+		return 0;
+	flush(rn);
+	return 1;
+}
+
 static void on_batch_idle(uv_idle_t *h)
 {
 	raftnode *rn = h->data;

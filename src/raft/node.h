@@ -173,6 +173,7 @@ int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
 void batch_kick(raftnode *rn);
 void batch_fail_queued(raftnode *rn, int status);
 void batch_free(raftnode *rn);
+int batch_flush_now(raftnode *rn);
 
 /* read.c */
 void read_flush(raftnode *rn);
