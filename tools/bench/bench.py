@@ -65,9 +65,15 @@ def run_wrk(port, mode, conns, duration, keys, args, prefix="/v2/keys/bench",
         elif line.startswith("BENCHJSON "):
             summary = json.loads(line[len("BENCHJSON "):])
     p.wait()
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if summary is None:
         raise RuntimeError("wrk printed no summary (exit %d)" % p.returncode)
+    return finish_summary(summary, "wrk " + mode, servers, cpu0, ru0)
+
+
+def finish_summary(summary, what, servers, cpu0, ru0):
+    """Adds rps, errors and the CPU figures to a BENCHJSON summary; a run
+    with more than 1 % errors is refused."""
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     secs = summary["duration_us"] / 1e6
     summary["rps"] = summary["requests"] / secs if secs > 0 else 0.0
     errs = sum(summary[k] for k in summary if k.startswith("err_"))
@@ -77,12 +83,13 @@ def run_wrk(port, mode, conns, duration, keys, args, prefix="/v2/keys/bench",
         summary["cpu_us_per_req"] = cpu * 1e6 / summary["requests"]
         # The load generator's share of the two cores, which bounds what
         # any server can reach here (docs/benchmarks.md).
-        wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime +
-                                                   ru0.ru_stime)
-        summary["client_cpu_us_per_req"] = wrk_cpu * 1e6 / summary["requests"]
+        client_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime +
+                                                      ru0.ru_stime)
+        summary["client_cpu_us_per_req"] = (client_cpu * 1e6 /
+                                            summary["requests"])
     if errs > summary["requests"] / 100:
-        raise RuntimeError("wrk %s: %d errors in %d requests" %
-                           (mode, errs, summary["requests"]))
+        raise RuntimeError("%s: %d errors in %d requests" %
+                           (what, errs, summary["requests"]))
     return summary
 
 
@@ -102,24 +109,11 @@ def run_lat1(port, duration, keys, args, servers=()):
     out = subprocess.run([args.lat1, str(port), "/v2/keys/bench", str(keys),
                           str(args.value_size), str(duration)],
                          stdout=subprocess.PIPE, text=True, check=True).stdout
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = [x for x in out.splitlines() if x.startswith("BENCHJSON ")]
     if not line:
         raise RuntimeError("lat1 printed no summary")
     summary = json.loads(line[0][len("BENCHJSON "):])
-    secs = summary["duration_us"] / 1e6
-    summary["rps"] = summary["requests"] / secs if secs > 0 else 0.0
-    summary["errors"] = summary["err_status"]
-    if servers and summary["requests"]:
-        cpu = sum(s.cpu_seconds() for s in servers) - cpu0
-        summary["cpu_us_per_req"] = cpu * 1e6 / summary["requests"]
-        lat_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime +
-                                                   ru0.ru_stime)
-        summary["client_cpu_us_per_req"] = lat_cpu * 1e6 / summary["requests"]
-    if summary["errors"] > summary["requests"] / 100:
-        raise RuntimeError("lat1: %d errors in %d requests" %
-                           (summary["errors"], summary["requests"]))
-    return summary
+    return finish_summary(summary, "lat1", servers, cpu0, ru0)
 
 
 def count_children(port, prefix):
