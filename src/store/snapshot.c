@@ -8,7 +8,6 @@
  * The sections are raw LMDB contents in LMDB order, so a restore appends.
  * "OVLDSNP1" (earlier builds) is the same with FNV-1a as the checksum; it
  * is still read, so a data dir survives the upgrade. */
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,13 +88,6 @@ static uint64_t fnv1a(const unsigned char *p, size_t n, uint64_t h)
  * (~4 cycles a byte, on a worker that shares the cores with the loop).
  * Four independent 64-bit lanes take 32 bytes a step instead; it only has
  * to catch a damaged file, not resist an adversary. */
-static inline uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t w;
-	memcpy(&w, p, 8);
-	return le64toh(w);
-}
-
 static uint64_t snap_hash(const unsigned char *p, size_t n)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
@@ -104,7 +96,7 @@ static uint64_t snap_hash(const unsigned char *p, size_t n)
 	size_t i = 0;
 	for (; i + 32 <= n; i += 32)
 		for (int l = 0; l < 4; l++) {
-			uint64_t h = (lane[l] ^ load_le64(p + i + 8 * l)) * k;
+			uint64_t h = (lane[l] ^ get_le64(p + i + 8 * l)) * k;
 			lane[l] = h ^ (h >> 32);
 		}
 	uint64_t h = n;
