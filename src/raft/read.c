@@ -164,7 +164,6 @@ int raftnode_quorum_read(raftnode *rn, raftnode_read_cb cb, void *ctx)
 {
 	if (rn->closing || !rn->raft_started)
 		return -1;
-
 	read_waiter *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -1;
