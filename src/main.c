@@ -170,9 +170,7 @@ static int open_layers(daemon_t *d)
 		url_host(c->initial_advertise_peer_urls, host_ip,
 			 sizeof(host_ip));
 	if (c->datapath) {
-		dp_config dc = {.host_ip = host_ip,
-				.endpoint_gc_s = c->endpoint_gc_s,
-				.resync_ms = 10000};
+		dp_config dc = {.host_ip = host_ip, .resync_ms = 10000};
 		if (dp_init(&d->dp, &d->loop, d->st, d->rn, &dc) != 0 ||
 		    dp_start(d->dp) != 0)
 			return -1;
