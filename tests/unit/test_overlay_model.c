@@ -550,6 +550,11 @@ static void test_ip_claims(void **state)
 	assert_int_equal(
 	    ovl_ip_claim(x->o, "n", "10.31.0.9", "ipam-c", &ip, &x->err),
 	    OVL_EINVAL);
+	/* The same owner asking again (a retry) gets it back. */
+	assert_int_equal(
+	    ovl_ip_claim(x->o, "n", "10.30.0.9", "ipam-b", &ip, &x->err),
+	    OVL_OK);
+	assert_string_equal(ipstr(ip), "10.30.0.9");
 	char key[256];
 	snprintf(key, sizeof(key), OVL_IP "/%s/10.30.0.9", n.id);
 	assert_string_equal(fkv_value(&x->f, key), "ipam-b");

@@ -115,9 +115,12 @@ int cmd_endpoint(ctl *c, int argc, char **argv)
 	printf("%-15s%-20s%-20s%-20s%s\n", "NETWORK", "NAME", "ADDRESS", "MAC",
 	       "HOST");
 	size_t i;
-	json_array_foreach(json_object_get(doc, "endpoints"), i, e) printf(
-	    "%-15s%-20s%-20s%-20s%s\n", jstr(e, "network"), jstr(e, "name"),
-	    jstr(e, "address"), jstr(e, "mac"), jstr(e, "host"));
+	json_array_foreach(json_object_get(doc, "endpoints"), i, e)
+	{
+		printf("%-15s%-20s%-20s%-20s%s\n", jstr(e, "network"),
+		       jstr(e, "name"), jstr(e, "address"), jstr(e, "mac"),
+		       jstr(e, "host"));
+	}
 	json_decref(doc);
 	return 0;
 }

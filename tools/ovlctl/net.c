@@ -88,13 +88,18 @@ static int network_ls(ctl *c)
 	json_t *nets = json_object_get(doc, "networks");
 	size_t i;
 	int w = 7;
-	json_array_foreach(nets, i, n) if ((int)strlen(jstr(n, "name")) > w) w =
-	    (int)strlen(jstr(n, "name"));
+	json_array_foreach(nets, i, n)
+	{
+		if ((int)strlen(jstr(n, "name")) > w)
+			w = (int)strlen(jstr(n, "name"));
+	}
 	printf("%-15s%-*s%-10s%s\n", "NETWORK ID", w + 3, "NAME", "DRIVER",
 	       "SCOPE");
 	json_array_foreach(nets, i, n)
-	    printf("%-15.12s%-*s%-10s%s\n", jstr(n, "id"), w + 3,
-		   jstr(n, "name"), jstr(n, "driver"), jstr(n, "scope"));
+	{
+		printf("%-15.12s%-*s%-10s%s\n", jstr(n, "id"), w + 3,
+		       jstr(n, "name"), jstr(n, "driver"), jstr(n, "scope"));
+	}
 	json_decref(doc);
 	return 0;
 }

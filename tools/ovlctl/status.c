@@ -51,7 +51,10 @@ static int print_overlay(ctl *c)
 	    c->host_ip && *c->host_ip ? c->host_ip : jstr(st, "host");
 	json_t *eps = json_object_get(st, "endpoints");
 	size_t i, local = 0;
-	json_array_foreach(eps, i, e) local += !strcmp(jstr(e, "host"), self);
+	json_array_foreach(eps, i, e)
+	{
+		local += !strcmp(jstr(e, "host"), self);
+	}
 	printf("Networks:    %zu\n",
 	       json_array_size(json_object_get(nets, "networks")));
 	printf("Datapath:    %s\n",
@@ -62,9 +65,11 @@ static int print_overlay(ctl *c)
 		printf("  %-15s%-20s%-20s%-18s%s\n", "NETWORK", "NAME",
 		       "ADDRESS", "HOST", "RUNTIME");
 	json_array_foreach(eps, i, e)
-	    printf("  %-15s%-20s%-20s%-18s%s\n", jstr(e, "network"),
-		   jstr(e, "name"), jstr(e, "address"), jstr(e, "host"),
-		   *jstr(e, "runtime") ? jstr(e, "runtime") : "-");
+	{
+		printf("  %-15s%-20s%-20s%-18s%s\n", jstr(e, "network"),
+		       jstr(e, "name"), jstr(e, "address"), jstr(e, "host"),
+		       *jstr(e, "runtime") ? jstr(e, "runtime") : "-");
+	}
 	json_decref(nets);
 	json_decref(st);
 	return 0;
