@@ -344,18 +344,19 @@ static int veth_create(dpnl *n, const char *host_name, int master, int nsfd,
 	/* The peer is brought up later, from inside its namespace: the kernel
 	 * refuses (ENOTCONN) to open it while it is being created there. */
 	struct ifinfomsg pifi = {.ifi_family = AF_UNSPEC};
-	int bad = nla_put_string(m, IFLA_IFNAME, host_name) < 0 ||
-		  nla_put_u32(m, IFLA_MTU, DPNL_MTU) < 0 ||
-		  nla_put_u32(m, IFLA_MASTER, master) < 0 ||
-		  !(li = nla_nest_start(m, IFLA_LINKINFO)) ||
-		  nla_put_string(m, IFLA_INFO_KIND, "veth") < 0 ||
-		  !(data = nla_nest_start(m, IFLA_INFO_DATA)) ||
-		  !(peer = nla_nest_start(m, VETH_INFO_PEER)) ||
-		  nlmsg_append(m, &pifi, sizeof(pifi), NLMSG_ALIGNTO) < 0 ||
-		  nla_put_string(m, IFLA_IFNAME, peer_name) < 0 ||
-		  nla_put_u32(m, IFLA_MTU, DPNL_MTU) < 0 ||
-		  nla_put(m, IFLA_ADDRESS, 6, mac) < 0 ||
-		  nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)nsfd) < 0;
+	int bad =
+	    nla_put_string(m, IFLA_IFNAME, host_name) < 0 ||
+	    nla_put_u32(m, IFLA_MTU, DPNL_MTU) < 0 ||
+	    nla_put_u32(m, IFLA_MASTER, master) < 0 ||
+	    !(li = nla_nest_start(m, IFLA_LINKINFO)) ||
+	    nla_put_string(m, IFLA_INFO_KIND, "veth") < 0 ||
+	    !(data = nla_nest_start(m, IFLA_INFO_DATA)) ||
+	    !(peer = nla_nest_start(m, VETH_INFO_PEER)) ||
+	    nlmsg_append(m, &pifi, sizeof(pifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_string(m, IFLA_IFNAME, peer_name) < 0 ||
+	    nla_put_u32(m, IFLA_MTU, DPNL_MTU) < 0 ||
+	    nla_put(m, IFLA_ADDRESS, 6, mac) < 0 ||
+	    (nsfd >= 0 && nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)nsfd) < 0);
 	if (bad) {
 		nlmsg_free(m);
 		return -NLE_NOMEM;
@@ -432,6 +433,17 @@ int dpnl_veth_ensure(dpnl *n, const char *host_name, int master,
 			   : link_fix(n->sk, cur.ifindex, master);
 	return veth_setup(n, host_name, master, netns_path, mac, ip, prefix,
 			  ifname);
+}
+
+int dpnl_veth_peer_ensure(dpnl *n, const char *host_name, int master,
+			  const char *peer_name, const uint8_t mac[6])
+{
+	dpnl_link cur;
+	if (get_link(n->sk, host_name, &cur) == 0)
+		return link_ok(&cur, master)
+			   ? 0
+			   : link_fix(n->sk, cur.ifindex, master);
+	return veth_create(n, host_name, master, -1, peer_name, mac);
 }
 
 /* ---- FDB and neighbour entries ---- */

@@ -47,6 +47,13 @@ int dpnl_bridge_ensure(dpnl *n, const char *name);
 int dpnl_vxlan_ensure(dpnl *n, const char *name, uint32_t vni, uint32_t local,
 		      int master);
 
+/* Docker's kind of container interface: the pair's other end, peer_name,
+ * stays in this namespace, down, with mac and MTU DPNL_MTU; Docker moves
+ * it into the sandbox and configures it there. If host_name already
+ * exists (the peer may be gone into the sandbox) only its master, MTU and
+ * state are fixed. */
+int dpnl_veth_peer_ensure(dpnl *n, const char *host_name, int master,
+			  const char *peer_name, const uint8_t mac[6]);
 /* A container interface: a veth pair whose host end host_name sits on
  * master, and whose other end is created inside the network namespace at
  * netns_path as eth0 (or the next free ethN), with mac, ip/prefix, MTU

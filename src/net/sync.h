@@ -25,6 +25,7 @@ typedef struct sync_ep {
 	uint8_t mac[6];
 	uint32_t locator; /* owning host, network order */
 	char netns[256];  /* local endpoints: the namespace to plumb */
+	char peer[16];	  /* or (Docker) the veth end left in this namespace */
 } sync_ep;
 
 typedef struct sync_net {
