@@ -16,8 +16,11 @@ makes the ovld network and the network shows on h2 with driver ovl and the
 same subnet; containers on both hosts get addresses in it, MTU 1450, and
 ping each other by IP; a second test1 on h2 is refused ("already exists");
 `docker network rm` is refused while a container on either host uses the
-network; a dockerd restart, an ovld restart (containers keep pinging) and
-a container killed with kill -9 leave the store and the kernel consistent;
+network (on the container's host by dockerd itself; elsewhere dockerd
+drops its copy whatever the plugin answers, ovld keeps the network and the
+sync restores the copy); a dockerd restart, an ovld restart (containers
+keep pinging) and a container killed with kill -9 leave the store and the
+kernel consistent;
 once the containers are gone `docker network rm` succeeds cluster-wide,
 h2's copy disappears within seconds and is not re-created, and the store
 holds no leftovers.
@@ -36,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import NetLab, Checks, OVLD, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
 from dockerlab import Engine, IMAGE, DOCKERD  # noqa: E402
+from test_docker import allocated_ids  # noqa: E402
 
 ROOT = "/docker/network/v1.0"
 SUBNET = "10.98.0.0/24"
@@ -208,7 +212,8 @@ def leaves(node):
 
 def leftovers(h):
     """Every key left under Docker's root and ovld's hidden claims, but for
-    the hosts' heartbeats."""
+    the hosts' heartbeats and an empty VNI allocator (Docker's idm record,
+    which ovld keeps VNIs in, stays once made)."""
     bad = []
     for path in (ROOT, ROOT + "/_ovld"):
         st, body = h.http("GET", "/v2/keys%s?recursive=true&quorum=true" %
@@ -224,6 +229,9 @@ def leftovers(h):
             if n.get("dir") or "/_ovld/hosts/" in k:
                 continue
             if path == ROOT and "/_ovld" in k:
+                continue
+            if k.endswith("/idm/vxlan-id") and \
+                    allocated_ids(n.get("value")) == 0:
                 continue
             bad.append(k)
     return sorted(set(bad))
@@ -300,15 +308,23 @@ def check_rm_refused(c, ph1, ph2):
             rc != 0, err)
     rc, _, err = e1.docker("rm", "-f", "test1")
     c.check("docker rm -f test1 (h1)", rc == 0, err)
+    # dockerd honours no error of a remote driver's DeleteNetwork (libnetwork
+    # network.deleteNetwork: only a types.ForbiddenError, which a plugin's
+    # HTTP error never is, stops it), so on a host without a local user
+    # `docker network rm` removes the local copy whatever ovld answers.
+    # ovld refuses to delete its network, dockerd logs the refusal, and the
+    # sync brings the local copy back.
     rc, _, err = e1.docker("network", "rm", "demo")
-    c.check("docker network rm on h1 refused while test2 on h2 uses it",
-            rc != 0 and "demo" in err, err)
+    c.check("docker network rm on h1 while test2 on h2 uses it: ovld "
+            "refuses (dockerd logs it)",
+            "has active endpoints" in e1.log_text() or rc != 0,
+            "%d %s\n%s" % (rc, err, e1.tail(10)))
     st, _ = ph1.control("GET", "/v1/networks/demo")
     c.check("...the ovld network is still there", st == 200, str(st))
-    # A failed rm leaves 20.10's copy marked for deletion; the sync puts a
-    # usable copy back if dockerd dropped it.
-    ok = wait_until(lambda: "demo ovl" in (docker_nets(e1) or []), 15, 0.3)
-    c.check("...and h1 still has a demo network", ok, str(docker_nets(e1)))
+    t0 = time.monotonic()
+    ok = wait_until(lambda: "demo ovl" in (docker_nets(e1) or []), 15, 0.2)
+    c.check("...and h1's copy is back (%.1f s)" % (time.monotonic() - t0),
+            ok, str(docker_nets(e1)))
     return run_ctr(c, e1, "test1")
 
 
