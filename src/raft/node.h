@@ -7,6 +7,7 @@
 
 #include "../metrics.h"
 #include "client.h"
+#include "compat/commit_early.h"
 #include "raftnode.h"
 
 #define PENDING_BUCKETS 1024
@@ -83,7 +84,8 @@ struct raftnode {
 	} install;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
-	store_snap *snap; /* the view a snapshot in progress serializes */
+	commit_early early; /* a follower applies before its own fsync */
+	store_snap *snap;   /* the view a snapshot in progress serializes */
 	int raft_started;
 	int closing;
 	int handles_open; /* timers still closing at shutdown */
@@ -149,6 +151,7 @@ void heap_install(void);
 
 /* fsm.c */
 void fsm_init(raftnode *rn);
+void fsm_wrap_io(raftnode *rn);
 
 /* propose.c */
 pending *pending_find(raftnode *rn, uint64_t seq);

@@ -185,6 +185,7 @@ static int init_raft(raftnode *rn)
 		return -1;
 	}
 	install_wrap_io(rn);
+	fsm_wrap_io(rn);
 	/* A restart loads the newest snapshot whole before it can serve:
 	 * reading it raw is several times faster than LZ4-decoding it
 	 * (13 vs 50 ms for 100k keys), for more disk. */
@@ -277,6 +278,7 @@ static void on_handle_closed(uv_handle_t *h)
 		batch_free(rn);
 		forward_free(rn);
 		install_free(rn);
+		commit_early_unwrap(&rn->early);
 		void (*cb)(void *) = rn->close_cb;
 		void *ctx = rn->close_ctx;
 		free_config(&rn->cfg);

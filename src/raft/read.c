@@ -42,8 +42,9 @@ static void await_index(raftnode *rn, read_waiter *list, uint64_t index)
 void read_after_apply(raftnode *rn)
 {
 	/* Inside fsm_apply raft has not bumped last_applied yet, but the
-	 * store already recorded the entry; barriers only move raft's. */
-	uint64_t applied = raft_last_applied(&rn->raft);
+	 * store already recorded the entry; barriers only move raft's, and a
+	 * follower may have applied ahead of raft (commit_early). */
+	uint64_t applied = commit_early_applied(&rn->early);
 	uint64_t stored = store_applied_raft_index(rn->st);
 	if (stored > applied)
 		applied = stored;
