@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../log.h"
+#include "compat/probe.h"
 #include "prefill.h"
 #include "repair.h"
 
@@ -194,7 +195,9 @@ static int init_raft(raftnode *rn)
 	 * 1, and raft_init then refuses our async (v3) snapshots. */
 	if (rn->io.version < 2 && rn->io.async_work != NULL)
 		rn->io.version = 2;
+	probe_begin(); /* its AIO context is torn down off the start path */
 	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
+	probe_end();
 	if (rv != 0) {
 		log_error("raft", "init: %s", raft_errmsg(&rn->raft));
 		return -1;
