@@ -417,6 +417,8 @@ int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
 		propose_internal(rn, body, len, reply, ctx);
 	else if (strcmp(path, "/ovld/v1/barrier") == 0)
 		read_internal(rn, reply, ctx);
+	else if (strcmp(path, "/ovld/v1/term") == 0)
+		read_term_internal(rn, reply, ctx);
 	else if (strncmp(path, "/ovld/v1/member", 15) == 0 ||
 		 strcmp(path, "/ovld/v1/join") == 0)
 		membership_internal(rn, path, body, len, reply, ctx);
