@@ -7,6 +7,7 @@
 
 #include "../metrics.h"
 #include "client.h"
+#include "compat/commit_early.h"
 #include "raftnode.h"
 
 #define PENDING_BUCKETS 1024
@@ -83,7 +84,8 @@ struct raftnode {
 	} install;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
-	store_snap *snap; /* the view a snapshot in progress serializes */
+	commit_early early; /* a follower applies before its own fsync */
+	store_snap *snap;   /* the view a snapshot in progress serializes */
 	int raft_started;
 	int closing;
 	int handles_open; /* timers still closing at shutdown */
@@ -107,11 +109,13 @@ struct raftnode {
 	unsigned bq_n, bq_cap;
 
 	/* quorum reads */
-	read_waiter *read_inflight; /* covered by the barrier in flight */
-	read_waiter *read_next;	    /* need a barrier issued after them */
-	read_waiter *read_applying; /* follower: waiting for local apply */
-	int barrier_busy;
-	struct raft_barrier barrier;
+	read_waiter *read_inflight;	 /* follower: covered by the request */
+	read_waiter *read_next;		 /* need a barrier issued after them */
+	read_waiter *read_applying;	 /* follower: waiting for local apply */
+	int barrier_busy;		 /* follower: a barrier request out */
+	struct read_batch *read_batches; /* leader: barriers in flight */
+	unsigned read_batches_n;
+	raft_term read_term; /* leader: a read barrier was applied in it */
 
 	/* commit nudge: followers learn a commit index only from the next
 	 * AppendEntries, so the leader sends one (a barrier) right away */
@@ -149,6 +153,7 @@ void heap_install(void);
 
 /* fsm.c */
 void fsm_init(raftnode *rn);
+void fsm_wrap_io(raftnode *rn);
 
 /* propose.c */
 pending *pending_find(raftnode *rn, uint64_t seq);
@@ -180,6 +185,7 @@ void read_flush(raftnode *rn);
 void read_after_apply(raftnode *rn);
 void read_tick(raftnode *rn);
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
+void read_term_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
 void read_fail_all(raftnode *rn, const char *why);
 
 /* membership.c */
