@@ -24,7 +24,8 @@ import urllib.parse
 os.environ.setdefault("OVLDLAB_PORTS", "26000-26999")
 
 import ovldlab  # noqa: E402
-from ovldlab import Http, Lab, etcdctl  # noqa: E402,F401
+from ovldlab import (Http, Lab, etcdctl, require_binary,  # noqa: E402,F401
+                     require_root, skip)
 
 IMPL = os.environ.get("CLUSTER_IMPL", "ovld")
 

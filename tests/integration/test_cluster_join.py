@@ -234,6 +234,8 @@ def check_single_quorum(lab, h1):
 
 
 def main():
+    cl.require_binary("ETCDCTL_BIN", "etcdctl",
+                      "its checks run the real etcdctl against ovld")
     with cl.Lab("cluster-join") as lab:
         c = cl.Cluster(lab)
         t0 = time.monotonic()

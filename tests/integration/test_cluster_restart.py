@@ -120,6 +120,8 @@ def static_cluster(lab):
 
 
 def main():
+    cl.require_binary("ETCDCTL_BIN", "etcdctl",
+                      "its checks run the real etcdctl against ovld")
     with cl.Lab("cluster-restart") as lab:
         c = cl.Cluster(lab)
         if cl.form_three(lab, c):

@@ -882,6 +882,8 @@ def strict_history_cases():
 
 
 def main():
+    ovldlab.require_binary("ETCD_BIN", "etcd",
+                           "every case runs against a reference etcd")
     only = sys.argv[1:]
     target = ovldlab.target_kind()
     extra = os.environ.get("OVLD_DIFF_ARGS", "").split()

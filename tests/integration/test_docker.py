@@ -18,7 +18,8 @@ holds no leftovers; no store timeouts in dockerd's logs; a stopped
 engine's node key expires (an `expire` event) and the other engine's
 discovery watch sees it.
 
-Skips (exit 0, "SKIP: ...") only when dockerd cannot start at all here;
+Skips (exit 77, "SKIP: ...") when not root, when dockerd is missing or too
+new for --cluster-store, or when it cannot start at all here;
 an engine that starts without a cluster store but not with ovld fails.
 Discovery runs with a 3 s heartbeat and 9 s TTL to keep the run short.
 """
@@ -33,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import NetLab, Checks, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
+from ovldlab import require_binary, require_root, skip  # noqa: E402
 from dockerlab import Engine, IMAGE  # noqa: E402
 
 ROOT = "/docker/network/v1.0"
@@ -408,11 +410,6 @@ def check_expiry(c, lab, e1, e2):
             e1.tail(20))
 
 
-def skip(reason):
-    print("SKIP: " + reason)
-    sys.exit(0)
-
-
 def start_engines(c, lab):
     engines = [Engine(h, STORE_OPTS) for h in lab.hosts]
     e1, e2 = engines
@@ -476,8 +473,8 @@ def run(lab, c):
 
 
 def main():
-    if os.geteuid() != 0:
-        skip("test_docker needs root (network namespaces, dockerd)")
+    require_root("network namespaces, dockerd")
+    require_binary("ETCDCTL_BIN", "etcdctl", "it lists Docker's keys")
     major, text = dockerlab.engine_version()
     if major is None:
         skip(text)
