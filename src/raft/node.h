@@ -112,6 +112,7 @@ struct raftnode {
 	read_waiter *read_applying; /* follower: waiting for local apply */
 	int barrier_busy;
 	struct raft_barrier barrier;
+	uint64_t read_barriers; /* batches that needed one (/metrics) */
 
 	/* commit nudge: followers learn a commit index only from the next
 	 * AppendEntries, so the leader sends one (a barrier) right away */

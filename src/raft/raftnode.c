@@ -439,4 +439,9 @@ void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       rn->raft_started ? rn->raft.configuration.n : 0);
 	metrics_sample(buf, len, cap, "ovld_raft_pending_proposals", "gauge",
 		       "Proposals waiting for an answer.", waiting);
+	metrics_sample(buf, len, cap, "ovld_raft_read_barriers_total",
+		       "counter",
+		       "Quorum-read batches that needed a barrier (a Raft "
+		       "entry).",
+		       rn->read_barriers);
 }

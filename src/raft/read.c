@@ -146,6 +146,7 @@ static void issue_barrier(raftnode *rn)
 	rn->read_inflight = rn->read_next;
 	rn->read_next = NULL;
 	rn->barrier_busy = 1;
+	rn->read_barriers++;
 	if (leader == rn->id) {
 		rn->barrier.data = rn;
 		if (raft_barrier(&rn->raft, &rn->barrier, on_barrier) != 0)

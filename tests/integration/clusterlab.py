@@ -74,6 +74,22 @@ def request(srv, method, path, timeout=5.0, **kw):
     return st, hd, doc
 
 
+def metric(srv, name, timeout=5.0):
+    """The value of one unlabelled sample on srv's /metrics, or None."""
+    h = srv.new_http(timeout=timeout)
+    try:
+        st, _, body = h.request("GET", "/metrics")
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        h.close()
+    for line in body.decode().splitlines() if st == 200 else ():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            return float(parts[1])
+    return None
+
+
 def put(srv, key, value, timeout=5.0, **form):
     form = dict(form)
     form["value"] = value
