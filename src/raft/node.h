@@ -72,7 +72,7 @@ struct raftnode {
 	struct raft raft;
 	struct raft_io io;
 	struct {
-		/* the uv backend's snapshot_put, wrapped (install.c) */
+		/* the uv backend's snapshot_put, wrapped (compat/install.c) */
 		int (*uv_put)(struct raft_io *io, unsigned trailing,
 			      struct raft_io_snapshot_put *req,
 			      const struct raft_snapshot *snapshot,
@@ -145,7 +145,7 @@ uint64_t raftnode_now_ms(raftnode *rn);
 int raftnode_has_leader(raftnode *rn);
 int64_t raftnode_wall_ns(void);
 
-/* heap.c: raft's allocator (works around a use-after-free in 0.15) */
+/* compat/heap.c: raft's allocator, a quarantine for small frees */
 void heap_install(void);
 
 /* fsm.c */
@@ -198,7 +198,7 @@ int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
 void expiry_start(raftnode *rn);
 void nudge_start(raftnode *rn);
 
-/* install.c */
+/* compat/install.c */
 void install_wrap_io(raftnode *rn);
 void install_free(raftnode *rn);
 

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "../log.h"
-#include "prefill.h"
-#include "repair.h"
+#include "compat/prefill.h"
+#include "compat/repair.h"
 
 #define TICK_MS 20
 
