@@ -53,7 +53,7 @@ typedef struct read_waiter {
 typedef struct change_job change_job;
 
 #define SEEN_SLOTS 16
-typedef struct follower_seen { /* /v2/stats/leader counts (membership.c) */
+typedef struct follower_seen { /* /v2/stats/leader (follower_stats.c) */
 	raft_id id;
 	uint64_t last_ok_ms;
 	uint64_t ok, failed; /* ticks answered / silent too long */
@@ -183,16 +183,18 @@ void read_tick(raftnode *rn);
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
 void read_fail_all(raftnode *rn, const char *why);
 
-/* membership.c */
+/* membership_*.c (what those files share among themselves: membership.h) */
 int membership_bootstrap_or_join(raftnode *rn);
 void membership_tick(raftnode *rn);
-void membership_sample_followers(raftnode *rn);
 /* Voters in the current (possibly uncommitted) configuration. */
 unsigned membership_voters(raftnode *rn);
 void membership_internal(raftnode *rn, const char *path, const char *body,
 			 size_t len, raftnode_reply_cb reply, void *ctx);
 /* The first client URL of a member, from the replicated member records. */
 int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
+
+/* follower_stats.c */
+void follower_stats_sample(raftnode *rn);
 
 /* leader.c */
 void expiry_start(raftnode *rn);

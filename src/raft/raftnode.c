@@ -109,7 +109,7 @@ static void on_tick(uv_timer_t *t)
 	pending_tick(rn);
 	read_tick(rn);
 	membership_tick(rn);
-	membership_sample_followers(rn);
+	follower_stats_sample(rn);
 }
 
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
@@ -261,7 +261,8 @@ int raftnode_start(raftnode *rn)
 	return 0;
 }
 
-/* Exposed for membership.c, which runs init_raft once the id is known. */
+/* Exposed for membership_start.c, which runs init_raft once the id is
+ * known. */
 int raftnode_init_raft(raftnode *rn)
 {
 	return init_raft(rn);
