@@ -55,6 +55,8 @@ int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n)
 	const struct raft_configuration *c = &rn->raft.configuration;
 	*list = calloc(c->n ? c->n : 1, sizeof(**list));
 	*n = 0;
+	if (*list == NULL)
+		return -1;
 	for (unsigned i = 0; i < c->n; i++) {
 		if (c->servers[i].id == rn->id)
 			continue;

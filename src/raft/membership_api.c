@@ -64,6 +64,8 @@ int raftnode_member_add(raftnode *rn, const char *peer_url,
 	if (client_hostport(peer_url, 2380, addr, sizeof(addr)) != 0)
 		return -1;
 	member_call *mc = calloc(1, sizeof(*mc));
+	if (mc == NULL)
+		return -1;
 	mc->rn = rn;
 	mc->cb = cb;
 	mc->ctx = ctx;
@@ -72,6 +74,10 @@ int raftnode_member_add(raftnode *rn, const char *peer_url,
 	json_t *j = json_pack("{s:s}", "peer_url", peer_url);
 	char *body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
+	if (body == NULL) {
+		free(mc);
+		return -1;
+	}
 	member_request(rn, "/ovld/v1/member/add", body, mc);
 	free(body);
 	return 0;
@@ -81,6 +87,8 @@ int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 			   void *ctx)
 {
 	member_call *mc = calloc(1, sizeof(*mc));
+	if (mc == NULL)
+		return -1;
 	mc->rn = rn;
 	mc->cb = cb;
 	mc->ctx = ctx;
@@ -90,6 +98,10 @@ int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 		/* Removing the leader: hand over first (raft 0.15 misbehaves
 		 * when the leader removes itself under load). */
 		struct raft_transfer *req = calloc(1, sizeof(*req));
+		if (req == NULL) {
+			free(mc);
+			return -1;
+		}
 		req->data = mc;
 		if (raft_transfer(&rn->raft, req, 0,
 				  on_transferred_then_remove) == 0)

@@ -247,6 +247,8 @@ static void adjust_roles(raftnode *rn)
 		if (want < 0)
 			continue;
 		change_job *job = calloc(1, sizeof(*job));
+		if (job == NULL)
+			return; /* the next pass tries again */
 		job->type = JOB_ASSIGN;
 		job->id = s->id;
 		job->role = want;

@@ -73,7 +73,9 @@ int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n)
 	if (rn->raft_started)
 		raft_leader(&rn->raft, &leader, &addr);
 	*list = calloc(c->n ? c->n : 1, sizeof(**list));
-	*n = c->n;
+	*n = *list ? c->n : 0;
+	if (*list == NULL)
+		return -1;
 	for (unsigned i = 0; i < c->n; i++) {
 		raftnode_member *m = &(*list)[i];
 		m->id = c->servers[i].id;

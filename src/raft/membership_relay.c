@@ -35,6 +35,8 @@ int membership_relay(raftnode *rn, const char *path, const char *body,
 	    membership_client_url(rn, leader, hostport, sizeof(hostport)) != 0)
 		return -1;
 	relay *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return -1;
 	r->reply = reply;
 	r->ctx = ctx;
 	if (client_post(rn->cl, hostport, path, body, len, on_relayed, r) !=
@@ -45,30 +47,48 @@ int membership_relay(raftnode *rn, const char *path, const char *body,
 	return 0;
 }
 
-static change_job *job_from_json(const char *body, size_t len, int type)
+/* A join or add: {"id", "name", "peer_url", "client_urls"}; 0 if valid. */
+static int job_parse_json(change_job *job, const char *body, size_t len)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *id = NULL, *name = "", *peer = NULL, *clients = "";
-	change_job *job = NULL;
-	if (j && json_unpack(j, "{s?s,s?s,s:s,s?s}", "id", &id, "name", &name,
-			     "peer_url", &peer, "client_urls", &clients) == 0) {
-		job = calloc(1, sizeof(*job));
-		job->type = type;
+	int ok =
+	    j && json_unpack(j, "{s?s,s?s,s:s,s?s}", "id", &id, "name", &name,
+			     "peer_url", &peer, "client_urls", &clients) == 0;
+	if (ok) {
 		job->id =
 		    id ? strtoull(id, NULL, 16) : membership_static_id(peer);
-		if (client_hostport(peer, 2380, job->addr, sizeof(job->addr)) !=
-			0 ||
-		    job->id == 0) {
-			free(job);
-			job = NULL;
-		} else if (type == JOB_JOIN) {
-			membership_record_format(job->record,
-						 sizeof(job->record), name,
-						 peer, clients);
-		}
+		ok = client_hostport(peer, 2380, job->addr,
+				     sizeof(job->addr)) == 0 &&
+		     job->id != 0;
 	}
+	if (ok && job->type == JOB_JOIN)
+		membership_record_format(job->record, sizeof(job->record), name,
+					 peer, clients);
 	json_decref(j);
-	return job;
+	return ok ? 0 : -1;
+}
+
+/* A remove: the member's id in hex. */
+static int job_parse_id(change_job *job, const char *body, size_t len)
+{
+	/* The body is not NUL-terminated when it came over HTTP. */
+	char hex[17] = "";
+	if (body && len < sizeof(hex))
+		memcpy(hex, body, len);
+	job->id = strtoull(hex, NULL, 16);
+	return 0;
+}
+
+static int job_type_of(const char *path)
+{
+	if (strcmp(path, "/ovld/v1/join") == 0)
+		return JOB_JOIN;
+	if (strcmp(path, "/ovld/v1/member/add") == 0)
+		return JOB_ADD;
+	if (strcmp(path, "/ovld/v1/member/remove") == 0)
+		return JOB_REMOVE;
+	return 0;
 }
 
 void membership_internal(raftnode *rn, const char *path, const char *body,
@@ -79,21 +99,18 @@ void membership_internal(raftnode *rn, const char *path, const char *body,
 			reply(ctx, 503, "text/plain", "no leader\n", 10);
 		return;
 	}
-	change_job *job = NULL;
-	if (strcmp(path, "/ovld/v1/join") == 0) {
-		job = job_from_json(body, len, JOB_JOIN);
-	} else if (strcmp(path, "/ovld/v1/member/add") == 0) {
-		job = job_from_json(body, len, JOB_ADD);
-	} else if (strcmp(path, "/ovld/v1/member/remove") == 0) {
-		/* The body is not NUL-terminated when it came over HTTP. */
-		char hex[17] = "";
-		if (body && len < sizeof(hex))
-			memcpy(hex, body, len);
-		job = calloc(1, sizeof(*job));
-		job->type = JOB_REMOVE;
-		job->id = strtoull(hex, NULL, 16);
+	int type = job_type_of(path);
+	change_job *job = type ? calloc(1, sizeof(*job)) : NULL;
+	if (type && job == NULL) {
+		reply(ctx, 503, "text/plain", "out of memory\n", 14);
+		return;
 	}
-	if (job == NULL) {
+	if (job)
+		job->type = type;
+	if (job == NULL ||
+	    (type == JOB_REMOVE ? job_parse_id(job, body, len)
+				: job_parse_json(job, body, len)) != 0) {
+		free(job);
 		reply(ctx, 400, "text/plain", "bad request\n", 12);
 		return;
 	}

@@ -30,6 +30,8 @@ static int bootstrap(raftnode *rn, struct raft_configuration *conf)
 static int start_static(raftnode *rn)
 {
 	char *list = strdup(rn->cfg.initial_cluster);
+	if (list == NULL)
+		return -1;
 	struct raft_configuration conf;
 	raft_configuration_init(&conf);
 	int found = 0, rv = 0;
@@ -114,6 +116,8 @@ static int start_join(raftnode *rn)
 	if (raftnode_init_raft(rn) != 0)
 		return -1;
 	char *body = join_body(rn);
+	if (body == NULL)
+		return -1;
 	log_info("raft", "joining through %s as %016llx", target,
 		 (unsigned long long)rn->id);
 	for (int tries = 0; tries < JOIN_TIMEOUT_S * 1000 / JOIN_RETRY_MS;
