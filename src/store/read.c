@@ -22,7 +22,7 @@ static int add_child(store_node *dir, size_t *cap, const char *dpath,
 		*cap = nc;
 	}
 	noderec r;
-	if (rec_decode(v, &r) != 0)
+	if (store_rec_decode(v, &r) != 0)
 		return -EINVAL;
 	size_t base = dlen == 1 ? 0 : dlen;
 	char key[base + 1 + nlen];
@@ -30,7 +30,7 @@ static int add_child(store_node *dir, size_t *cap, const char *dpath,
 	key[base] = '/';
 	memcpy(key + base + 1, name, nlen);
 	store_node *n = &dir->children[dir->n_children++];
-	int rc = node_from_rec(n, key, base + 1 + nlen, &r, 1);
+	int rc = store_node_from_rec(n, key, base + 1 + nlen, &r, 1);
 	if (rc == 0 && !r.dir && n->value == NULL)
 		rc = (n->value = strdup("")) ? 0 : -ENOMEM;
 	return rc;
@@ -42,7 +42,7 @@ static int list_dir(store *s, MDB_txn *txn, store_node *dir, const char *path,
 		    size_t len, int recursive)
 {
 	char prefix[len + 1];
-	size_t plen = enc_child_prefix(path, len, prefix), cap = 0;
+	size_t plen = store_enc_child_prefix(path, len, prefix), cap = 0;
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, s->nodes, &c);
 	if (rc != 0)
@@ -88,7 +88,7 @@ int store_get(store *s, const char *path, int recursive, int sorted,
 		return rc;
 	}
 	res->index = s->index;
-	rc = walk_get(s, txn, p, len, &res->ev.node, &res->cause);
+	rc = store_walk_get(s, txn, p, len, &res->ev.node, &res->cause);
 	if (rc > 0) {
 		res->error = rc;
 		rc = 0;
@@ -240,7 +240,7 @@ int store_history_find(store *s, uint64_t from, const char *path, int recursive,
 	     rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (!record_matches(&v, p, plen, recursive))
 			continue;
-		rc = event_decode(v.mv_data, v.mv_size, ev);
+		rc = store_event_decode(v.mv_data, v.mv_size, ev);
 		*found = rc == 0;
 		break;
 	}

@@ -172,7 +172,7 @@ int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
 	*buf = NULL;
 	*len = 0;
 	uint64_t applied;
-	int rc = state_get(s, sn->txn, &index, &applied);
+	int rc = store_state_get(s, sn->txn, &index, &applied);
 	if (rc != 0)
 		return rc;
 	wb_bytes(&b, SNAP_MAGIC, 8);
@@ -334,7 +334,7 @@ int store_restore(store *s, const void *buf, size_t len)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return store_lmdb_err(rc, "begin");
 	if ((rc = load(s, txn, buf, len)) != 0 ||
-	    (rc = state_put(s, txn, index, raft)) != 0) {
+	    (rc = store_state_put(s, txn, index, raft)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}

@@ -117,43 +117,43 @@ int store_lmdb_err(int rc, const char *what);
 
 /* Encodes path (absolute, cleaned, not "/") into out, which has room for
  * len bytes; the encoding has the same length as the path. */
-void enc_key(const char *path, size_t len, char *out);
+void store_enc_key(const char *path, size_t len, char *out);
 /* The prefix of D's direct children ("\0" for the root) into out (room for
  * dlen + 1); returns its length. */
-size_t enc_child_prefix(const char *dir, size_t dlen, char *out);
+size_t store_enc_child_prefix(const char *dir, size_t dlen, char *out);
 
-int rec_decode(const MDB_val *v, noderec *r);
+int store_rec_decode(const MDB_val *v, noderec *r);
 /* Writes a node record under the encoded key. */
-int rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
-	    const noderec *r);
+int store_rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
+		  const noderec *r);
 
 /* Expiry index entries for a node (no-op when expire == 0). */
-int expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
-	       size_t klen);
-int expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
-	       size_t klen);
+int store_expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+		     size_t klen);
+int store_expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+		     size_t klen);
 
 /* Fills n (key copied, value copied unless with_value is 0) from r. */
-int node_from_rec(store_node *n, const char *path, size_t len, const noderec *r,
-		  int with_value);
+int store_node_from_rec(store_node *n, const char *path, size_t len,
+			const noderec *r, int with_value);
 
 /* Walks path's components: 0 with *r the node (pointing into LMDB), or
  * 100 / 104 with *stop the end offset of the component that is missing /
  * a plain key, or a negative error. */
-int walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
-	 size_t *stop);
+int store_walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
+	       size_t *stop);
 
 /* etcd's internalGet: 0 and *out filled (a copy), a positive etcd error
  * (100 or 104, *cause malloc'd), or a negative LMDB error. */
-int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
-	     store_node *out, char **cause);
+int store_walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
+		   store_node *out, char **cause);
 
 /* History records. */
-int event_encode_put(store *s, MDB_txn *txn, const store_event *ev);
-int event_decode(const void *buf, size_t len, store_event *ev);
+int store_event_encode_put(store *s, MDB_txn *txn, const store_event *ev);
+int store_event_decode(const void *buf, size_t len, store_event *ev);
 
-int state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft);
-int state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft);
+int store_state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft);
+int store_state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft);
 
 /* The etcd operations, run inside a write transaction (ops.c). */
 typedef struct evlist {
@@ -170,7 +170,7 @@ typedef struct op_ctx {
 	char *cause; /* its cause */
 } op_ctx;
 
-int ops_run(op_ctx *o, const store_cmd *cmd);
-void evlist_free(evlist *l);
+int store_ops_run(op_ctx *o, const store_cmd *cmd);
+void store_evlist_free(evlist *l);
 
 #endif
