@@ -240,7 +240,7 @@ void propose_internal(raftnode *rn, const char *body, size_t len,
 	}
 	remote_apply *ra = calloc(1, sizeof(*ra));
 	if (ra == NULL ||
-	    batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
+	    raftnode_batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
 		free(ra);
 		reply_text(reply, ctx, FWD_NOT_LEADER, "not leader\n");
 		return;
@@ -317,15 +317,15 @@ void propose_batch_internal(raftnode *rn, const char *body, size_t len,
 	rb->reply = reply;
 	rb->ctx = ctx;
 	rb->n = (unsigned)n;
-	rb->left = rb->n + 1; /* callbacks may run inside batch_add */
+	rb->left = rb->n + 1; /* callbacks may run inside raftnode_batch_add */
 	size_t off = 0;
 	for (unsigned i = 0; i < rb->n; i++) {
 		size_t l = get_u32(body + off);
 		const char *cmd = body + off + 4;
 		off += 4 + l;
 		int refused = check_forwarded(rn, cmd, l);
-		if (!refused &&
-		    batch_add(rn, cmd, l, on_batch_item_done, rb, i) == 0)
+		if (!refused && raftnode_batch_add(
+				    rn, cmd, l, on_batch_item_done, rb, i) == 0)
 			continue;
 		rb->codes[i] = (short)(refused ? refused : FWD_NOT_LEADER);
 		rb->left--;

@@ -169,15 +169,15 @@ void propose_batch_internal(raftnode *rn, const char *body, size_t len,
 
 /* batch.c */
 void batch_init(raftnode *rn);
-int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
-	      void *ctx, uint64_t tag);
+int raftnode_batch_add(raftnode *rn, const void *entry, size_t len,
+		       batch_done_fn done, void *ctx, uint64_t tag);
 void batch_kick(raftnode *rn);
 void batch_fail_queued(raftnode *rn, int status);
 void batch_free(raftnode *rn);
 int batch_flush_now(raftnode *rn);
 
 /* read.c */
-void read_flush(raftnode *rn);
+void raftnode_read_flush(raftnode *rn);
 void read_after_apply(raftnode *rn);
 void read_tick(raftnode *rn);
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);

@@ -72,7 +72,7 @@ static void schedule_barrier(raftnode *rn)
 		batch_kick(rn);
 }
 
-void read_flush(raftnode *rn)
+void raftnode_read_flush(raftnode *rn)
 {
 	if (rn->read_next && !rn->barrier_busy && !rn->closing)
 		issue_barrier(rn);
