@@ -200,18 +200,6 @@ static size_t node_enc_size(const store_node *n)
 	return 1 + 24 + 4 + (n->key ? strlen(n->key) : 0) + 4 + n->value_len;
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 static unsigned char *node_enc(unsigned char *p, const store_node *n)
 {
 	size_t kl = n->key ? strlen(n->key) : 0;

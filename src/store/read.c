@@ -159,17 +159,14 @@ static int record_matches(const MDB_val *v, const char *p, size_t plen,
 	if (v->mv_size < 11 + 29 || b[0] != 1 || (b[2] & 1))
 		return 0; /* refresh events are skipped by watches */
 	const unsigned char *n = b + 11;
-	uint32_t kl = (uint32_t)n[25] | (uint32_t)n[26] << 8 |
-		      (uint32_t)n[27] << 16 | (uint32_t)n[28] << 24;
+	uint32_t kl = get_le32(n + 25);
 	if (kl > v->mv_size - 40)
 		return 0;
 	int dir = n[0] & 1;
 	if ((b[2] & 2) && !dir) { /* prev node's flags */
 		const unsigned char *q = n + 29 + kl;
 		if ((size_t)(q + 4 - b) <= v->mv_size) {
-			uint32_t vl = (uint32_t)q[0] | (uint32_t)q[1] << 8 |
-				      (uint32_t)q[2] << 16 |
-				      (uint32_t)q[3] << 24;
+			uint32_t vl = get_le32(q);
 			size_t off = (size_t)(q + 4 - b) + vl;
 			if (off < v->mv_size)
 				dir = b[off] & 1;

@@ -217,8 +217,7 @@ static int rb_u32(rbuf *r, uint32_t *v)
 	if (r->len - r->off < 4)
 		return -EINVAL;
 	const unsigned char *p = r->p + r->off;
-	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	     (uint32_t)p[3] << 24;
+	*v = get_le32(p);
 	r->off += 4;
 	return 0;
 }

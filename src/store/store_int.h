@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../byteorder.h"
 #include "store.h"
 
 /* 2000-01-01T00:00:00Z: etcd treats earlier expiry times as "no TTL". */
@@ -71,34 +72,6 @@ typedef struct noderec {
 int store_read_begin(store *s, MDB_txn **txn);
 /* Ends a transaction from store_read_begin. */
 void store_read_end(store *s, MDB_txn *txn);
-
-/* Byte-order helpers. Inline, as one load or store each: they run per
- * record and, in a snapshot's checksum, per 8 bytes. */
-static inline void put_be64(unsigned char *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return be64toh(v);
-}
-
-static inline void put_le64(unsigned char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint64_t get_le64(const unsigned char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
 
 /* Makes sure the data file has disk blocks for what a write transaction
  * of about extra bytes may touch. WRITEMAP maps a sparse file, and a page
