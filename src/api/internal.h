@@ -7,10 +7,10 @@
 #include <h2o.h>
 #include <stdint.h>
 
+#include "../buf.h"
 #include "../raft/raftnode.h"
 #include "../store/store.h"
 #include "api.h"
-#include "buf.h"
 
 typedef struct api_conn api_conn;
 typedef struct api_watcher api_watcher;

@@ -158,7 +158,7 @@ void api_hdr(h2o_req_t *req, const char *name, const char *value, size_t len)
 void api_hdr_u64(h2o_req_t *req, const char *name, uint64_t v)
 {
 	char s[20];
-	api_hdr(req, name, s, api_fmt_u64(s, v));
+	api_hdr(req, name, s, abuf_fmt_u64(s, v));
 }
 
 void api_hdr_cluster(api *a, h2o_req_t *req)
@@ -166,7 +166,7 @@ void api_hdr_cluster(api *a, h2o_req_t *req)
 	raftnode_status st;
 	char s[16];
 	raftnode_get_status(a->rn, &st);
-	api_hdr(req, "X-Etcd-Cluster-Id", s, api_fmt_x64(s, st.cluster_id));
+	api_hdr(req, "X-Etcd-Cluster-Id", s, abuf_fmt_x64(s, st.cluster_id));
 }
 
 void api_hdr_raft(api *a, h2o_req_t *req)
