@@ -57,19 +57,29 @@ static void member_request(raftnode *rn, const char *path, const char *body,
 		on_member_reply(mc, 503, NULL, NULL, 0);
 }
 
+static member_call *member_call_new(raftnode *rn, raftnode_member_cb cb,
+				    void *ctx, raft_id id)
+{
+	member_call *mc = calloc(1, sizeof(*mc));
+	if (mc) {
+		mc->rn = rn;
+		mc->cb = cb;
+		mc->ctx = ctx;
+		mc->id = id;
+	}
+	return mc;
+}
+
 int raftnode_member_add(raftnode *rn, const char *peer_url,
 			raftnode_member_cb cb, void *ctx)
 {
 	char addr[64];
 	if (client_hostport(peer_url, 2380, addr, sizeof(addr)) != 0)
 		return -1;
-	member_call *mc = calloc(1, sizeof(*mc));
+	member_call *mc =
+	    member_call_new(rn, cb, ctx, membership_static_id(peer_url));
 	if (mc == NULL)
 		return -1;
-	mc->rn = rn;
-	mc->cb = cb;
-	mc->ctx = ctx;
-	mc->id = membership_static_id(peer_url);
 	snprintf(mc->peer_url, sizeof(mc->peer_url), "%s", peer_url);
 	json_t *j = json_pack("{s:s}", "peer_url", peer_url);
 	char *body = json_dumps(j, JSON_COMPACT);
@@ -86,13 +96,9 @@ int raftnode_member_add(raftnode *rn, const char *peer_url,
 int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 			   void *ctx)
 {
-	member_call *mc = calloc(1, sizeof(*mc));
+	member_call *mc = member_call_new(rn, cb, ctx, id);
 	if (mc == NULL)
 		return -1;
-	mc->rn = rn;
-	mc->cb = cb;
-	mc->ctx = ctx;
-	mc->id = id;
 	if (id == rn->id && raft_state(&rn->raft) == RAFT_LEADER &&
 	    rn->raft.configuration.n > 1) {
 		/* Removing the leader: hand over first (raft 0.15 misbehaves
