@@ -2,7 +2,7 @@
  * the LMDB layout (key encodings, node records, history records) and the
  * struct behind the opaque store handle.
  *
- * Layout (design-decisions §5):
+ * Layout:
  *  - "nodes":   parent path + '\0' + name -> node record. A directory's
  *               children are the contiguous range prefixed by D "\0"; all
  *               of its descendants are that range plus the one prefixed by

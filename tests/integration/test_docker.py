@@ -1,5 +1,5 @@
 """test_docker - Docker's classic two-host overlay lab, with ovld as the
-cluster store (issue 5).
+cluster store (dockerd's --cluster-store=etcd://, as etcd 3.4's v2 API).
 
 Two netlab hosts each run ovld (h2 --join h1) and a real dockerd 20.10
 with --cluster-store=etcd://127.0.0.1:2379 (its local ovld) and
@@ -422,7 +422,8 @@ def start_engines(c, lab):
         c.check("dockerd starts with ovld as its cluster store", False, log)
         return engines, False
     # Two engines starting at once race to create /docker/nodes (harmless,
-    # but noisy); the notes' 2 s stagger is covered by waiting for e1.
+    # but noisy); starting e2 only once e1 is up staggers them as a 2 s
+    # delay between the two would.
     if not e2.start():
         c.check("dockerd on h2 starts", False, e2.tail())
         return engines, False
