@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "../log.h"
+#include "compat/prefill.h"
 #include "compat/probe.h"
-#include "prefill.h"
-#include "repair.h"
+#include "compat/repair.h"
 
 #define TICK_MS 20
 
@@ -110,7 +110,7 @@ static void on_tick(uv_timer_t *t)
 	pending_tick(rn);
 	read_tick(rn);
 	membership_tick(rn);
-	membership_sample_followers(rn);
+	follower_stats_sample(rn);
 }
 
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
@@ -265,7 +265,8 @@ int raftnode_start(raftnode *rn)
 	return 0;
 }
 
-/* Exposed for membership.c, which runs init_raft once the id is known. */
+/* Exposed for membership_start.c, which runs init_raft once the id is
+ * known. */
 int raftnode_init_raft(raftnode *rn)
 {
 	return init_raft(rn);
@@ -446,4 +447,9 @@ void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       rn->raft_started ? rn->raft.configuration.n : 0);
 	metrics_sample(buf, len, cap, "ovld_raft_pending_proposals", "gauge",
 		       "Proposals waiting for an answer.", waiting);
+	metrics_sample(buf, len, cap, "ovld_raft_read_barriers_total",
+		       "counter",
+		       "Quorum-read batches that needed a barrier (a Raft "
+		       "entry).",
+		       rn->read_barriers);
 }

@@ -102,7 +102,7 @@ static void schedule_barrier(raftnode *rn)
 		batch_kick(rn);
 }
 
-void read_flush(raftnode *rn)
+void raftnode_read_flush(raftnode *rn)
 {
 	if (rn->read_next && can_issue(rn) && !rn->closing)
 		issue_barrier(rn);
@@ -173,6 +173,7 @@ static void leader_barrier(raftnode *rn)
 	b->rn = rn;
 	b->req.data = b;
 	b->list = rn->read_next;
+	rn->read_barriers++;
 	if (raft_barrier(&rn->raft, &b->req, on_barrier) != 0) {
 		free(b);
 		finish_list(&rn->read_next, -1, "etcdserver: leader changed");
@@ -260,6 +261,7 @@ static void leader_confirm(raftnode *rn)
 	b->index = rn->raft.commit_index;
 	b->term = rn->raft.current_term;
 	b->voters = b->agreed = 1; /* this host */
+	rn->read_barriers++;
 	add_batch(rn, b);
 	ask_voters(rn, b);
 	if (b->asked == 0) { /* nobody to ask: a barrier decides */
@@ -312,6 +314,7 @@ static void issue_barrier(raftnode *rn)
 	rn->read_inflight = rn->read_next;
 	rn->read_next = NULL;
 	rn->barrier_busy = 1;
+	rn->read_barriers++;
 	char hostport[64];
 	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) !=
 		0 ||
