@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "raft/raftnode.h"
 #include "store/store.h"
+#include "url.h"
 
 typedef struct daemon {
 	uv_loop_t loop;
@@ -92,18 +93,6 @@ static void on_signal(uv_signal_t *h, int signum)
 		dp_close(d->dp);
 	api_close(d->api);
 	raftnode_close(d->rn, on_raft_closed, d);
-}
-
-/* The host part of an http://IP:PORT URL. */
-static void url_host(const char *url, char *out, size_t len)
-{
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	size_t n = strcspn(p, ":/,");
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
 }
 
 static int open_ctl(daemon_t *d, const char *host_ip)

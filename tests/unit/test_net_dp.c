@@ -448,7 +448,7 @@ static void test_ifname_and_peer(void **state)
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_net_dp needs root; skipped\n");
+		puts("SKIP: test_net_dp needs root (a network namespace)");
 		return 77;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {

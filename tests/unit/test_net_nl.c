@@ -424,7 +424,7 @@ static void test_two_host_ping(void **state)
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_net_nl needs root; skipped\n");
+		puts("SKIP: test_net_nl needs root (a network namespace)");
 		return 77;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {
