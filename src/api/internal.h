@@ -11,6 +11,7 @@
 #include "../raft/raftnode.h"
 #include "../store/store.h"
 #include "api.h"
+#include "auth.h"
 
 typedef struct api_conn api_conn;
 typedef struct api_watcher api_watcher;
@@ -101,6 +102,8 @@ struct api {
 
 	api_metrics_block *blocks;
 	size_t n_blocks;
+
+	auth_state *auth; /* etcd v2 auth, cached from the store's meta */
 };
 
 /* A request waiting for an asynchronous answer (raft, membership, quorum

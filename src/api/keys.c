@@ -14,7 +14,8 @@ static const char keys_allow[] = "HEAD,GET,PUT,POST,DELETE";
 typedef struct keys_pending {
 	api_pending base;
 	api_keys_req r;
-	int stat; /* enum api_stat of the success counter; fail is +1 */
+	int stat;  /* enum api_stat of the success counter; fail is +1 */
+	char *key; /* auth: the decoded path after /v2/keys, as etcd checks */
 } keys_pending;
 
 /* Which /v2/stats/store counter pair a write lands in (etcd counts by the
@@ -159,6 +160,59 @@ static void start_read(api *a, h2o_req_t *req, api_keys_req *r)
 	}
 }
 
+static void start(api *a, h2o_req_t *req, api_keys_req *r)
+{
+	if (r->method == AM_GET || r->method == AM_HEAD)
+		start_read(a, req, r);
+	else
+		start_write(a, req, r);
+}
+
+static void on_who(void *ctx, int who, const char *user)
+{
+	keys_pending *p = ctx;
+	api *a = p->base.a;
+	h2o_req_t *req = p->base.req;
+	api_keys_req r = p->r;
+	int write = r.method != AM_GET && r.method != AM_HEAD;
+	int ok =
+	    req && auth_key_access(a, who, user, p->key, write, r.recursive);
+	free(p->key);
+	api_pending_free(p);
+	if (!req)
+		api_keys_req_free(&r);
+	else if (!ok) {
+		/* etcd refuses before the store: no store stats counted */
+		api_keys_req_free(&r);
+		api_auth_key_denied(a, req);
+	} else
+		start(a, req, &r);
+}
+
+/* With auth on, the request waits for who sent it (bcrypt may run on a
+ * worker), then etcd's hasKeyPrefixAccess decides. */
+static void start_checked(api *a, h2o_req_t *req, api_keys_req *r,
+			  const char *rest, size_t rlen)
+{
+	char *key = malloc(rlen + 1);
+	size_t klen = 0;
+	api_perr err;
+	if (!key || api_pct_decode(rest, rlen, 0, key, &klen, &err) != 0) {
+		free(key);
+		api_keys_req_free(r);
+		api_send_store_error(a, req, 300, "out of memory", 0);
+		return;
+	}
+	key[klen] = '\0';
+	keys_pending *p = pend(a, req, r);
+	if (!p) {
+		free(key);
+		return;
+	}
+	p->key = key;
+	auth_identify(a, req, on_who, p);
+}
+
 static const char *header_value(h2o_req_t *req, const h2o_token_t *tok,
 				size_t *len)
 {
@@ -190,9 +244,9 @@ int api_keys_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen,
 		api_send_store_error(a, req, err.code, err.cause, 0);
 		return 0;
 	}
-	if (m == AM_GET || m == AM_HEAD)
-		start_read(a, req, &r);
+	if (auth_enabled(a))
+		start_checked(a, req, &r, rest, rlen);
 	else
-		start_write(a, req, &r);
+		start(a, req, &r);
 	return 0;
 }

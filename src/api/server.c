@@ -46,6 +46,8 @@ static void api_free(api *a)
 	 * inside one). Every connection is gone by now, so the context only
 	 * holds idle timers; they and the context's allocations are left to
 	 * process exit. The config is not referenced by idle timers. */
+	auth_state_free(a->auth);
+	a->auth = NULL;
 	if (a->ctx_ready)
 		return;
 	h2o_config_dispose(&a->h2o_conf);
@@ -293,6 +295,12 @@ static void send_version(api *a, h2o_req_t *req)
 	api_send(a, req, 200, "application/json", body, sizeof(body) - 1);
 }
 
+static int prefix_is(const char *p, size_t n, const char *pre)
+{
+	size_t l = strlen(pre);
+	return n >= l && memcmp(p, pre, l) == 0;
+}
+
 /* Everything besides /v2/keys; -1 if no route matches. */
 static int route(api *a, h2o_req_t *req, const char *path, size_t plen)
 {
@@ -320,14 +328,8 @@ static int route(api *a, h2o_req_t *req, const char *path, size_t plen)
 	} else if (api_path_is(path, plen, "/metrics")) {
 		if (api_get_only(a, req, 0))
 			api_metrics_send(a, req);
-	} else if (api_path_is(path, plen, "/v2/auth/enable")) {
-		if (api_get_only(a, req, 0)) {
-			abuf b;
-			abuf_init(&b);
-			abuf_puts(&b, "{\"enabled\":false}");
-			api_send_json(a, req, 200, &b);
-			abuf_free(&b);
-		}
+	} else if (prefix_is(path, plen, "/v2/auth/")) {
+		api_auth_handle(a, req, path + 8, plen - 8);
 	} else if (api_path_is(path, plen, "/ovld/v1/members")) {
 		if (api_get_only(a, req, 0))
 			api_members_send(a, req, 1);
@@ -337,12 +339,6 @@ static int route(api *a, h2o_req_t *req, const char *path, size_t plen)
 		return -1;
 	}
 	return 0;
-}
-
-static int prefix_is(const char *p, size_t n, const char *pre)
-{
-	size_t l = strlen(pre);
-	return n >= l && memcmp(p, pre, l) == 0;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -438,6 +434,12 @@ int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,
 	if (!a->cfg.max_request_line)
 		a->cfg.max_request_line = 1u << 20;
 	a->refs = 1;
+	if (auth_state_new(&a->auth) != 0) {
+		auth_state_free(a->auth);
+		free(a->listen_urls);
+		free(a);
+		return -ENOMEM;
+	}
 
 	h2o_config_init(&a->h2o_conf);
 	a->h2o_conf.max_request_entity_size = a->cfg.max_body;

@@ -481,6 +481,7 @@ static int op_meta(op_ctx *o, const store_cmd *c)
 	int rc = c->op == STORE_OP_META_PUT
 		     ? mdb_put(o->txn, o->s->meta, &k, &v, 0)
 		     : mdb_del(o->txn, o->s->meta, &k, NULL);
+	o->s->meta_gen++;
 	return rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "meta");
 }
 

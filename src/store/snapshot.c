@@ -310,6 +310,7 @@ int store_restore(store *s, const void *buf, size_t len)
 	uint64_t old = s->index;
 	s->index = s->committed_index = index;
 	s->applied = s->committed_applied = raft;
+	s->meta_gen++;
 	if (index > old)
 		store_publish_history(s, old + 1, index);
 	return 0;

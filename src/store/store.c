@@ -476,6 +476,11 @@ int store_meta_get(store *s, const char *key, char **value, size_t *len)
 	return store_lmdb_err(rc, "meta get");
 }
 
+uint64_t store_meta_gen(store *s)
+{
+	return s->meta_gen;
+}
+
 int store_meta_scan(store *s, const char *prefix, store_meta_cb cb, void *ctx)
 {
 	size_t ul = strlen(META_USER), pl = ul + strlen(prefix);

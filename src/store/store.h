@@ -172,6 +172,10 @@ int store_meta_get(store *s, const char *key, char **value, size_t *len);
 typedef void (*store_meta_cb)(void *ctx, const char *key, const char *value,
 			      size_t len);
 int store_meta_scan(store *s, const char *prefix, store_meta_cb cb, void *ctx);
+/* A number that changes whenever meta may have changed (an applied meta
+ * command or a restored snapshot), so readers can cache what they derive
+ * from meta and check it in O(1). */
+uint64_t store_meta_gen(store *s);
 
 /* Snapshots: the whole replicated state (nodes, meta, store index, history)
  * as one buffer. store_snapshot_begin freezes a view (an LMDB read

@@ -56,6 +56,7 @@ struct store {
 	store_sub *subs;
 	size_t n_subs, cap_subs;
 	int next_sub_id;
+	uint64_t meta_gen; /* bumped by every meta change and restore */
 };
 
 /* A decoded node record; value points into LMDB memory. */

@@ -1,0 +1,371 @@
+/* auth_state.c - the replicated auth state as the API reads it, and who a
+ * request comes from.
+ *
+ * The state is parsed from the store's meta once per change (the store's
+ * meta generation says when), so a request with auth disabled pays one
+ * integer comparison. bcrypt costs milliseconds by design, so it never runs
+ * on the loop: a credential not seen before is checked on the loop's worker
+ * pool, and the outcome is cached per (user, password, stored hash) — a
+ * changed password or a deleted user no longer matches the entry, so the
+ * cache needs no invalidation of its own. */
+#include <crypt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log.h"
+#include "auth.h"
+#include "internal.h"
+
+#define AUTH_CACHE 64
+#define BCRYPT_COST 10 /* golang.org/x/crypto/bcrypt.DefaultCost */
+
+typedef struct cred {
+	char *user, *pw, *hash;
+	int ok;
+} cred;
+
+struct auth_state {
+	uint64_t gen;
+	int loaded, enabled;
+	json_t *users, *roles; /* name -> record */
+	json_t *root_role;
+	cred cache[AUTH_CACHE];
+	unsigned next; /* round-robin victim */
+};
+
+int auth_state_new(auth_state **out)
+{
+	auth_state *as = calloc(1, sizeof(*as));
+	if (!as)
+		return -1;
+	as->users = json_object();
+	as->roles = json_object();
+	as->root_role =
+	    json_pack("{s:s,s:{s:{s:[s],s:[s]}}}", "role", "root",
+		      "permissions", "kv", "read", "/*", "write", "/*");
+	*out = as;
+	return as->users && as->roles && as->root_role ? 0 : -1;
+}
+
+static void cred_clear(cred *c)
+{
+	if (c->pw)
+		explicit_bzero(c->pw, strlen(c->pw));
+	free(c->user), free(c->pw), free(c->hash);
+	memset(c, 0, sizeof(*c));
+}
+
+void auth_state_free(auth_state *as)
+{
+	if (!as)
+		return;
+	for (int i = 0; i < AUTH_CACHE; i++)
+		cred_clear(&as->cache[i]);
+	json_decref(as->users);
+	json_decref(as->roles);
+	json_decref(as->root_role);
+	free(as);
+}
+
+static void load_one(void *ctx, const char *key, const char *value, size_t len)
+{
+	auth_state *as = ctx;
+	if (strcmp(key, "auth/enabled") == 0) {
+		as->enabled = len == 4 && memcmp(value, "true", 4) == 0;
+		return;
+	}
+	json_t *doc = json_loadb(value, len, 0, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return;
+	}
+	if (strncmp(key, "auth/users/", 11) == 0)
+		json_object_set_new(as->users, key + 11, doc);
+	else if (strncmp(key, "auth/roles/", 11) == 0)
+		json_object_set_new(as->roles, key + 11, doc);
+	else
+		json_decref(doc);
+}
+
+static auth_state *state(api *a)
+{
+	auth_state *as = a->auth;
+	uint64_t gen = store_meta_gen(a->st);
+	if (as->loaded && as->gen == gen)
+		return as;
+	json_object_clear(as->users);
+	json_object_clear(as->roles);
+	as->enabled = 0;
+	if (store_meta_scan(a->st, "auth/", load_one, as) != 0)
+		log_warn("api", "auth state could not be read from the store");
+	as->gen = gen;
+	as->loaded = 1;
+	return as;
+}
+
+int auth_enabled(api *a)
+{
+	return state(a)->enabled;
+}
+
+json_t *auth_user_get(api *a, const char *name)
+{
+	return json_object_get(state(a)->users, name);
+}
+
+json_t *auth_role_get(api *a, const char *name)
+{
+	auth_state *as = state(a);
+	if (strcmp(name, "root") == 0)
+		return as->root_role;
+	return json_object_get(as->roles, name);
+}
+
+json_t *auth_users(api *a)
+{
+	return state(a)->users;
+}
+
+json_t *auth_roles(api *a)
+{
+	return state(a)->roles;
+}
+
+/* ---- credentials ---- */
+
+/* Equal strings in time that depends on the lengths only. */
+static int same_secret(const char *x, const char *y)
+{
+	size_t n = strlen(x);
+	if (n != strlen(y))
+		return 0;
+	unsigned char d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(x[i] ^ y[i]);
+	return d == 0;
+}
+
+static cred *cache_find(auth_state *as, const char *user, const char *pw,
+			const char *hash)
+{
+	for (int i = 0; i < AUTH_CACHE; i++) {
+		cred *c = &as->cache[i];
+		if (c->user && strcmp(c->user, user) == 0 &&
+		    strcmp(c->hash, hash) == 0 && same_secret(c->pw, pw))
+			return c;
+	}
+	return NULL;
+}
+
+static void cache_put(auth_state *as, const char *user, const char *pw,
+		      const char *hash, int ok)
+{
+	if (cache_find(as, user, pw, hash))
+		return;
+	cred *c = &as->cache[as->next++ % AUTH_CACHE];
+	cred_clear(c);
+	c->user = strdup(user);
+	c->pw = strdup(pw);
+	c->hash = strdup(hash);
+	c->ok = ok;
+	if (!c->user || !c->pw || !c->hash)
+		cred_clear(c);
+}
+
+typedef struct verify_job {
+	uv_work_t w;
+	api *a;
+	char *user, *pw, *hash;
+	int ok;
+	auth_who_cb cb;
+	void *ctx;
+	struct crypt_data cd;
+} verify_job;
+
+static void verify_work(uv_work_t *w)
+{
+	verify_job *j = w->data;
+	memset(&j->cd, 0, sizeof(j->cd));
+	const char *out = crypt_r(j->pw, j->hash, &j->cd);
+	j->ok = out && out[0] != '*' && same_secret(out, j->hash);
+}
+
+static void verify_job_free(verify_job *j)
+{
+	explicit_bzero(j->pw, strlen(j->pw));
+	explicit_bzero(&j->cd, sizeof(j->cd));
+	free(j->user), free(j->pw), free(j->hash);
+	free(j);
+}
+
+static void verify_done(uv_work_t *w, int status)
+{
+	verify_job *j = w->data;
+	api *a = j->a;
+	int ok = status == 0 && j->ok;
+	if (status == 0)
+		cache_put(a->auth, j->user, j->pw, j->hash, ok);
+	j->cb(j->ctx, ok ? AUTH_USER : AUTH_DENIED, j->user);
+	verify_job_free(j);
+	api_unref(a);
+}
+
+static void verify_start(api *a, const char *user, char *pw, const char *hash,
+			 auth_who_cb cb, void *ctx)
+{
+	verify_job *j = calloc(1, sizeof(*j));
+	if (j) {
+		j->user = strdup(user);
+		j->hash = strdup(hash);
+		j->pw = pw;
+		j->w.data = j;
+		j->a = a;
+		j->cb = cb;
+		j->ctx = ctx;
+	}
+	if (!j || !j->user || !j->hash ||
+	    uv_queue_work(a->loop, &j->w, verify_work, verify_done) != 0) {
+		if (j)
+			free(j->user), free(j->hash), free(j);
+		free(pw);
+		cb(ctx, AUTH_DENIED, user);
+		return;
+	}
+	api_ref(a);
+}
+
+void auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx)
+{
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	if (i < 0 || req->headers.entries[i].value.len == 0) {
+		cb(ctx, AUTH_GUEST, NULL);
+		return;
+	}
+	h2o_iovec_t v = req->headers.entries[i].value;
+	char *user, *pw;
+	if (auth_basic_parse(v.base, v.len, &user, &pw) != 0) {
+		cb(ctx, AUTH_DENIED, NULL);
+		return;
+	}
+	json_t *u = auth_user_get(a, user);
+	const char *hash = json_string_value(json_object_get(u, "password"));
+	cred *c = hash ? cache_find(a->auth, user, pw, hash) : NULL;
+	if (!hash || c) {
+		cb(ctx, c && c->ok ? AUTH_USER : AUTH_DENIED, user);
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	} else {
+		verify_start(a, user, pw, hash, cb, ctx); /* takes pw */
+	}
+	free(user);
+}
+
+/* ---- decisions ---- */
+
+static int has_role(json_t *user, const char *role)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(user, "roles"), i, x)
+	{
+		if (json_is_string(x) &&
+		    strcmp(json_string_value(x), role) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int auth_is_root(api *a, int who, const char *user)
+{
+	if (!auth_enabled(a))
+		return 1;
+	if (who != AUTH_USER)
+		return 0;
+	json_t *u = auth_user_get(a, user);
+	return u && (strcmp(user, "root") == 0 || has_role(u, "root"));
+}
+
+int auth_key_access(api *a, int who, const char *user, const char *key,
+		    int write, int recursive)
+{
+	if (!auth_enabled(a))
+		return 1;
+	if (who == AUTH_DENIED)
+		return 0;
+	if (who == AUTH_GUEST) {
+		/* etcd checks the guest without the recursive rule */
+		json_t *g = auth_role_get(a, "guest");
+		return g && auth_role_allows(g, key, write, 0);
+	}
+	json_t *u = auth_user_get(a, user);
+	if (!u)
+		return 0;
+	if (strcmp(user, "root") == 0)
+		return 1; /* etcd attaches the root role to root */
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(u, "roles"), i, x)
+	{
+		json_t *r = json_is_string(x)
+				? auth_role_get(a, json_string_value(x))
+				: NULL;
+		if (r && auth_role_allows(r, key, write, recursive))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- hashing ---- */
+
+typedef struct hash_job {
+	uv_work_t w;
+	api *a;
+	char *pw;
+	char *hash;
+	auth_hash_cb cb;
+	void *ctx;
+	struct crypt_data cd;
+} hash_job;
+
+static void hash_work(uv_work_t *w)
+{
+	hash_job *j = w->data;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	memset(&j->cd, 0, sizeof(j->cd));
+	/* NULL random bytes: libxcrypt draws them from the OS. */
+	if (!crypt_gensalt_rn("$2b$", BCRYPT_COST, NULL, 0, salt, sizeof(salt)))
+		return;
+	const char *out = crypt_r(j->pw, salt, &j->cd);
+	if (out && out[0] != '*')
+		j->hash = strdup(out);
+}
+
+static void hash_done(uv_work_t *w, int status)
+{
+	hash_job *j = w->data;
+	api *a = j->a;
+	j->cb(j->ctx, status == 0 ? j->hash : NULL);
+	explicit_bzero(j->pw, strlen(j->pw));
+	explicit_bzero(&j->cd, sizeof(j->cd));
+	free(j->pw), free(j->hash), free(j);
+	api_unref(a);
+}
+
+int auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx)
+{
+	hash_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -1;
+	j->pw = strdup(pw);
+	j->w.data = j;
+	j->a = a;
+	j->cb = cb;
+	j->ctx = ctx;
+	if (!j->pw ||
+	    uv_queue_work(a->loop, &j->w, hash_work, hash_done) != 0) {
+		free(j->pw), free(j);
+		return -1;
+	}
+	api_ref(a);
+	return 0;
+}
