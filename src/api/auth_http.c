@@ -270,7 +270,8 @@ static json_t *user_put_plan(auth_req *ar, const char *hash, auth_err *e)
 		return NULL;
 	}
 	if (grants && !old) {
-		err(e, 404, "auth: User %s doesn't exist.", in->user);
+		/* etcd's getUser already words it "does not exist." */
+		err(e, 404, "auth: User %s does not exist.", in->user);
 		return NULL;
 	}
 	if (old && !(roles && !grants)) {
@@ -422,7 +423,7 @@ static json_t *role_put_plan(auth_req *ar, auth_err *e)
 	if (is_root || !old) {
 		err(e, is_root ? 403 : 404,
 		    is_root ? "auth: Cannot modify role %s: is root role."
-			    : "auth: Role %s doesn't exist.",
+			    : "auth: Role %s does not exist.",
 		    ar->name);
 		return NULL;
 	}

@@ -18,6 +18,9 @@ Deliberate, documented differences between ovld and etcd (small, explicit):
   * /v2/stats/*: only the key sets are compared (counters differ).
   * /v3/* paths: only the 404 status is compared; ovld may say in the body
     that it serves v2 only (a v3 client then learns why, not just "404").
+  * v2 auth changes move etcd's store index (its users and roles are keys
+    under the hidden /2) but not ovld's (replicated metadata): auth cases
+    rebase their indexes (B) before comparing key requests.
 
 Usage: test_differential.py [case-id-substring ...]
 """
@@ -30,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ovldlab  # noqa: E402
 from diffcore import (C, DEL, GET, HDR, IDX, KEYOF, POST, PUT, R, S,  # noqa
                       W, X, Case, Runner)
+from diffcases_auth import cases_auth  # noqa: E402
 
 
 def v(value, **kw):
@@ -871,7 +875,7 @@ def cases_http():
 def all_cases():
     cs = (cases_keys_basic() + cases_create_update() + cases_cas() +
           cases_delete() + cases_post() + cases_ttl() + cases_hidden() +
-          cases_watch() + cases_params() + cases_http())
+          cases_watch() + cases_params() + cases_http() + cases_auth())
     return [c for c in cs if c.steps]
 
 
