@@ -873,9 +873,11 @@ def cases_http():
 
 
 def all_cases():
-    cs = (cases_keys_basic() + cases_create_update() + cases_cas() +
-          cases_delete() + cases_post() + cases_ttl() + cases_hidden() +
-          cases_watch() + cases_params() + cases_http() + cases_auth())
+    # Auth first: a TTL key of an earlier case expiring mid-case would
+    # move the indexes the auth cases compare after their rebase.
+    cs = (cases_auth() + cases_keys_basic() + cases_create_update() +
+          cases_cas() + cases_delete() + cases_post() + cases_ttl() +
+          cases_hidden() + cases_watch() + cases_params() + cases_http())
     return [c for c in cs if c.steps]
 
 

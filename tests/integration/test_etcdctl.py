@@ -3,8 +3,10 @@
 
 etcdctl syncs with GET /v2/members before each command and then talks to
 the published clientURLs, so this also checks that ovld publishes a
-reachable client URL. Outputs and exit codes are the ones etcdctl prints
-against a real etcd (run with OVLD_TEST_TARGET=etcd to see them hold).
+reachable client URL. test_auth runs etcdctl's v2 user, role and auth
+commands (with --username) last, and leaves auth off. Outputs and exit
+codes are the ones etcdctl prints against a real etcd (run with
+OVLD_TEST_TARGET=etcd to see them hold).
 """
 
 import os
@@ -251,6 +253,107 @@ def test_members(lab, ctl, srv):
               "rc=%d out=%r err=%r" % (rc, out, err))
 
 
+ROOT = ["--username", "root:rootpw"]
+U = ["--username", "u:upw"]
+E110 = ("Error:  110: The request requires user authentication "
+        "(Insufficient credentials) [0]\n")
+
+# (args, exit code, stdout, stderr): what etcdctl 3.4 prints against etcd
+# 3.4.23 for the same sequence (OVLD_TEST_TARGET=etcd checks it still does).
+AUTH_STEPS = [
+    (["auth", "enable"], 1, "",
+     "auth: No root user available, please create one\n"),
+    (["user", "add", "root:rootpw"], 0, "User root created\n", ""),
+    (["user", "add", "root:rootpw"], 0, "User root created\n", ""),
+    (["user", "list"], 0, "root\n", ""),
+    (["user", "get", "root"], 0, "User: root\nRoles:  root\n", ""),
+    (["role", "list"], 0, "root\n", ""),
+    (["role", "add", "ra"], 0, "Role ra created\n", ""),
+    (["role", "add", "ra"], 1, "", "Role ra already exists\n"),
+    (["role", "grant", "ra", "--path", "/in/*", "--readwrite"], 0,
+     "Role ra updated\n", ""),
+    (["role", "grant", "ra", "--path", "/ro", "--read"], 0,
+     "Role ra updated\n", ""),
+    (["role", "grant", "ra", "--path", "/ro", "--read"], 1, "",
+     "auth: Granting duplicate read permission /ro\n"),
+    (["role", "get", "ra"], 0,
+     "Role: ra\nKV Read:\n\t/in/*\n\t/ro\nKV Write:\n\t/in/*\n", ""),
+    (["role", "get", "nope"], 1, "", "auth: Role nope does not exist.\n"),
+    (["user", "add", "u:upw"], 0, "User u created\n", ""),
+    (["user", "grant", "u", "--roles", "ra"], 0, "User u updated\n", ""),
+    (["user", "grant", "u", "--roles", "ra"], 1, "",
+     "auth: Granting duplicate role ra for user u\n"),
+    (["user", "get", "u"], 0, "User: u\nRoles:  ra\n", ""),
+    (["auth", "enable"], 0, "Authentication Enabled\n", ""),
+    (["auth", "enable"], 1, "", "Insufficient credentials\n"),
+    (ROOT + ["auth", "enable"], 1, "", "auth: already enabled\n"),
+    (["user", "list"], 1, "", "Insufficient credentials\n"),
+    (ROOT + ["user", "list"], 0, "root\nu\n", ""),
+    (ROOT + ["role", "list"], 0, "guest\nra\nroot\n", ""),
+    (U + ["set", "/in/k", "v"], 0, "v\n", ""),
+    (U + ["get", "/in/k"], 0, "v\n", ""),
+    (U + ["set", "/out", "v"], 4, "", E110),
+    (["--username", "u:bad", "get", "/in/k"], 4, "", E110),
+    (["get", "/in/k"], 0, "v\n", ""),
+    (ROOT + ["role", "revoke", "guest", "--path", "/*", "--readwrite"], 0,
+     "Role guest updated\n", ""),
+    (["get", "/in/k"], 4, "", E110),
+    (ROOT + ["role", "revoke", "ra", "--path", "/ro", "--read"], 0,
+     "Role ra updated\n", ""),
+    (ROOT + ["role", "revoke", "ra", "--path", "/ro", "--read"], 1, "",
+     "auth: Role not updated. Use grant/revoke to update the role.\n"),
+    (ROOT + ["user", "revoke", "u", "--roles", "ra"], 0,
+     "User u updated\n", ""),
+    (ROOT + ["user", "revoke", "u", "--roles", "ra"], 1, "",
+     "auth: Revoking ungranted role ra for user u\n"),
+    (ROOT + ["user", "remove", "root"], 1, "",
+     "auth: Cannot delete root user while auth is enabled.\n"),
+    (ROOT + ["user", "remove", "u"], 0, "User u removed\n", ""),
+    (ROOT + ["user", "remove", "u"], 1, "", "auth: User u does not exist\n"),
+    (ROOT + ["role", "remove", "ra"], 0, "Role ra removed\n", ""),
+    (ROOT + ["role", "remove", "ra"], 1, "",
+     "auth: Role ra doesn't exist.\n"),
+]
+
+
+def passwd(srv, user, new, auth=None):
+    """etcdctl user passwd reads the new password from its terminal; a
+    pipe works (its stty complaints on stderr are expected)."""
+    argv = [ovldlab.find_binary("ETCDCTL_BIN", "etcdctl"), "--endpoints",
+            srv.client_url] + (auth or []) + ["user", "passwd", user]
+    env = dict(os.environ, ETCDCTL_API="2")
+    env.pop("ETCDCTL_ENDPOINTS", None)
+    p = subprocess.run(argv, env=env, input=(new + "\n").encode(),
+                       capture_output=True, timeout=20)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def test_auth(lab, ctl, srv):
+    for args, code, out, err in AUTH_STEPS:
+        rc, o, e = ctl.run(*args)
+        lab.check(rc == code and o == out and e == err,
+                  "etcdctl %s -> %d %r%s" % (" ".join(args), code, out,
+                                             " " + repr(err) if err else ""),
+                  "rc=%d out=%r err=%r" % (rc, o, e))
+    rc, out = passwd(srv, "root", "newpw", ROOT)
+    lab.check(rc == 0 and out.endswith("Password updated\n"),
+              "etcdctl user passwd root", "rc=%d out=%r" % (rc, out))
+    rc, o, e = ctl.run("--username", "root:rootpw", "user", "list")
+    lab.check(rc == 1 and e == "Insufficient credentials\n",
+              "the old root password no longer works", repr((rc, o, e)))
+    ctl.ok(["--username", "root:newpw", "user", "get", "root"],
+           "User: root\nRoles:  root\n", "the new root password works")
+    ctl.ok(["--username", "root:newpw", "auth", "disable"],
+           "Authentication Disabled\n", "auth disable")
+    rc, o, e = ctl.run("auth", "disable")
+    lab.check(rc == 1 and e == "auth: already disabled\n",
+              "auth disable again: already disabled", repr((rc, o, e)))
+    ctl.ok(["user", "remove", "root"], "User root removed\n",
+           "root can go once auth is off")
+    ctl.ok(["role", "remove", "guest"], "Role guest removed\n")
+    ctl.ok(["get", "/in/k"], "v\n", "keys open again")
+
+
 def main():
     ovldlab.require_binary("ETCDCTL_BIN", "etcdctl",
                            "its checks run the real etcdctl against ovld")
@@ -258,7 +361,7 @@ def main():
         srv = lab.target("x").start()
         ctl = Ctl(lab, srv)
         for t in (test_basic, test_dirs, test_update_rm, test_watch,
-                  test_members):
+                  test_members, test_auth):
             print("-- %s" % t.__name__, flush=True)
             t(lab, ctl, srv)
     lab.finish()
