@@ -324,7 +324,7 @@ static void member_change(api *a, h2o_req_t *req, int op, uint64_t id)
 	}
 }
 
-void api_members_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
+static void members_route(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 {
 	int m = api_req_method(req);
 	api_hdr_cluster(a, req);
@@ -357,4 +357,41 @@ void api_members_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 	}
 	member_change(a, req, m == AM_DELETE ? MEMBER_REMOVE : MEMBER_UPDATE,
 		      id);
+}
+
+typedef struct members_auth {
+	api_pending base;
+	const char *rest; /* in the request's memory */
+	size_t rlen;
+} members_auth;
+
+static void on_who(void *ctx, int who, const char *user)
+{
+	members_auth *p = ctx;
+	api *a = p->base.a;
+	h2o_req_t *req = p->base.req;
+	if (req && !auth_is_root(a, who, user))
+		api_send_message(a, req, 401, "Insufficient credentials");
+	else if (req)
+		members_route(a, req, p->rest, p->rlen);
+	api_pending_free(p);
+}
+
+/* etcd's hasWriteRootAccess: with auth on, member changes need root. */
+void api_members_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
+{
+	int m = api_req_method(req);
+	int change = m == AM_POST || m == AM_PUT || m == AM_DELETE;
+	if (!change || !auth_enabled(a)) {
+		members_route(a, req, rest, rlen);
+		return;
+	}
+	members_auth *p = api_pending_new(a, req, sizeof(*p));
+	if (!p) {
+		api_send_text(a, req, 500, "out of memory\n");
+		return;
+	}
+	p->rest = rest;
+	p->rlen = rlen;
+	auth_identify(a, req, on_who, p);
 }

@@ -192,17 +192,18 @@ class Cluster:
         self.hosts.append(s)
         return s.start(timeout=timeout)
 
-    def join(self, name, via=None, extra=(), timeout=30.0):
+    def join(self, name, via=None, extra=(), timeout=30.0, ctl_args=()):
         """ovld: --join via's client address. etcd: `member add` through
-        via, then a start with --initial-cluster-state existing."""
+        via (with ctl_args, e.g. --username root:pw once v2 auth is on),
+        then a start with --initial-cluster-state existing."""
         via = via or self.hosts[0]
         s = self._new(name, extra)
         if is_etcd():
             # etcd refuses a member add for a few seconds after the
             # previous one ("unhealthy cluster"): retry.
             for _ in range(40):
-                rc, out, err = etcdctl(via.client_url, "member", "add",
-                                       name, s.peer_url)
+                rc, out, err = etcdctl(via.client_url, *ctl_args, "member",
+                                       "add", name, s.peer_url)
                 if rc == 0:
                     break
                 time.sleep(0.5)
