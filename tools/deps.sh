@@ -10,7 +10,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libraft-dev libuv1-dev liblmdb-dev libnl-3-dev libnl-route-3-dev
-	libmsgpack-dev libh2o-dev libjansson-dev libcmocka-dev
+	libmsgpack-dev libh2o-dev libjansson-dev libcmocka-dev libcrypt-dev
 	etcd-server etcd-client
 	docker.io containerd runc busybox-static tini iptables
 	iproute2 iputils-ping curl python3 valgrind ca-certificates
