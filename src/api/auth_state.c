@@ -30,7 +30,10 @@ struct auth_state {
 	json_t *users, *roles; /* name -> record */
 	json_t *root_role;
 	cred cache[AUTH_CACHE];
-	unsigned next; /* round-robin victim */
+	unsigned next;		    /* round-robin victim */
+	int busy;		    /* bcrypt jobs on the worker pool */
+	struct bjob *qhead, *qtail; /* bcrypt jobs waiting for a slot */
+	size_t qlen;
 };
 
 int auth_state_new(auth_state **out)
@@ -172,9 +175,87 @@ static void cache_put(auth_state *as, const char *user, const char *pw,
 		cred_clear(c);
 }
 
-typedef struct verify_job {
+/* bcrypt jobs share the loop's worker pool with libraft's disk work and
+ * snapshots: at most AUTH_JOBS run at once, the rest wait in a bounded
+ * FIFO (a flood of wrong passwords must not stall the log), and a waiting
+ * check is answered from the cache if an equal one finished meanwhile. */
+#define AUTH_JOBS 2
+#define AUTH_QUEUE 1024
+
+typedef struct bjob bjob;
+struct bjob {
 	uv_work_t w;
+	bjob *next;
 	api *a;
+	uv_work_cb work;
+	void (*done)(bjob *j, int status); /* frees j */
+	int (*settle)(bjob *j); /* 1: answered (and freed) without work */
+};
+
+static void bjob_pump(api *a);
+
+static void bjob_after(uv_work_t *w, int status)
+{
+	bjob *j = w->data;
+	api *a = j->a;
+	a->auth->busy--;
+	j->done(j, status);
+	bjob_pump(a);
+	api_unref(a);
+}
+
+static int bjob_submit(bjob *j)
+{
+	j->w.data = j;
+	if (uv_queue_work(j->a->loop, &j->w, j->work, bjob_after) != 0)
+		return -1;
+	j->a->auth->busy++;
+	return 0;
+}
+
+static void bjob_pump(api *a)
+{
+	auth_state *as = a->auth;
+	while (as->busy < AUTH_JOBS && as->qhead) {
+		bjob *j = as->qhead;
+		as->qhead = j->next;
+		if (!as->qhead)
+			as->qtail = NULL;
+		as->qlen--;
+		if (j->settle && j->settle(j))
+			api_unref(a);
+		else if (bjob_submit(j) != 0) {
+			j->done(j, -1);
+			api_unref(a);
+		}
+	}
+}
+
+/* Runs j now or later; -1 (j untouched) when it cannot be taken. */
+static int bjob_start(api *a, bjob *j)
+{
+	auth_state *as = a->auth;
+	j->a = a;
+	if (as->busy < AUTH_JOBS) {
+		if (bjob_submit(j) != 0)
+			return -1;
+	} else if (as->qlen >= AUTH_QUEUE) {
+		return -1;
+	} else {
+		j->next = NULL;
+		if (as->qtail)
+			as->qtail->next = j;
+		else
+			as->qhead = j;
+		as->qtail = j;
+		as->qlen++;
+	}
+	api_ref(a);
+	return 0;
+}
+
+typedef struct verify_job {
+	bjob b;
 	char *user, *pw, *hash;
 	int ok;
 	auth_who_cb cb;
@@ -198,16 +279,25 @@ static void verify_job_free(verify_job *j)
 	free(j);
 }
 
-static void verify_done(uv_work_t *w, int status)
+static void verify_done(bjob *b, int status)
 {
-	verify_job *j = w->data;
-	api *a = j->a;
+	verify_job *j = (verify_job *)b;
 	int ok = status == 0 && j->ok;
 	if (status == 0)
-		cache_put(a->auth, j->user, j->pw, j->hash, ok);
+		cache_put(b->a->auth, j->user, j->pw, j->hash, ok);
 	j->cb(j->ctx, ok ? AUTH_USER : AUTH_DENIED, j->user);
 	verify_job_free(j);
-	api_unref(a);
+}
+
+static int verify_settle(bjob *b)
+{
+	verify_job *j = (verify_job *)b;
+	cred *c = cache_find(b->a->auth, j->user, j->pw, j->hash);
+	if (!c)
+		return 0;
+	j->cb(j->ctx, c->ok ? AUTH_USER : AUTH_DENIED, j->user);
+	verify_job_free(j);
+	return 1;
 }
 
 static void verify_start(api *a, const char *user, char *pw, const char *hash,
@@ -218,20 +308,18 @@ static void verify_start(api *a, const char *user, char *pw, const char *hash,
 		j->user = strdup(user);
 		j->hash = strdup(hash);
 		j->pw = pw;
-		j->w.data = j;
-		j->a = a;
 		j->cb = cb;
 		j->ctx = ctx;
+		j->b.work = verify_work;
+		j->b.done = verify_done;
+		j->b.settle = verify_settle;
 	}
-	if (!j || !j->user || !j->hash ||
-	    uv_queue_work(a->loop, &j->w, verify_work, verify_done) != 0) {
+	if (!j || !j->user || !j->hash || bjob_start(a, &j->b) != 0) {
 		if (j)
 			free(j->user), free(j->hash), free(j);
 		free(pw);
 		cb(ctx, AUTH_DENIED, user);
-		return;
 	}
-	api_ref(a);
 }
 
 void auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx)
@@ -318,8 +406,7 @@ int auth_key_access(api *a, int who, const char *user, const char *key,
 /* ---- hashing ---- */
 
 typedef struct hash_job {
-	uv_work_t w;
-	api *a;
+	bjob b;
 	char *pw;
 	char *hash;
 	auth_hash_cb cb;
@@ -340,15 +427,13 @@ static void hash_work(uv_work_t *w)
 		j->hash = strdup(out);
 }
 
-static void hash_done(uv_work_t *w, int status)
+static void hash_done(bjob *b, int status)
 {
-	hash_job *j = w->data;
-	api *a = j->a;
+	hash_job *j = (hash_job *)b;
 	j->cb(j->ctx, status == 0 ? j->hash : NULL);
 	explicit_bzero(j->pw, strlen(j->pw));
 	explicit_bzero(&j->cd, sizeof(j->cd));
 	free(j->pw), free(j->hash), free(j);
-	api_unref(a);
 }
 
 int auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx)
@@ -357,15 +442,13 @@ int auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx)
 	if (!j)
 		return -1;
 	j->pw = strdup(pw);
-	j->w.data = j;
-	j->a = a;
 	j->cb = cb;
 	j->ctx = ctx;
-	if (!j->pw ||
-	    uv_queue_work(a->loop, &j->w, hash_work, hash_done) != 0) {
+	j->b.work = hash_work;
+	j->b.done = hash_done;
+	if (!j->pw || bjob_start(a, &j->b) != 0) {
 		free(j->pw), free(j);
 		return -1;
 	}
-	api_ref(a);
 	return 0;
 }
