@@ -23,6 +23,25 @@ enum cni_ver cni_version_parse(const char *s)
 	return CNI_V_NONE;
 }
 
+static int valid_utf8(const char *s)
+{
+	json_t *t = json_string(s); /* jansson refuses bad UTF-8 */
+	json_decref(t);
+	return t != NULL;
+}
+
+/* Messages quote the runtime's input, and the error must still print as
+ * JSON: bytes of broken UTF-8 (or of a sequence the buffer cut) become
+ * '?'. */
+static void make_printable(char *s)
+{
+	if (valid_utf8(s))
+		return;
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 void cni_fail(cni_error *err, int code, const char *details, const char *fmt,
 	      ...)
 {
@@ -33,6 +52,8 @@ void cni_fail(cni_error *err, int code, const char *details, const char *fmt,
 	err->code = code;
 	snprintf(err->details, sizeof(err->details), "%s",
 		 details ? details : "");
+	make_printable(err->msg);
+	make_printable(err->details);
 }
 
 static int parse_command(const char *s, enum cni_cmd *cmd, cni_error *err)
@@ -49,12 +70,12 @@ static int parse_command(const char *s, enum cni_cmd *cmd, cni_error *err)
 	return -1;
 }
 
-/* Copies a non-empty string that fits; refuses control bytes because the
- * value ends up in paths, interface names and ovld's records. */
+/* Copies a non-empty string that fits; refuses control bytes and broken
+ * UTF-8 because the value ends up in paths, ovld's records and JSON. */
 static int copy_str(char *dst, size_t dstsz, const char *src)
 {
 	size_t n = src ? strlen(src) : 0;
-	if (n == 0 || n >= dstsz)
+	if (n == 0 || n >= dstsz || !valid_utf8(src))
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
@@ -63,14 +84,17 @@ static int copy_str(char *dst, size_t dstsz, const char *src)
 	return 0;
 }
 
-/* Linux interface names: 1-15 bytes, no '/', no spaces, not "." or "..".
- */
+/* Linux interface names: 1-15 bytes, no '/', ':' or spaces, not "." or
+ * "..", and (narrower than Linux) printable ASCII, as runtimes use. */
 static int valid_ifname(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return 0;
-	return strcspn(s, "/: \t\n\r\v\f") == n;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '/' || s[i] == ':')
+			return 0;
+	return 1;
 }
 
 static int parse_env(const cni_env *env, cni_req *req, cni_error *err)
@@ -84,7 +108,7 @@ static int parse_env(const cni_env *env, cni_req *req, cni_error *err)
 	if (!valid_ifname(env->ifname)) {
 		cni_fail(err, CNI_ERR_ENV, env->ifname,
 			 "CNI_IFNAME must be a Linux interface name "
-			 "(1-15 bytes, no '/', ':' or spaces)");
+			 "(1-15 printable ASCII bytes, no '/', ':' or spaces)");
 		return -1;
 	}
 	snprintf(req->ifname, sizeof(req->ifname), "%s", env->ifname);
