@@ -51,6 +51,16 @@ static const struct flag flags[] = {
     {"history-window", UINT, F(history_window),
      "events kept for watches with waitIndex"},
     {"datapath", ONOFF, F(datapath), "on or off: program VXLAN"},
+    {"control-socket", STR, F(control_socket),
+     "unix socket of the local control API, or off"},
+    {"docker-plugin", STR, F(docker_plugin),
+     "unix socket of Docker's ovl network/IPAM plugin, or off"},
+    {"docker-host", STR, F(docker_host),
+     "dockerd's API (unix:///var/run/docker.sock; else DOCKER_HOST)"},
+    {"docker-sync", ONOFF, F(docker_sync),
+     "on or off: create ovld's networks in the local dockerd"},
+    {"netns-gc", UINT, F(netns_gc_s),
+     "seconds before an endpoint whose namespace vanished is released"},
     {"version", BOOL, F(show_version), "print the version and exit"},
     {"help", BOOL, F(show_help), "print this help and exit"},
     {"enable-v2", IGNORED_BOOL, 0, "accepted: v2 is always on"},
@@ -75,6 +85,8 @@ static void set_defaults(config *cfg)
 	cfg->endpoint_gc_s = 600;
 	cfg->history_window = 10000;
 	cfg->datapath = 1;
+	cfg->docker_sync = 1;
+	cfg->netns_gc_s = 30;
 }
 
 static const struct flag *find_flag(const char *name, size_t len)
@@ -216,6 +228,37 @@ static int derive_addresses(config *cfg)
 	return 0;
 }
 
+/* Defaults for the local sockets; "off" becomes NULL. dockerd is found as
+ * the docker CLI finds it: DOCKER_HOST, else its standard socket. */
+static int derive_sockets(config *cfg)
+{
+	cfg->control_socket_set = cfg->control_socket != NULL;
+	cfg->docker_plugin_set = cfg->docker_plugin != NULL;
+	if (!cfg->control_socket)
+		cfg->control_socket = strdup("/run/ovld/ovld.sock");
+	if (!cfg->docker_plugin)
+		cfg->docker_plugin = strdup("/run/docker/plugins/ovl.sock");
+	if (!cfg->docker_host) {
+		const char *env = getenv("DOCKER_HOST");
+		cfg->docker_host =
+		    strdup(env && *env ? env : "unix:///var/run/docker.sock");
+	}
+	char **off[] = {&cfg->control_socket, &cfg->docker_plugin};
+	for (size_t i = 0; i < 2; i++)
+		if (strcmp(*off[i], "off") == 0) {
+			free(*off[i]);
+			*off[i] = NULL;
+		}
+	if (cfg->docker_sync && strncmp(cfg->docker_host, "unix://", 7)) {
+		fprintf(stderr,
+			"ovld: warning: dockerd's API '%s' is not a unix "
+			"socket; the Docker sync is off\n",
+			cfg->docker_host);
+		cfg->docker_sync = 0;
+	}
+	return 0;
+}
+
 int config_parse(config *cfg, int argc, char **argv)
 {
 	set_defaults(cfg);
@@ -253,7 +296,7 @@ int config_parse(config *cfg, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (derive_addresses(cfg) != 0)
+	if (derive_addresses(cfg) != 0 || derive_sockets(cfg) != 0)
 		return -1;
 	if (cfg->data_dir == NULL) {
 		size_t n = strlen(cfg->name) + 6;

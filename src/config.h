@@ -23,6 +23,15 @@ typedef struct config {
 	unsigned endpoint_gc_s;
 	unsigned history_window;
 	int datapath; /* --datapath on|off */
+	/* local sockets: a path, or "off"; NULL-free after parsing */
+	char *control_socket;
+	char *docker_plugin;
+	char *docker_host; /* dockerd's API socket (DOCKER_HOST's form) */
+	int docker_sync;   /* --docker-sync on|off */
+	unsigned netns_gc_s;
+	/* which socket paths the user named (a default one that cannot be
+	 * served is a warning; a named one is an error) */
+	int control_socket_set, docker_plugin_set;
 	int show_version;
 	int show_help;
 } config;

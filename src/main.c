@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "config.h"
+#include "ctl/ctl.h"
 #include "log.h"
 #include "metrics.h"
 #include "net/dp.h"
@@ -25,6 +26,7 @@ typedef struct daemon {
 	raftnode *rn;
 	api *api;
 	dp *dp;
+	ctl *ctl;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t watchdog;
 	uv_timer_t ready_poll;
@@ -85,6 +87,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_timer_init(&d->loop, &d->watchdog);
 	uv_timer_start(&d->watchdog, on_watchdog, 5000, 0);
 	uv_unref((uv_handle_t *)&d->watchdog);
+	ctl_close(d->ctl);
 	if (d->dp)
 		dp_close(d->dp);
 	api_close(d->api);
@@ -101,6 +104,24 @@ static void url_host(const char *url, char *out, size_t len)
 		n = len - 1;
 	memcpy(out, p, n);
 	out[n] = '\0';
+}
+
+static int open_ctl(daemon_t *d, const char *host_ip)
+{
+	config *c = &d->cfg;
+	ctl_config cc = {.control_socket = c->control_socket,
+			 .docker_plugin = c->docker_plugin,
+			 .control_required = c->control_socket_set,
+			 .docker_required = c->docker_plugin_set,
+			 .docker_host = c->docker_host + strlen("unix://"),
+			 .docker_sync = c->docker_sync,
+			 .datapath = c->datapath,
+			 .host_ip = host_ip,
+			 .endpoint_gc_s = c->endpoint_gc_s,
+			 .netns_gc_s = c->netns_gc_s};
+	if (ctl_init(&d->ctl, &d->loop, d->st, d->rn, &cc) != 0)
+		return -1;
+	return ctl_start(d->ctl);
 }
 
 static int open_layers(daemon_t *d)
@@ -142,13 +163,13 @@ static int open_layers(daemon_t *d)
 		return -1;
 	if (raftnode_start(d->rn) != 0)
 		return -1;
+	char host_ip[64];
+	if (c->advertise)
+		snprintf(host_ip, sizeof(host_ip), "%s", c->advertise);
+	else
+		url_host(c->initial_advertise_peer_urls, host_ip,
+			 sizeof(host_ip));
 	if (c->datapath) {
-		char host_ip[64];
-		if (c->advertise)
-			snprintf(host_ip, sizeof(host_ip), "%s", c->advertise);
-		else
-			url_host(c->initial_advertise_peer_urls, host_ip,
-				 sizeof(host_ip));
 		dp_config dc = {.host_ip = host_ip,
 				.endpoint_gc_s = c->endpoint_gc_s,
 				.resync_ms = 10000};
@@ -157,7 +178,7 @@ static int open_layers(daemon_t *d)
 			return -1;
 		api_add_metrics(d->api, dp_metrics, d->dp);
 	}
-	return 0;
+	return open_ctl(d, host_ip);
 }
 
 int main(int argc, char **argv)

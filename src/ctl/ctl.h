@@ -19,12 +19,15 @@ typedef struct ctl ctl;
 typedef struct ctl_config {
 	const char *control_socket; /* path, or NULL: none */
 	const char *docker_plugin;  /* path, or NULL: none */
-	const char *docker_host;    /* dockerd's API socket path */
-	int docker_sync;	    /* 1 on, 0 off */
-	int datapath;		    /* this host's datapath programs */
-	const char *host_ip;	    /* locator / VTEP address */
-	unsigned endpoint_gc_s;	    /* grace for silent hosts */
-	unsigned netns_gc_s;	    /* grace for vanished namespaces */
+	/* a path the user named must be served; a default one that cannot
+	 * be (not root, another ovld has it) is only a warning */
+	int control_required, docker_required;
+	const char *docker_host; /* dockerd's API socket path */
+	int docker_sync;	 /* 1 on, 0 off */
+	int datapath;		 /* this host's datapath programs */
+	const char *host_ip;	 /* locator / VTEP address */
+	unsigned endpoint_gc_s;	 /* grace for silent hosts */
+	unsigned netns_gc_s;	 /* grace for vanished namespaces */
 } ctl_config;
 
 int ctl_init(ctl **out, uv_loop_t *loop, store *st, raftnode *rn,

@@ -396,13 +396,14 @@ class NsOvld(ovldlab.Server):
         return "http://%s:%d" % (self.ip, self.peer_port)
 
     def argv(self):
-        return ["ip", "netns", "exec", self.ns, ovldlab.ovld_bin(),
-                "--name", self.name, "--data-dir", self.data_dir,
-                "--listen-client-urls", self.client_url,
-                "--advertise-client-urls", self.client_url,
-                "--listen-peer-urls", self.peer_url,
-                "--initial-advertise-peer-urls", self.peer_url,
-                "--datapath", "off"] + self.extra_args
+        return (["ip", "netns", "exec", self.ns, ovldlab.ovld_bin(),
+                 "--name", self.name, "--data-dir", self.data_dir,
+                 "--listen-client-urls", self.client_url,
+                 "--advertise-client-urls", self.client_url,
+                 "--listen-peer-urls", self.peer_url,
+                 "--initial-advertise-peer-urls", self.peer_url,
+                 "--datapath", "off"] + ovldlab.NO_LOCAL_SOCKETS +
+                self.extra_args)
 
     def http(self):
         if self._http is None:

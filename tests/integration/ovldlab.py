@@ -449,6 +449,13 @@ class Etcd(Server):
                 ] + self.extra_args
 
 
+# Lab daemons serve no control socket or Docker plugin at the machine's
+# default paths and leave any dockerd alone; tests of those pass their own
+# flags after these (the last value of a flag wins).
+NO_LOCAL_SOCKETS = ["--control-socket", "off", "--docker-plugin", "off",
+                    "--docker-sync", "off"]
+
+
 class Ovld(Server):
     kind = "ovld"
 
@@ -464,7 +471,7 @@ class Ovld(Server):
                 "--listen-peer-urls", self.peer_url,
                 "--initial-advertise-peer-urls", self.peer_url,
                 "--datapath", "on" if self.datapath else "off",
-                ] + self.extra_args
+                ] + NO_LOCAL_SOCKETS + self.extra_args
 
 
 def target_kind():
