@@ -22,7 +22,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from netlab import NetLab  # noqa: E402
 
-OVL = os.environ.get("OVL_CNI_BIN", "build/tools/cni/ovl")
+
+
+def _plugin_bin():
+    """OVL_CNI_BIN, else the plugin built beside OVLD_BIN (the sanitizer
+    pass's tree), else ./build's."""
+    if os.environ.get("OVL_CNI_BIN"):
+        return os.environ["OVL_CNI_BIN"]
+    ovld = os.environ.get("OVLD_BIN")
+    if ovld:
+        cand = os.path.join(os.path.dirname(ovld), "tools", "cni", "ovl")
+        if os.path.exists(cand):
+            return cand
+    src = os.environ.get("OVLD_SRC", os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    return os.path.join(src, "build", "tools", "cni", "ovl")
+
+
+OVL = _plugin_bin()
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
