@@ -85,11 +85,15 @@ typedef struct ovl_err {
 
 typedef struct ovl ovl;
 
+enum { OVL_DP_OFF = 0, OVL_DP_ON = 1, OVL_DP_RECORDS = 2 };
+
 typedef struct ovl_config {
 	ovl_kv kv;
 	const char *host_ip; /* this host's locator (VTEP) address */
-	/* Whether this host's datapath programs endpoints: attach waits for
-	 * the interface only then. */
+	/* Whether this host's datapath programs endpoints (OVL_DP_*): on,
+	 * attach waits for the interface; off, an attach is refused (nothing
+	 * would create the interface; the record would be a lie); records,
+	 * attach writes the records and does not wait (unit tests). */
 	int datapath;
 	unsigned wait_ms; /* attach/detach wait for the datapath, 10000 */
 } ovl_config;
@@ -103,7 +107,7 @@ typedef struct ovl_network {
 	char name[256];
 	char driver[32]; /* "overlay" for ovld's and Docker's */
 	char scope[32];
-	int ovld;	 /* ovld programs it (Docker's own overlays: 0) */
+	int ovld; /* ovld programs it (Docker's own overlays: 0) */
 	int in_delete;
 	uint32_t subnet; /* host order */
 	int prefix;
@@ -143,14 +147,16 @@ typedef struct ovl_endpoint {
 	int prefix;
 	uint32_t gateway; /* host order, 0 if none */
 	char mac[18];
-	char host[64];	    /* locator */
-	char netns[512];    /* local namespace path, "" if none */
-	char ifname[16];    /* interface name inside netns */
-	char peer[16];	    /* Docker: veth end left in the host namespace */
-	char runtime[32];   /* "ovlctl", "cni", "docker", ... */
+	char host[64];	     /* locator */
+	char netns[512];     /* local namespace path, "" if none */
+	char ifname[16];     /* interface name inside netns */
+	char peer[16];	     /* Docker: veth end left in the host namespace */
+	char runtime[32];    /* "ovlctl", "cni", "docker", ... */
 	char container[128]; /* the runtime's container id, if given */
-	int ipam_external;  /* the address is owned by a Docker IPAM claim */
-	uint64_t index;	    /* modifiedIndex of the record */
+	int ipam_external;   /* the address is owned by a Docker IPAM claim */
+	uint64_t index;	     /* modifiedIndex of the record */
+	char sandbox[512];   /* Docker's SandboxKey, "" if none */
+	int ovld;	     /* written by ovld (Docker's own endpoints: 0) */
 } ovl_endpoint;
 
 typedef struct ovl_attach_req {
@@ -158,10 +164,10 @@ typedef struct ovl_attach_req {
 	const char *name;    /* cluster-wide unique per network */
 	const char *id;	     /* NULL: random 64-hex */
 	/* Where the interface goes, exactly one of: */
-	const char *netns; /* namespace path (or a name under /var/run/netns):
-			      the datapath creates ifname inside it */
-	const char *peer;  /* Docker: leave the container end in the host
-			      namespace under this name (Docker moves it) */
+	const char *netns;   /* namespace path (or a name under /var/run/netns):
+				the datapath creates ifname inside it */
+	const char *peer;    /* Docker: leave the container end in the host
+				namespace under this name (Docker moves it) */
 	const char *ifname;  /* inside netns, NULL: eth0 (or next free) */
 	const char *ip;	     /* NULL: allocate the lowest free address */
 	int ip_claimed;	     /* ip was claimed with ovl_ip_claim already */
@@ -192,10 +198,10 @@ int ovl_endpoint_list(ovl *o, const char *network, ovl_endpoint **out,
  * before the endpoint exists). ip NULL: the lowest free address. owner is
  * the claim's value; ovl_ip_release deletes the claim only while it still
  * holds owner (NULL: whatever it holds). */
-int ovl_ip_claim(ovl *o, const char *network, const char *ip,
-		 const char *owner, uint32_t *out, ovl_err *err);
-int ovl_ip_release(ovl *o, const char *network, uint32_t ip,
-		   const char *owner, ovl_err *err);
+int ovl_ip_claim(ovl *o, const char *network, const char *ip, const char *owner,
+		 uint32_t *out, ovl_err *err);
+int ovl_ip_release(ovl *o, const char *network, uint32_t ip, const char *owner,
+		   ovl_err *err);
 
 /* Periodic upkeep, run about once a second on a worker thread: refreshes
  * this host's heartbeat (OVL_HOSTS/<ip>, a TTL key); on the leader,
@@ -213,8 +219,7 @@ typedef struct ovl_gc_config {
 	unsigned host_grace_s;	/* --endpoint-gc, default 600 */
 	unsigned netns_grace_s; /* default 30 */
 } ovl_gc_config;
-void ovl_upkeep(ovl *o, const ovl_cluster_view *view,
-		const ovl_gc_config *gc);
+void ovl_upkeep(ovl *o, const ovl_cluster_view *view, const ovl_gc_config *gc);
 
 /* Helpers shared by the clients of the model. */
 int ovl_ip_parse(const char *s, uint32_t *ip); /* host order; 0 or -1 */

@@ -598,6 +598,29 @@ class Lab:
         sys.exit(1 if self.failed else 0)
 
 
+SKIP_EXIT = 77  # ctest's SKIP_RETURN_CODE for every test (tests/CMakeLists.txt)
+
+
+def skip(reason):
+    """Ends a test that cannot run on this machine: ctest shows a skip,
+    never a pass (exit 77 after a "SKIP: reason" line)."""
+    print("SKIP: " + reason, flush=True)
+    sys.exit(SKIP_EXIT)
+
+
+def require_root(what):
+    if os.geteuid() != 0:
+        skip("%s needs root (%s)" % (os.path.basename(sys.argv[0]), what))
+
+
+def require_binary(env, name, why):
+    """Skips unless the binary named by $env, or name on PATH, exists."""
+    path = find_binary(env, name)
+    if not (shutil.which(path) or os.path.exists(path)):
+        skip("%s not found (set %s): %s" % (name, env, why))
+    return path
+
+
 def skip_unless_binary(lab, path, what):
     """Fails the test (never silently passes) when a binary is missing."""
     if shutil.which(path) or os.path.exists(path):
