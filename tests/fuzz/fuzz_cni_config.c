@@ -3,12 +3,14 @@
  * the JSON it prints back. Besides memory errors (ASan/UBSan) it checks
  * invariants: a refusal carries one of the spec's codes and renders as an
  * error object that parses back; an accepted request has a known version,
- * a valid interface name, an absolute netns (but for DEL), a socket URL
- * and an endpoint name of [a-zA-Z0-9_.-]; its result renders and parses.
+ * a valid interface name, an absolute netns (but for DEL), a socket URL,
+ * an endpoint name of [a-zA-Z0-9_.-], a fixed address that is IPv4 and a
+ * fixed MAC of 17 bytes; its result renders and parses.
  *
  * Input layout: byte 0 picks the command; the rest is split at NUL bytes
  * into the config, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_ARGS and
  * OVLD_CONTROL_SOCKET (a missing field is an unset variable). */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,6 +75,11 @@ static void check_request(const cni_req *r)
 	for (const char *c = r->endpoint; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr("_.-", *c))
 			abort();
+	struct in_addr a;
+	if (r->ip[0] && inet_pton(AF_INET, r->ip, &a) != 1)
+		abort();
+	if (r->mac[0] && strlen(r->mac) != 17)
+		abort();
 	cni_ep ep = {r->ifname, "02:42:0a:00:00:02", 1450, r->netns,
 		     "10.0.0.2/24"};
 	json_t *res = cni_result(r->version, &ep);

@@ -5,7 +5,8 @@ ADD in a namespace on h1 and on h2, the two ping across hosts; CHECK with
 the ADD result as prevResult, and CHECK noticing a lost address; a second
 ADD of a name taken on the other host is refused and leaves nothing; DEL,
 DEL twice, DEL without CNI_NETNS and DEL after the namespace was removed
-all succeed and leave no endpoint; version negotiation (VERSION, results
+all succeed and leave no endpoint; a fixed address and MAC (CNI_ARGS IP=,
+MAC=, runtimeConfig ips) are claimed cluster-wide; version negotiation (VERSION, results
 in 0.3.1/0.4.0/1.0.0 shape, an unsupported version and CHECK on 0.3.1 are
 code 1); bad configs are error JSON 6/7; a namespace deleted without DEL
 is released by ovld itself after --netns-gc; a stopped ovld gives code 11
@@ -171,6 +172,31 @@ def delete(lab, c, b, r2):
     c.check("...DEL again: success", rc == 0, out)
 
 
+def fixed_address(lab, c):
+    h1, h2 = lab.hosts
+    a, b = lab.container("cfix"), lab.container("cfix2")
+    rc, r, out, _ = cni("ADD", conf(sock=sock_of(h1)), "ctr-fix",
+                        netns_path(a), args="IgnoreUnknown=1;"
+                        "IP=10.77.0.200;MAC=02:00:00:4d:00:c8")
+    iface = (r or {}).get("interfaces", [{}])[0]
+    c.check("ADD with CNI_ARGS IP= and MAC= (podman's --ip, --mac-address)",
+            rc == 0 and r["ips"][0]["address"] == "10.77.0.200/24" and
+            iface.get("mac") == "02:00:00:4d:00:c8" and
+            addr_in(a) == "10.77.0.200/24", out)
+    cfg = conf(sock=sock_of(h2),
+               runtimeConfig={"ips": ["10.77.0.200/24"]})
+    rc, doc, out, _ = cni("ADD", cfg, "ctr-fix2", netns_path(b))
+    c.check("the same address from h2 (runtimeConfig ips): code 101",
+            rc != 0 and is_error(doc, 101), out)
+    rc, _, out, _ = cni("DEL", conf(sock=sock_of(h1)), "ctr-fix",
+                        netns_path(a))
+    c.check("DEL frees it", rc == 0, out)
+    rc, r, out, _ = cni("ADD", cfg, "ctr-fix2", netns_path(b))
+    c.check("...and h2 gets it through runtimeConfig",
+            rc == 0 and r["ips"][0]["address"] == "10.77.0.200/24", out)
+    cni("DEL", cfg, "ctr-fix2", netns_path(b))
+
+
 def versions(lab, c):
     h1 = lab.hosts[0]
     for ver in ("0.3.1", "0.4.0"):
@@ -290,6 +316,7 @@ def main():
                 check_cmd(lab, c, a, r1)
                 duplicate(lab, c)
                 delete(lab, c, b, r2)
+                fixed_address(lab, c)
             versions(lab, c)
             bad_configs(lab, c)
             netns_gc(lab, c)

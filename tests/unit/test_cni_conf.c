@@ -1,7 +1,8 @@
 /* test_cni_conf.c - unit tests for the CNI plugin's pure parts: config and
- * environment decoding (each refusal's spec code), the endpoint name from
- * CNI_ARGS, ADD's result in each spec version's shape, the error object,
- * VERSION's answer and ovld's errors as CNI codes. */
+ * environment decoding (each refusal's spec code), fixed addresses and
+ * MACs (CNI_ARGS, runtimeConfig), the endpoint name from CNI_ARGS, ADD's result
+ * in each spec version's shape, the error object, VERSION's answer and ovld's
+ * errors as CNI codes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,6 +186,58 @@ static void test_prev_result(void **state)
 	assert_null(req.prev);
 }
 
+static void test_static_address(void **state)
+{
+	cni_req req;
+	cni_error err;
+	cni_env env = add_env;
+	env.args = "IgnoreUnknown=1;IP=10.0.0.9/24;MAC=02:42:0a:00:00:09";
+	assert_int_equal(parse(CONF("1.0.0"), &env, &req, &err), 0);
+	assert_string_equal(req.ip, "10.0.0.9");
+	assert_string_equal(req.mac, "02:42:0a:00:00:09");
+	cni_req_free(&req);
+	/* runtimeConfig (capabilities) wins over CNI_ARGS */
+	const char *rc = "{\"cniVersion\":\"1.0.0\",\"name\":\"demo\","
+			 "\"runtimeConfig\":{\"ips\":[\"10.0.0.7/24\"],"
+			 "\"mac\":\"02:42:0a:00:00:07\"}}";
+	assert_int_equal(parse(rc, &env, &req, &err), 0);
+	assert_string_equal(req.ip, "10.0.0.7");
+	assert_string_equal(req.mac, "02:42:0a:00:00:07");
+	cni_req_free(&req);
+	/* only ADD asks for them */
+	env.command = "DEL";
+	assert_int_equal(parse(rc, &env, &req, &err), 0);
+	assert_string_equal(req.ip, "");
+	cni_req_free(&req);
+	env = add_env;
+	assert_int_equal(parse(CONF("1.0.0"), &env, &req, &err), 0);
+	assert_string_equal(req.ip, "");
+	assert_string_equal(req.mac, "");
+	cni_req_free(&req);
+}
+
+static void test_static_refused(void **state)
+{
+	cni_env env = add_env;
+	env.args = "IP=fd00::1";
+	refused(CONF("1.0.0"), &env, CNI_ERR_FIELD);
+	env.args = "IP=10.0.0.2,10.0.0.3";
+	refused(CONF("1.0.0"), &env, CNI_ERR_FIELD);
+	env.args = "MAC=02:42";
+	refused(CONF("1.0.0"), &env, CNI_ERR_FIELD);
+	env.args = "MAC=02:42:0a:00:00:0g";
+	refused(CONF("1.0.0"), &env, CNI_ERR_FIELD);
+	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"d\","
+		"\"runtimeConfig\":{\"ips\":[\"10.0.0.2\",\"10.0.0.3\"]}}",
+		&add_env, CNI_ERR_FIELD);
+	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"d\","
+		"\"runtimeConfig\":{\"ips\":[7]}}",
+		&add_env, CNI_ERR_CONFIG);
+	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"d\","
+		"\"runtimeConfig\":[]}",
+		&add_env, CNI_ERR_CONFIG);
+}
+
 static const char *name_of(const char *args, const char *container)
 {
 	static char out[256];
@@ -327,6 +380,8 @@ int main(void)
 	    cmocka_unit_test(test_del_without_netns),
 	    cmocka_unit_test(test_version_ignores_stdin),
 	    cmocka_unit_test(test_prev_result),
+	    cmocka_unit_test(test_static_address),
+	    cmocka_unit_test(test_static_refused),
 	    cmocka_unit_test(test_endpoint_name),
 	    cmocka_unit_test(test_result_100),
 	    cmocka_unit_test(test_result_old),

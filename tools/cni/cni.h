@@ -62,6 +62,8 @@ typedef struct cni_req {
 	char netns[1024];     /* CNI_NETNS, "" when unset (DEL) */
 	char ifname[16];      /* CNI_IFNAME */
 	char endpoint[256];   /* ovld endpoint name (see cni_endpoint_name) */
+	char ip[16];	      /* a fixed IPv4 address asked for, or "" */
+	char mac[18];	      /* a fixed MAC asked for, or "" */
 	json_t *prev;	      /* prevResult, a reference, or NULL */
 } cni_req;
 
@@ -81,6 +83,17 @@ void cni_req_free(cni_req *req);
  * the container id. 0, or -1 with err (code 4) when CNI_ARGS is bad. */
 int cni_endpoint_name(const char *args, const char *container, char *out,
 		      size_t outsz, cni_error *err);
+
+/* ADD's fixed address and MAC, if asked for: runtimeConfig's "ips" and
+ * "mac" (capabilities), else CNI_ARGS IP= and MAC=. Fills req->ip and
+ * req->mac; -1 with code 2 for what ovl cannot give (IPv6, several). */
+int cni_parse_static(json_t *conf, const char *args, cni_req *req,
+		     cni_error *err);
+
+/* KEY's value in CNI_ARGS ("A=B;C=D"): 1 found, 0 absent, -1 malformed.
+ */
+int cni_arg_get(const char *args, const char *key, const char **val,
+		size_t *vlen);
 
 /* What ovld told us about an endpoint, as the result needs it. */
 typedef struct cni_ep {

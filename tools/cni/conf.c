@@ -270,9 +270,11 @@ int cni_parse(const char *conf, size_t len, const cni_env *env, cni_req *req,
 		return -1;
 	}
 	int rc = parse_config(o, env, req, err);
-	json_decref(o);
 	if (rc == 0)
 		rc = parse_env(env, req, err);
+	if (rc == 0 && req->cmd == CNI_ADD)
+		rc = cni_parse_static(o, env->args, req, err);
+	json_decref(o);
 	if (rc < 0)
 		cni_req_free(req);
 	return rc;

@@ -14,9 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Finds KEY's value in CNI_ARGS; 1 found, 0 absent, -1 malformed. */
-static int arg_get(const char *args, const char *key, const char **val,
-		   size_t *vlen)
+int cni_arg_get(const char *args, const char *key, const char **val,
+		size_t *vlen)
 {
 	size_t klen = strlen(key);
 	const char *p = args;
@@ -59,8 +58,8 @@ int cni_endpoint_name(const char *args, const char *container, char *out,
 {
 	const char *pod = NULL, *ns = NULL;
 	size_t plen = 0, nlen = 0;
-	int hp = arg_get(args, "K8S_POD_NAME", &pod, &plen);
-	int hn = arg_get(args, "K8S_POD_NAMESPACE", &ns, &nlen);
+	int hp = cni_arg_get(args, "K8S_POD_NAME", &pod, &plen);
+	int hn = cni_arg_get(args, "K8S_POD_NAMESPACE", &ns, &nlen);
 	if (hp < 0 || hn < 0)
 		return bad_args(err, args, "not KEY=VALUE pairs joined by ';'");
 	if (hp && plen == 0)

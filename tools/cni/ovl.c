@@ -154,6 +154,19 @@ static int is_ours(const cni_req *req, json_t *ep)
 	       (!ifn || !strcmp(ifn, req->ifname));
 }
 
+static json_t *add_body(const cni_req *req)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "network",
+				 req->network, "name", req->endpoint, "netns",
+				 req->netns, "ifname", req->ifname, "runtime",
+				 "cni", "container", req->container);
+	if (body && req->ip[0])
+		json_object_set_new(body, "ip", json_string(req->ip));
+	if (body && req->mac[0])
+		json_object_set_new(body, "mac", json_string(req->mac));
+	return body;
+}
+
 static int cmd_add(const cni_req *req)
 {
 	cni_error err;
@@ -162,10 +175,7 @@ static int cmd_add(const cni_req *req)
 			 req->netns, strerror(errno));
 		return fail_out(req, &err);
 	}
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "network",
-				 req->network, "name", req->endpoint, "netns",
-				 req->netns, "ifname", req->ifname, "runtime",
-				 "cni", "container", req->container);
+	json_t *body = add_body(req);
 	json_t *ep = NULL;
 	int rc = call(req, "POST", "/v1/endpoints", body, OVL_CHANGE_TIMEOUT_MS,
 		      &ep, &err);
