@@ -236,7 +236,7 @@ def bad_configs(lab, c):
              ("an array", "[]", 6),
              ("no name", {"cniVersion": "1.0.0", "type": "ovl",
                           "socket": sock}, 7),
-             ("another type", conf(sock=sock, type="bridge"), 7),
+             ("a type that is not a string", conf(sock=sock, type=7), 7),
              ("a relative socket", conf(sock="ovld.sock"), 7),
              ("an ipam section", conf(sock=sock,
                                       ipam={"type": "host-local"}), 2)]

@@ -13,7 +13,8 @@ fixed defaults). The image is Debian's busybox-static, imported.
 
 podman: container pa on h1 (conflist naming h1's socket) and pb on h2
 (h2's) ping each other; ovld names the endpoints after the containers,
-runtime cni; `podman rm` releases them. containerd: a `ctr run --cni` on
+runtime cni; --ip and --mac-address reach ovld; `podman rm` releases
+them. containerd: a `ctr run --cni` on
 h2 pings podman's pa on h1; a detached ctr container on h2 is pinged from
 a ctr container on h1; it is killed without a CNI DEL (ctr 1.6 never
 sends one for detached containers) and ovld releases its endpoint by
@@ -152,6 +153,16 @@ def podman_part(lab, c, pm):
         p = pm("exec", "pb", "ping", "-c", "2", "-W", "2", ipa)
         c.check("podman pb (h2) pings pa (h1)", p.returncode == 0,
                 p.stdout + p.stderr)
+    p = pm("run", "-d", "--name", "pc", "--network", "ovlh2",
+           "--ip", "10.78.0.50", "--mac-address", "02:00:00:4e:00:32",
+           "localhost/ovlbb", "sleep", "600")
+    st, ep = control(sock_of(h2), "GET", "/v1/endpoints/demo/pc")
+    c.check("podman run --ip --mac-address: ovld's endpoint has both",
+            p.returncode == 0 and st == 200 and
+            ep.get("ip") == "10.78.0.50" and
+            ep.get("mac") == "02:00:00:4e:00:32" and
+            pm.ip_of("pc") == "10.78.0.50", p.stderr + str(ep))
+    p = pm("rm", "-f", "-t", "0", "pc")
     return ipa
 
 

@@ -113,7 +113,7 @@ static void test_bad_config(void **state)
 		CNI_ERR_CONFIG);
 	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"\"}", &add_env,
 		CNI_ERR_CONFIG);
-	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"a\",\"type\":\"bridge\"}",
+	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"a\",\"type\":7}",
 		&add_env, CNI_ERR_CONFIG);
 	refused("{\"cniVersion\":\"1.0.0\",\"name\":\"a\",\"network\":[]}",
 		&add_env, CNI_ERR_CONFIG);

@@ -170,7 +170,7 @@ static int parse_names(json_t *o, cni_req *req, cni_error *err)
 {
 	int bad = 0;
 	const char *name = get_str(o, "name", &bad);
-	const char *type = get_str(o, "type", &bad);
+	get_str(o, "type", &bad); /* the runtime picked us by it */
 	const char *net = get_str(o, "network", &bad);
 	get_str(o, "socket", &bad); /* read by parse_socket */
 	if (bad) {
@@ -185,12 +185,6 @@ static int parse_names(json_t *o, cni_req *req, cni_error *err)
 		    err, CNI_ERR_CONFIG, NULL,
 		    "the config needs a name (and the network, when given, "
 		    "1-255 printable bytes)");
-		return -1;
-	}
-	if (type && strcmp(type, "ovl") != 0) {
-		cni_fail(err, CNI_ERR_CONFIG, type,
-			 "plugin type is \"%.64s\", this is the ovl plugin",
-			 type);
 		return -1;
 	}
 	return 0;
