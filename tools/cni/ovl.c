@@ -190,9 +190,14 @@ static int cmd_add(const cni_req *req)
 		return fail_out(req, &err);
 	}
 	json_t *res = cni_result(req->version, &e);
+	json_decref(ep);
+	if (!res) { /* an empty stdout with exit 0 would read as success */
+		cni_fail(&err, CNI_ERR_OVLD, NULL,
+			 "cannot render ovld's endpoint as a CNI result");
+		return fail_out(req, &err);
+	}
 	print_json(res);
 	json_decref(res);
-	json_decref(ep);
 	return 0;
 }
 
