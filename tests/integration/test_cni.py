@@ -114,8 +114,13 @@ def check_cmd(lab, c, a, r1):
     subprocess.run(["ip", "-n", a, "addr", "add", addr, "dev", "eth0"])
 
 
-def duplicate(lab, c):
-    h2 = lab.hosts[1]
+def duplicate(lab, c, a, r1):
+    h1, h2 = lab.hosts
+    rc, r, out, _ = cni("ADD", conf(sock=sock_of(h1)), "ctr-a",
+                        netns_path(a), args="K8S_POD_NAME=web-a;"
+                        "K8S_POD_NAMESPACE=prod")
+    c.check("ADD retried for the same container, interface and namespace: "
+            "the same result", rc == 0 and r == r1, out)
     d = lab.container("cdup")
     rc, doc, out, _ = cni("ADD", conf(sock=sock_of(h2)), "ctr-dup",
                           netns_path(d), args="K8S_POD_NAME=web-a;"
@@ -314,7 +319,7 @@ def main():
             if r1 and r2:
                 ping_pair(lab, c, a, b, r1, r2)
                 check_cmd(lab, c, a, r1)
-                duplicate(lab, c)
+                duplicate(lab, c, a, r1)
                 delete(lab, c, b, r2)
                 fixed_address(lab, c)
             versions(lab, c)

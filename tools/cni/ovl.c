@@ -167,6 +167,25 @@ static json_t *add_body(const cni_req *req)
 	return body;
 }
 
+/* A runtime that timed out on an ADD which ovld finished, and retries it,
+ * gets the endpoint it already has instead of "already exists". Only for
+ * the very same container, interface and namespace. */
+static json_t *same_attachment(const cni_req *req)
+{
+	cni_error ignored;
+	json_t *ep = NULL;
+	if (get_endpoint(req, &ep, &ignored) != 200)
+		return NULL;
+	const char *c = json_string_value(json_object_get(ep, "container"));
+	const char *ns = json_string_value(json_object_get(ep, "netns"));
+	const char *ifn = json_string_value(json_object_get(ep, "ifname"));
+	if (c && ns && ifn && !strcmp(c, req->container) &&
+	    !strcmp(ns, req->netns) && !strcmp(ifn, req->ifname))
+		return ep;
+	json_decref(ep);
+	return NULL;
+}
+
 static int cmd_add(const cni_req *req)
 {
 	cni_error err;
@@ -180,6 +199,8 @@ static int cmd_add(const cni_req *req)
 	int rc = call(req, "POST", "/v1/endpoints", body, OVL_CHANGE_TIMEOUT_MS,
 		      &ep, &err);
 	json_decref(body);
+	if (rc < 0 && err.code == CNI_ERR_EXISTS && (ep = same_attachment(req)))
+		rc = 0;
 	if (rc < 0)
 		return fail_out(req, &err);
 	cni_ep e;
