@@ -78,6 +78,10 @@ def add_pair(lab, c):
             st == 200 and ep.get("runtime") == "cni" and
             ep.get("container") == "ctr-a" and
             ep.get("address") == ip["address"], ep)
+    rc, out, err = h1.ovlctl("--socket", sock_of(h1), "status")
+    line = [ln for ln in out.split("\n") if "web-a.prod" in ln]
+    c.check("ovlctl status lists web-a.prod with runtime cni",
+            rc == 0 and line and "cni" in line[0], out + err)
     # h2 through OVLD_CONTROL_SOCKET instead of the config's key
     rc, r2, out, took = cni("ADD", conf(), "ctr-b", netns_path(b),
                             args="K8S_POD_NAME=web-b",
