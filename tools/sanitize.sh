@@ -2,7 +2,7 @@
 # tools/sanitize.sh - the CI sanitizer and fuzz pass (needs root for the
 # namespace and loop-mount tests).
 #
-#  1. builds ovld, ovlctl and the unit tests with ASan+UBSan
+#  1. builds ovld, ovlctl, the CNI plugin ovl and the unit tests with ASan+UBSan
 #     (-DOVLD_SANITIZE=ON) and runs every unit test with leak detection;
 #  2. runs integration tests against the sanitized ovld: a short fault run
 #     (its hosts end with SIGTERM, so LeakSanitizer runs at their exit, and
@@ -57,7 +57,7 @@ if cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=Debug -DOVLD_SANITIZE=ON \
 	units=$(cd "$SRC/tests/unit" && ls test_*.c | sed 's/\.c$//' |
 		grep -Ev "$EXCLUDE")
 	# shellcheck disable=SC2086 # one target per word
-	if ! cmake --build "$B" -j"$JOBS" --target ovld ovlctl $units; then
+	if ! cmake --build "$B" -j"$JOBS" --target ovld ovlctl ovl $units; then
 		fail "sanitizer build"
 	fi
 else
