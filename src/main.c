@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "raft/raftnode.h"
 #include "store/store.h"
+#include "url.h"
 
 typedef struct daemon {
 	uv_loop_t loop;
@@ -94,18 +95,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	raftnode_close(d->rn, on_raft_closed, d);
 }
 
-/* The host part of an http://IP:PORT URL. */
-static void url_host(const char *url, char *out, size_t len)
-{
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	size_t n = strcspn(p, ":/,");
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
 static int open_ctl(daemon_t *d, const char *host_ip)
 {
 	config *c = &d->cfg;
@@ -170,9 +159,7 @@ static int open_layers(daemon_t *d)
 		url_host(c->initial_advertise_peer_urls, host_ip,
 			 sizeof(host_ip));
 	if (c->datapath) {
-		dp_config dc = {.host_ip = host_ip,
-				.endpoint_gc_s = c->endpoint_gc_s,
-				.resync_ms = 10000};
+		dp_config dc = {.host_ip = host_ip, .resync_ms = 10000};
 		if (dp_init(&d->dp, &d->loop, d->st, d->rn, &dc) != 0 ||
 		    dp_start(d->dp) != 0)
 			return -1;

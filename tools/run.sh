@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - build and run ovld in one command: installs the dependencies,
-# builds a Release binary into ./build and runs it with a single-node
+# builds Release ovld and ovlctl (the README's overlay steps use it) into
+# ./build and runs ovld with a single-node
 # default configuration (name "default", data in ./default.ovld, etcd v2
 # API on 127.0.0.1:2379). Extra arguments are passed on to ovld and win
 # over the defaults, e.g. `./tools/run.sh --log-level debug`.
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build --target ovld -j"$(nproc)"
+cmake --build build --target ovld ovlctl -j"$(nproc)"
 
 exec ./build/ovld \
 	--name default \

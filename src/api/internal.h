@@ -1,15 +1,16 @@
 /* internal.h - state shared by the API layer's files (server, keys,
- * watch, admin). Not part of the public api.h. */
+ * watch, health, members, stats, metrics, channel). Not part of the public
+ * api.h. */
 #ifndef OVLD_API_INTERNAL_H
 #define OVLD_API_INTERNAL_H
 
 #include <h2o.h>
 #include <stdint.h>
 
+#include "../buf.h"
 #include "../raft/raftnode.h"
 #include "../store/store.h"
 #include "api.h"
-#include "buf.h"
 
 typedef struct api_conn api_conn;
 typedef struct api_watcher api_watcher;
@@ -148,7 +149,30 @@ void api_watch_start(api *a, h2o_req_t *req, const char *path, int recursive,
 		     int stream, uint64_t wait_index);
 void api_watch_end_all(api *a);
 
-/* admin.c */
-int api_admin_handle(api *a, h2o_req_t *req, const char *path, size_t plen);
+/* server.c: the router's checks, for handlers that route further */
+int api_path_is(const char *p, size_t n, const char *want);
+/* 1 for GET (and HEAD if allowed); else answers 405 and returns 0. */
+int api_get_only(api *a, h2o_req_t *req, int allow_head);
+
+/* health.c */
+void api_health_send(api *a, h2o_req_t *req);
+
+/* members.c */
+/* raftnode's members sorted by id, malloc'd; -1 if they cannot be listed. */
+int api_members_load(api *a, raftnode_member **list, size_t *n);
+void api_members_send(api *a, h2o_req_t *req, int with_roles);
+void api_members_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen);
+void api_machines_send(api *a, h2o_req_t *req);
+
+/* stats.c */
+void api_stats_self_send(api *a, h2o_req_t *req);
+void api_stats_leader_send(api *a, h2o_req_t *req);
+void api_stats_store_send(api *a, h2o_req_t *req);
+
+/* metrics.c */
+void api_metrics_send(api *a, h2o_req_t *req);
+
+/* channel.c */
+void api_channel_handle(api *a, h2o_req_t *req);
 
 #endif

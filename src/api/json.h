@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
+#include "../buf.h"
 #include "../store/store.h"
-#include "buf.h"
 
 /* A JSON string literal (with quotes) escaped like Go's encoding/json. */
 void aj_str(abuf *b, const char *s, size_t n);

@@ -158,7 +158,7 @@ void api_hdr(h2o_req_t *req, const char *name, const char *value, size_t len)
 void api_hdr_u64(h2o_req_t *req, const char *name, uint64_t v)
 {
 	char s[20];
-	api_hdr(req, name, s, api_fmt_u64(s, v));
+	api_hdr(req, name, s, abuf_fmt_u64(s, v));
 }
 
 void api_hdr_cluster(api *a, h2o_req_t *req)
@@ -166,7 +166,7 @@ void api_hdr_cluster(api *a, h2o_req_t *req)
 	raftnode_status st;
 	char s[16];
 	raftnode_get_status(a->rn, &st);
-	api_hdr(req, "X-Etcd-Cluster-Id", s, api_fmt_x64(s, st.cluster_id));
+	api_hdr(req, "X-Etcd-Cluster-Id", s, abuf_fmt_x64(s, st.cluster_id));
 }
 
 void api_hdr_raft(api *a, h2o_req_t *req)
@@ -272,6 +272,73 @@ static size_t request_head_size(const h2o_req_t *req)
 	return n;
 }
 
+int api_path_is(const char *p, size_t n, const char *want)
+{
+	return strlen(want) == n && memcmp(p, want, n) == 0;
+}
+
+int api_get_only(api *a, h2o_req_t *req, int allow_head)
+{
+	int m = api_req_method(req);
+	if (m == AM_GET || (allow_head && m == AM_HEAD))
+		return 1;
+	api_send_405(a, req, allow_head ? "GET,HEAD" : "GET");
+	return 0;
+}
+
+static void send_version(api *a, h2o_req_t *req)
+{
+	static const char body[] =
+	    "{\"etcdserver\":\"3.4.0-ovld\",\"etcdcluster\":\"3.4.0\"}";
+	api_send(a, req, 200, "application/json", body, sizeof(body) - 1);
+}
+
+/* Everything besides /v2/keys; -1 if no route matches. */
+static int route(api *a, h2o_req_t *req, const char *path, size_t plen)
+{
+	if (api_path_is(path, plen, "/version")) {
+		if (api_get_only(a, req, 0))
+			send_version(a, req);
+	} else if (api_path_is(path, plen, "/health")) {
+		if (api_get_only(a, req, 0))
+			api_health_send(a, req);
+	} else if (api_path_is(path, plen, "/v2/machines")) {
+		if (api_get_only(a, req, 1))
+			api_machines_send(a, req);
+	} else if (api_path_is(path, plen, "/v2/members") ||
+		   (plen > 12 && memcmp(path, "/v2/members/", 12) == 0)) {
+		api_members_handle(a, req, path + 11, plen - 11);
+	} else if (api_path_is(path, plen, "/v2/stats/self")) {
+		if (api_get_only(a, req, 0))
+			api_stats_self_send(a, req);
+	} else if (api_path_is(path, plen, "/v2/stats/leader")) {
+		if (api_get_only(a, req, 0))
+			api_stats_leader_send(a, req);
+	} else if (api_path_is(path, plen, "/v2/stats/store")) {
+		if (api_get_only(a, req, 0))
+			api_stats_store_send(a, req);
+	} else if (api_path_is(path, plen, "/metrics")) {
+		if (api_get_only(a, req, 0))
+			api_metrics_send(a, req);
+	} else if (api_path_is(path, plen, "/v2/auth/enable")) {
+		if (api_get_only(a, req, 0)) {
+			abuf b;
+			abuf_init(&b);
+			abuf_puts(&b, "{\"enabled\":false}");
+			api_send_json(a, req, 200, &b);
+			abuf_free(&b);
+		}
+	} else if (api_path_is(path, plen, "/ovld/v1/members")) {
+		if (api_get_only(a, req, 0))
+			api_members_send(a, req, 1);
+	} else if (plen >= 9 && memcmp(path, "/ovld/v1/", 9) == 0) {
+		api_channel_handle(a, req);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 static int prefix_is(const char *p, size_t n, const char *pre)
 {
 	size_t l = strlen(pre);
@@ -298,7 +365,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		return api_keys_handle(a, req, "", 0, query, qlen);
 	if (prefix_is(path, plen, "/v2/keys/"))
 		return api_keys_handle(a, req, path + 8, plen - 8, query, qlen);
-	if (api_admin_handle(a, req, path, plen) == 0)
+	if (route(a, req, path, plen) == 0)
 		return 0;
 	/* etcd's v3 gateway owns /v3/ and words its 404 differently. */
 	if (prefix_is(path, plen, "/v3/"))

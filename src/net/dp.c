@@ -18,7 +18,6 @@
 
 #include "../log.h"
 #include "../metrics.h"
-#include "gc.h"
 #include "nl.h"
 #include "sync.h"
 
@@ -41,7 +40,6 @@ struct dp {
 	size_t n_dirty, cap_dirty;
 	sync_state *nets;
 	size_t n_nets, cap_nets;
-	dp_gc *gc;
 	uint64_t runs, errors; /* converges of one network, and failures */
 	metrics_hist converge_time;
 };
@@ -305,12 +303,6 @@ int dp_init(dp **out, uv_loop_t *loop, store *st, raftnode *rn,
 		free(d);
 		return -1;
 	}
-	if (dp_gc_init(&d->gc, loop, st, rn, d->host_str,
-		       cfg->endpoint_gc_s ? cfg->endpoint_gc_s : 600) != 0) {
-		dpnl_close(d->nl);
-		free(d);
-		return -1;
-	}
 	uv_timer_init(loop, &d->kick);
 	uv_timer_init(loop, &d->resync);
 	d->kick.data = d->resync.data = d;
@@ -329,7 +321,6 @@ int dp_start(dp *d)
 		return -1;
 	}
 	uv_timer_start(&d->resync, on_resync, d->resync_ms, d->resync_ms);
-	dp_gc_start(d->gc);
 	log_info("net",
 		 "datapath on, VTEP %s, %zu network(s) programmed, start "
 		 "reconcile %.1f ms",
@@ -357,7 +348,6 @@ void dp_close(dp *d)
 		return;
 	if (d->sub > 0)
 		store_unsubscribe(d->st, d->sub);
-	dp_gc_close(d->gc);
 	dpnl_close(d->nl);
 	d->nl = NULL;
 	d->pending_closes = 2;

@@ -17,9 +17,8 @@
 typedef struct dp dp;
 
 typedef struct dp_config {
-	const char *host_ip;	/* this host's VTEP / locator address */
-	unsigned endpoint_gc_s; /* grace before a down host's endpoints go */
-	unsigned resync_ms;	/* periodic full reconcile, default 10000 */
+	const char *host_ip; /* this host's VTEP / locator address */
+	unsigned resync_ms;  /* periodic full reconcile, default 10000 */
 } dp_config;
 
 int dp_init(dp **out, uv_loop_t *loop, store *st, raftnode *rn,

@@ -333,6 +333,7 @@ static int free_eth_name(struct nl_sock *sk, char name[16])
 	return -NLE_EXIST;
 }
 
+/* nsfd < 0: the peer stays in this socket's namespace. */
 static int veth_create(dpnl *n, const char *host_name, int master, int nsfd,
 		       const char *peer_name, const uint8_t mac[6])
 {
@@ -387,63 +388,65 @@ static int addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, int prefix)
 
 /* Creates the pair and configures the container end; on any failure the
  * pair is removed again so no half-made interface is left behind. */
-static int veth_setup(dpnl *n, const char *host_name, int master,
-		      const char *netns_path, const uint8_t mac[6], uint32_t ip,
-		      int prefix, char *ifname)
+static int veth_setup(dpnl *n, const dpnl_veth *v, char *created)
 {
 	struct nl_sock *csk = NULL;
-	int err = sock_in_netns(netns_path, &csk);
+	int err = sock_in_netns(v->netns_path, &csk);
 	if (err < 0)
 		return err;
-	int nsfd = open(netns_path, O_RDONLY | O_CLOEXEC);
+	int nsfd = open(v->netns_path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0) {
 		nl_socket_free(csk);
 		return -nl_syserr2nlerr(errno);
 	}
 	char peer[16];
 	dpnl_link cl;
-	err = free_eth_name(csk, peer);
+	if (v->ifname && v->ifname[0])
+		snprintf(peer, sizeof(peer), "%s", v->ifname);
+	else
+		err = free_eth_name(csk, peer);
 	if (err == 0)
-		err = veth_create(n, host_name, master, nsfd, peer, mac);
+		err =
+		    veth_create(n, v->host_name, v->master, nsfd, peer, v->mac);
 	if (err == 0)
 		err = get_link(csk, peer, &cl);
 	if (err == 0)
-		err = addr_add(csk, cl.ifindex, ip, prefix);
+		err = addr_add(csk, cl.ifindex, v->ip, v->prefix);
 	if (err == 0)
 		err = link_fix(csk, cl.ifindex, 0);
 	if (err < 0)
-		dpnl_link_delete(n, host_name);
-	else if (ifname)
-		snprintf(ifname, 16, "%s", peer);
+		dpnl_link_delete(n, v->host_name);
+	else if (created)
+		snprintf(created, 16, "%s", peer);
 	close(nsfd);
 	nl_socket_free(csk);
 	return err;
 }
 
-int dpnl_veth_ensure(dpnl *n, const char *host_name, int master,
-		     const char *netns_path, const uint8_t mac[6], uint32_t ip,
-		     int prefix, char *ifname)
+/* Docker's mode: both ends here; Docker moves the peer into the sandbox
+ * and gives it its address, so it is left down and bare. */
+static int veth_setup_peer(dpnl *n, const dpnl_veth *v, char *created)
 {
-	if (ifname)
-		ifname[0] = '\0';
-	dpnl_link cur;
-	if (get_link(n->sk, host_name, &cur) == 0)
-		return link_ok(&cur, master)
-			   ? 0
-			   : link_fix(n->sk, cur.ifindex, master);
-	return veth_setup(n, host_name, master, netns_path, mac, ip, prefix,
-			  ifname);
+	int err = veth_create(n, v->host_name, v->master, -1, v->peer, v->mac);
+	if (err == 0 && created)
+		snprintf(created, 16, "%s", v->peer);
+	return err;
 }
 
-int dpnl_veth_peer_ensure(dpnl *n, const char *host_name, int master,
-			  const char *peer_name, const uint8_t mac[6])
+int dpnl_veth_ensure(dpnl *n, const dpnl_veth *v, char *created)
 {
+	if (created)
+		created[0] = '\0';
 	dpnl_link cur;
-	if (get_link(n->sk, host_name, &cur) == 0)
-		return link_ok(&cur, master)
+	if (get_link(n->sk, v->host_name, &cur) == 0)
+		return link_ok(&cur, v->master)
 			   ? 0
-			   : link_fix(n->sk, cur.ifindex, master);
-	return veth_create(n, host_name, master, -1, peer_name, mac);
+			   : link_fix(n->sk, cur.ifindex, v->master);
+	if (v->peer && v->peer[0])
+		return veth_setup_peer(n, v, created);
+	if (!v->netns_path || !v->netns_path[0])
+		return -NLE_INVAL;
+	return veth_setup(n, v, created);
 }
 
 /* ---- FDB and neighbour entries ---- */

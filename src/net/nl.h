@@ -47,22 +47,29 @@ int dpnl_bridge_ensure(dpnl *n, const char *name);
 int dpnl_vxlan_ensure(dpnl *n, const char *name, uint32_t vni, uint32_t local,
 		      int master);
 
-/* Docker's kind of container interface: the pair's other end, peer_name,
- * stays in this namespace, down, with mac and MTU DPNL_MTU; Docker moves
- * it into the sandbox and configures it there. If host_name already
- * exists (the peer may be gone into the sandbox) only its master, MTU and
- * state are fixed. */
-int dpnl_veth_peer_ensure(dpnl *n, const char *host_name, int master,
-			  const char *peer_name, const uint8_t mac[6]);
 /* A container interface: a veth pair whose host end host_name sits on
- * master, and whose other end is created inside the network namespace at
- * netns_path as eth0 (or the next free ethN), with mac, ip/prefix, MTU
- * DPNL_MTU, up. If host_name already exists only its master, MTU and state
- * are fixed. ifname (if not NULL, 16 bytes) receives the container-side
- * name when it was created now, "" otherwise. */
-int dpnl_veth_ensure(dpnl *n, const char *host_name, int master,
-		     const char *netns_path, const uint8_t mac[6], uint32_t ip,
-		     int prefix, char *ifname);
+ * master (up, MTU DPNL_MTU), and whose other end has mac and MTU DPNL_MTU
+ * and is either
+ * - created inside the network namespace at netns_path as ifname (NULL or
+ *   "": eth0, or the next free ethN), with ip/prefix, up; or
+ * - (peer set, netns_path NULL) left in the caller's namespace as peer,
+ *   down and without an address: Docker moves it into the container and
+ *   configures it there.
+ * If host_name already exists only its master, MTU and state are fixed
+ * (the other end may have been moved away by then). */
+typedef struct dpnl_veth {
+	const char *host_name;
+	int master;
+	const char *netns_path;
+	const char *ifname;
+	const char *peer;
+	const uint8_t *mac; /* 6 bytes */
+	uint32_t ip;
+	int prefix;
+} dpnl_veth;
+/* created (if not NULL, 16 bytes) receives the other end's name when it
+ * was created now, "" otherwise. */
+int dpnl_veth_ensure(dpnl *n, const dpnl_veth *v, char *created);
 
 /* Entries on a vxlan device. mac is all-zero for a flood entry. */
 typedef struct dpnl_fdb {

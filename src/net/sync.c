@@ -55,6 +55,7 @@ int sync_parse_endpoint(const char *json, sync_ep *ep)
 	const char *addr = json_string_value(json_object_get(ifc, "addr"));
 	const char *mac = json_string_value(json_object_get(ifc, "mac"));
 	const char *ns = json_string_value(json_object_get(r, "ovld_netns"));
+	const char *ifn = json_string_value(json_object_get(r, "ovld_ifname"));
 	const char *peer = json_string_value(json_object_get(r, "ovld_peer"));
 	int ok = id && strlen(id) >= 8 && loc &&
 		 inet_pton(AF_INET, loc, &ep->locator) == 1 &&
@@ -62,6 +63,7 @@ int sync_parse_endpoint(const char *json, sync_ep *ep)
 	if (ok) {
 		snprintf(ep->id, sizeof(ep->id), "%s", id);
 		snprintf(ep->netns, sizeof(ep->netns), "%s", ns ? ns : "");
+		snprintf(ep->ifname, sizeof(ep->ifname), "%s", ifn ? ifn : "");
 		snprintf(ep->peer, sizeof(ep->peer), "%s", peer ? peer : "");
 		if (!mac || dpnl_parse_mac(mac, ep->mac) != 0)
 			dpnl_mac_from_ip(ep->ip, ep->mac);
@@ -263,20 +265,22 @@ static int sync_local(dpnl *nl, uint32_t host, const sync_net *net, int br,
 		if (e->locator != host || (!e->netns[0] && !e->peer[0]))
 			continue;
 		sync_veth_name(e->id, now[n_now]);
-		char ifname[16] = "";
-		int r;
-		if (e->peer[0]) {
-			r = dpnl_veth_peer_ensure(nl, now[n_now], br, e->peer,
-						  e->mac);
-			err = note(err, r, "veth with peer", e->peer);
-		} else {
-			r = dpnl_veth_ensure(nl, now[n_now], br, e->netns,
-					     e->mac, e->ip, e->prefix, ifname);
-			err = note(err, r, "veth into", e->netns);
-		}
-		if (r == 0 && ifname[0])
-			log_info("net", "endpoint %.12s: %s in %s", e->id,
-				 ifname, e->netns);
+		char made[16];
+		dpnl_veth v = {.host_name = now[n_now],
+			       .master = br,
+			       .netns_path = e->peer[0] ? NULL : e->netns,
+			       .ifname = e->ifname,
+			       .peer = e->peer[0] ? e->peer : NULL,
+			       .mac = e->mac,
+			       .ip = e->ip,
+			       .prefix = e->prefix};
+		const char *where =
+		    e->peer[0] ? "the host namespace" : e->netns;
+		int r = dpnl_veth_ensure(nl, &v, made);
+		err = note(err, r, "veth into", where);
+		if (r == 0 && made[0])
+			log_info("net", "endpoint %.12s: %s in %s", e->id, made,
+				 where);
 		n_now++;
 	}
 	for (size_t i = 0; i < st->n_veths; i++) {

@@ -24,8 +24,9 @@ typedef struct sync_ep {
 	int prefix;
 	uint8_t mac[6];
 	uint32_t locator; /* owning host, network order */
-	char netns[256];  /* local endpoints: the namespace to plumb */
-	char peer[16];	  /* or (Docker) the veth end left in this namespace */
+	char netns[512];  /* local endpoints: the namespace to plumb */
+	char ifname[16];  /* its interface there, "" for eth0 or next free */
+	char peer[16];	  /* Docker: the other end stays here under this name */
 } sync_ep;
 
 typedef struct sync_net {

@@ -106,8 +106,8 @@ static void on_batch_idle(uv_idle_t *h)
 	raftnode *rn = h->data;
 	uv_idle_stop(h);
 	flush(rn);
-	forward_flush(rn); /* a follower's queue (forward.c) */
-	read_flush(rn);	   /* the turn's quorum reads (read.c) */
+	forward_flush(rn);	 /* a follower's queue (forward.c) */
+	raftnode_read_flush(rn); /* the turn's quorum reads (read.c) */
 }
 
 void batch_kick(raftnode *rn)
@@ -116,8 +116,8 @@ void batch_kick(raftnode *rn)
 		uv_idle_start(&rn->bq_idle, on_batch_idle);
 }
 
-int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
-	      void *ctx, uint64_t tag)
+int raftnode_batch_add(raftnode *rn, const void *entry, size_t len,
+		       batch_done_fn done, void *ctx, uint64_t tag)
 {
 	if (rn->bq_n == BATCH_MAX_ENTRIES)
 		flush(rn);

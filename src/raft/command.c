@@ -9,6 +9,8 @@
 #include <raft.h>
 #include <string.h>
 
+#include "../byteorder.h"
+
 #define COMMAND_VERSION 1
 #define COMMAND_FIELDS 14
 
@@ -129,10 +131,9 @@ static size_t scalar_len(const unsigned char *p, size_t n)
 	else if (c == 0xd9 && n >= 2)
 		hdr = 2, body = p[1];
 	else if (c == 0xda && n >= 3)
-		hdr = 3, body = (size_t)p[1] << 8 | p[2];
+		hdr = 3, body = get_be16(p + 1);
 	else if (c == 0xdb && n >= 5)
-		hdr = 5, body = (size_t)p[1] << 24 | (size_t)p[2] << 16 |
-				(size_t)p[3] << 8 | p[4];
+		hdr = 5, body = get_be32(p + 1);
 	else
 		return 0;
 	return hdr + body <= n ? hdr + body : 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../byteorder.h"
 #include "../log.h"
 #include "command.h"
 #include "node.h"
@@ -87,19 +88,6 @@ static void on_forwarded(void *ctx, int status, const char *body, size_t len)
 	free(k);
 }
 
-static void put_u32(char *dst, uint32_t v)
-{
-	dst[0] = (char)(v >> 24), dst[1] = (char)(v >> 16);
-	dst[2] = (char)(v >> 8), dst[3] = (char)v;
-}
-
-static uint32_t get_u32(const char *src)
-{
-	const unsigned char *s = (const unsigned char *)src;
-	return (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 |
-	       (uint32_t)s[2] << 8 | s[3];
-}
-
 /* Sends the queued commands still waiting to the current leader; with no
  * reachable leader they go back to the tick, which resends them. */
 void forward_flush(raftnode *rn)
@@ -135,7 +123,7 @@ void forward_flush(raftnode *rn)
 	size_t off = 0;
 	for (unsigned i = 0; i < live; i++) {
 		pending *p = pending_find(rn, k->seqs[i]);
-		put_u32(body + off, (uint32_t)p->entry_len);
+		put_be32(body + off, (uint32_t)p->entry_len);
 		memcpy(body + off + 4, p->entry, p->entry_len);
 		off += 4 + p->entry_len;
 	}
@@ -240,7 +228,7 @@ void propose_internal(raftnode *rn, const char *body, size_t len,
 	}
 	remote_apply *ra = calloc(1, sizeof(*ra));
 	if (ra == NULL ||
-	    batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
+	    raftnode_batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
 		free(ra);
 		reply_text(reply, ctx, FWD_NOT_LEADER, "not leader\n");
 		return;
@@ -293,9 +281,9 @@ static long count_frames(const char *body, size_t len)
 	long n = 0;
 	size_t off = 0;
 	while (off < len) {
-		if (len - off < 4 || get_u32(body + off) > len - off - 4)
+		if (len - off < 4 || get_be32(body + off) > len - off - 4)
 			return -1;
-		off += 4 + get_u32(body + off);
+		off += 4 + get_be32(body + off);
 		n++;
 	}
 	return n;
@@ -317,15 +305,15 @@ void propose_batch_internal(raftnode *rn, const char *body, size_t len,
 	rb->reply = reply;
 	rb->ctx = ctx;
 	rb->n = (unsigned)n;
-	rb->left = rb->n + 1; /* callbacks may run inside batch_add */
+	rb->left = rb->n + 1; /* callbacks may run inside raftnode_batch_add */
 	size_t off = 0;
 	for (unsigned i = 0; i < rb->n; i++) {
-		size_t l = get_u32(body + off);
+		size_t l = get_be32(body + off);
 		const char *cmd = body + off + 4;
 		off += 4 + l;
 		int refused = check_forwarded(rn, cmd, l);
-		if (!refused &&
-		    batch_add(rn, cmd, l, on_batch_item_done, rb, i) == 0)
+		if (!refused && raftnode_batch_add(
+				    rn, cmd, l, on_batch_item_done, rb, i) == 0)
 			continue;
 		rb->codes[i] = (short)(refused ? refused : FWD_NOT_LEADER);
 		rb->left--;

@@ -12,14 +12,14 @@
 #include "command.h"
 #include "node.h"
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
-		     void **result)
+/* Applies the command at index: from libraft's apply, or earlier on a
+ * follower from compat/commit_early.c. */
+static int apply_at(void *ctx, const struct raft_buffer *buf, raft_index index)
 {
-	raftnode *rn = fsm->data;
-	/* raft bumps last_applied after apply returns. */
-	uint64_t index = raft_last_applied(&rn->raft) + 1;
+	raftnode *rn = ctx;
 	command c;
-	*result = NULL;
+	if (index <= store_applied_raft_index(rn->st))
+		return 0; /* in LMDB already (a restart, or a newer snapshot) */
 	if (command_decode(buf->base, buf->len, &c) != 0) {
 		/* Skip it but keep the watermark moving: never stall. */
 		log_error("fsm", "entry %llu is not a command; skipped",
@@ -51,6 +51,26 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	read_after_apply(rn);
 	rn->nudge_wanted = 1;
 	return 0;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+		     void **result)
+{
+	raftnode *rn = fsm->data;
+	/* raft bumps last_applied after apply returns. */
+	uint64_t index = raft_last_applied(&rn->raft) + 1;
+	*result = NULL;
+	if (commit_early_done(&rn->early, index))
+		return 0;
+	return apply_at(rn, buf, index);
+}
+
+/* io must be initialized and raft not yet started. */
+void fsm_wrap_io(raftnode *rn)
+{
+	if (commit_early_wrap(&rn->early, &rn->raft, &rn->io, apply_at, rn) !=
+	    0)
+		log_warn("fsm", "followers apply after their own disk write");
 }
 
 /* Snapshot: freeze an LMDB view on the loop, serialize it on a worker. */

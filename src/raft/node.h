@@ -7,6 +7,7 @@
 
 #include "../metrics.h"
 #include "client.h"
+#include "compat/commit_early.h"
 #include "raftnode.h"
 
 #define PENDING_BUCKETS 1024
@@ -53,7 +54,7 @@ typedef struct read_waiter {
 typedef struct change_job change_job;
 
 #define SEEN_SLOTS 16
-typedef struct follower_seen { /* /v2/stats/leader counts (membership.c) */
+typedef struct follower_seen { /* /v2/stats/leader (follower_stats.c) */
 	raft_id id;
 	uint64_t last_ok_ms;
 	uint64_t ok, failed; /* ticks answered / silent too long */
@@ -72,7 +73,7 @@ struct raftnode {
 	struct raft raft;
 	struct raft_io io;
 	struct {
-		/* the uv backend's snapshot_put, wrapped (install.c) */
+		/* the uv backend's snapshot_put, wrapped (compat/install.c) */
 		int (*uv_put)(struct raft_io *io, unsigned trailing,
 			      struct raft_io_snapshot_put *req,
 			      const struct raft_snapshot *snapshot,
@@ -83,7 +84,8 @@ struct raftnode {
 	} install;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
-	store_snap *snap; /* the view a snapshot in progress serializes */
+	commit_early early; /* a follower applies before its own fsync */
+	store_snap *snap;   /* the view a snapshot in progress serializes */
 	int raft_started;
 	int closing;
 	int handles_open; /* timers still closing at shutdown */
@@ -107,11 +109,14 @@ struct raftnode {
 	unsigned bq_n, bq_cap;
 
 	/* quorum reads */
-	read_waiter *read_inflight; /* covered by the barrier in flight */
-	read_waiter *read_next;	    /* need a barrier issued after them */
-	read_waiter *read_applying; /* follower: waiting for local apply */
-	int barrier_busy;
-	struct raft_barrier barrier;
+	read_waiter *read_inflight;	 /* follower: covered by the request */
+	read_waiter *read_next;		 /* need a barrier issued after them */
+	read_waiter *read_applying;	 /* follower: waiting for local apply */
+	int barrier_busy;		 /* follower: a barrier request out */
+	struct read_batch *read_batches; /* leader: barriers in flight */
+	unsigned read_batches_n;
+	raft_term read_term; /* leader: a read barrier was applied in it */
+	uint64_t read_barriers; /* batches that needed one (/metrics) */
 
 	/* commit nudge: followers learn a commit index only from the next
 	 * AppendEntries, so the leader sends one (a barrier) right away */
@@ -144,11 +149,12 @@ uint64_t raftnode_now_ms(raftnode *rn);
 int raftnode_has_leader(raftnode *rn);
 int64_t raftnode_wall_ns(void);
 
-/* heap.c: raft's allocator (works around a use-after-free in 0.15) */
+/* compat/heap.c: raft's allocator, a quarantine for small frees */
 void heap_install(void);
 
 /* fsm.c */
 void fsm_init(raftnode *rn);
+void fsm_wrap_io(raftnode *rn);
 
 /* propose.c */
 pending *pending_find(raftnode *rn, uint64_t seq);
@@ -168,24 +174,24 @@ void propose_batch_internal(raftnode *rn, const char *body, size_t len,
 
 /* batch.c */
 void batch_init(raftnode *rn);
-int batch_add(raftnode *rn, const void *entry, size_t len, batch_done_fn done,
-	      void *ctx, uint64_t tag);
+int raftnode_batch_add(raftnode *rn, const void *entry, size_t len,
+		       batch_done_fn done, void *ctx, uint64_t tag);
 void batch_kick(raftnode *rn);
 void batch_fail_queued(raftnode *rn, int status);
 void batch_free(raftnode *rn);
 int batch_flush_now(raftnode *rn);
 
 /* read.c */
-void read_flush(raftnode *rn);
+void raftnode_read_flush(raftnode *rn);
 void read_after_apply(raftnode *rn);
 void read_tick(raftnode *rn);
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
+void read_term_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
 void read_fail_all(raftnode *rn, const char *why);
 
-/* membership.c */
+/* membership_*.c (what those files share among themselves: membership.h) */
 int membership_bootstrap_or_join(raftnode *rn);
 void membership_tick(raftnode *rn);
-void membership_sample_followers(raftnode *rn);
 /* Voters in the current (possibly uncommitted) configuration. */
 unsigned membership_voters(raftnode *rn);
 void membership_internal(raftnode *rn, const char *path, const char *body,
@@ -193,11 +199,14 @@ void membership_internal(raftnode *rn, const char *path, const char *body,
 /* The first client URL of a member, from the replicated member records. */
 int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
 
+/* follower_stats.c */
+void follower_stats_sample(raftnode *rn);
+
 /* leader.c */
 void expiry_start(raftnode *rn);
 void nudge_start(raftnode *rn);
 
-/* install.c */
+/* compat/install.c */
 void install_wrap_io(raftnode *rn);
 void install_free(raftnode *rn);
 

@@ -117,8 +117,8 @@ static int send_pending(raftnode *rn, pending *p)
 	if (leader == 0)
 		return -1;
 	if (leader == rn->id) {
-		if (batch_add(rn, p->entry, p->entry_len, on_local_done, NULL,
-			      p->seq) != 0)
+		if (raftnode_batch_add(rn, p->entry, p->entry_len,
+				       on_local_done, NULL, p->seq) != 0)
 			return -1;
 		p->state = PENDING_LOCAL;
 		return 0;

@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include "../log.h"
-#include "prefill.h"
-#include "repair.h"
+#include "compat/prefill.h"
+#include "compat/probe.h"
+#include "compat/repair.h"
 
 #define TICK_MS 20
 
@@ -109,7 +110,7 @@ static void on_tick(uv_timer_t *t)
 	pending_tick(rn);
 	read_tick(rn);
 	membership_tick(rn);
-	membership_sample_followers(rn);
+	follower_stats_sample(rn);
 }
 
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
@@ -185,6 +186,7 @@ static int init_raft(raftnode *rn)
 		return -1;
 	}
 	install_wrap_io(rn);
+	fsm_wrap_io(rn);
 	/* A restart loads the newest snapshot whole before it can serve:
 	 * reading it raw is several times faster than LZ4-decoding it
 	 * (13 vs 50 ms for 100k keys), for more disk. */
@@ -193,7 +195,9 @@ static int init_raft(raftnode *rn)
 	 * 1, and raft_init then refuses our async (v3) snapshots. */
 	if (rn->io.version < 2 && rn->io.async_work != NULL)
 		rn->io.version = 2;
+	probe_begin(); /* its AIO context is torn down off the start path */
 	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
+	probe_end();
 	if (rv != 0) {
 		log_error("raft", "init: %s", raft_errmsg(&rn->raft));
 		return -1;
@@ -261,7 +265,8 @@ int raftnode_start(raftnode *rn)
 	return 0;
 }
 
-/* Exposed for membership.c, which runs init_raft once the id is known. */
+/* Exposed for membership_start.c, which runs init_raft once the id is
+ * known. */
 int raftnode_init_raft(raftnode *rn)
 {
 	return init_raft(rn);
@@ -277,6 +282,7 @@ static void on_handle_closed(uv_handle_t *h)
 		batch_free(rn);
 		forward_free(rn);
 		install_free(rn);
+		commit_early_unwrap(&rn->early);
 		void (*cb)(void *) = rn->close_cb;
 		void *ctx = rn->close_ctx;
 		free_config(&rn->cfg);
@@ -412,6 +418,8 @@ int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
 		propose_internal(rn, body, len, reply, ctx);
 	else if (strcmp(path, "/ovld/v1/barrier") == 0)
 		read_internal(rn, reply, ctx);
+	else if (strcmp(path, "/ovld/v1/term") == 0)
+		read_term_internal(rn, reply, ctx);
 	else if (strncmp(path, "/ovld/v1/member", 15) == 0 ||
 		 strcmp(path, "/ovld/v1/join") == 0)
 		membership_internal(rn, path, body, len, reply, ctx);
@@ -439,4 +447,9 @@ void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       rn->raft_started ? rn->raft.configuration.n : 0);
 	metrics_sample(buf, len, cap, "ovld_raft_pending_proposals", "gauge",
 		       "Proposals waiting for an answer.", waiting);
+	metrics_sample(buf, len, cap, "ovld_raft_read_barriers_total",
+		       "counter",
+		       "Quorum-read batches that needed a barrier (a Raft "
+		       "entry).",
+		       rn->read_barriers);
 }

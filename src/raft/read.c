@@ -2,16 +2,39 @@
  *
  * canonical/raft 0.15 has no ReadIndex, so a read point is a barrier on
  * the leader: once it is applied, every write committed before the read
- * arrived is applied too. Reads that arrive while a barrier is in flight
- * wait for the next one (one barrier serves a whole batch). A follower asks
- * the leader for a barrier and then waits until it has applied up to the
- * index the leader reports. */
+ * arrived is applied too. One barrier serves a loop turn's reads. On the
+ * leader, a turn's barrier does not wait for the previous turn's (up to
+ * LEADER_BARRIERS in flight): a barrier costs a disk write on a majority,
+ * and reads arriving just after one left would otherwise wait for it and
+ * then for their own. libraft writes barriers queued meanwhile together.
+ * Once a barrier of the leader's term has been applied, later batches
+ * take no disk write at all: their read point is the commit index when
+ * they leave, used once a majority of voters have answered, after that,
+ * that their term is still the leader's (Raft's ReadIndex, thesis 6.4: no
+ * leader of a newer term can exist then, and every write acknowledged
+ * before the reads arrived is at or below that index).
+ * A follower asks the leader for a barrier, one at a time, and then waits
+ * until it has applied up to the index the leader reports. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "node.h"
+
+#define LEADER_BARRIERS 4
+
+/* A leader's barrier or term confirmation and the reads it serves. */
+typedef struct read_batch {
+	struct raft_barrier req;
+	raftnode *rn;
+	read_waiter *list;
+	struct read_batch *next;
+	uint64_t index, term;	  /* confirmation: read point, our term */
+	unsigned voters;	  /* in the configuration it asked */
+	unsigned asked, answered; /* requests to the other voters */
+	unsigned agreed;	  /* answers with our term, us included */
+} read_batch;
 
 static void finish_list(read_waiter **list, int status, const char *why)
 {
@@ -42,8 +65,9 @@ static void await_index(raftnode *rn, read_waiter *list, uint64_t index)
 void read_after_apply(raftnode *rn)
 {
 	/* Inside fsm_apply raft has not bumped last_applied yet, but the
-	 * store already recorded the entry; barriers only move raft's. */
-	uint64_t applied = raft_last_applied(&rn->raft);
+	 * store already recorded the entry; barriers only move raft's, and a
+	 * follower may have applied ahead of raft (commit_early). */
+	uint64_t applied = commit_early_applied(&rn->early);
 	uint64_t stored = store_applied_raft_index(rn->st);
 	if (stored > applied)
 		applied = stored;
@@ -62,19 +86,25 @@ void read_after_apply(raftnode *rn)
 
 static void issue_barrier(raftnode *rn);
 
+/* Whether a barrier for the queued reads can leave now. */
+static int can_issue(raftnode *rn)
+{
+	return !rn->barrier_busy && rn->read_batches_n < LEADER_BARRIERS;
+}
+
 /* Reads queued during one loop turn share one barrier, issued with the
  * turn's other batched work (batch.c's idle handle, which runs after the
  * turn's callbacks). Issued at once, the first read of a turn got a
  * barrier of its own and the rest waited for the next one. */
 static void schedule_barrier(raftnode *rn)
 {
-	if (!rn->barrier_busy)
+	if (can_issue(rn))
 		batch_kick(rn);
 }
 
-void read_flush(raftnode *rn)
+void raftnode_read_flush(raftnode *rn)
 {
-	if (rn->read_next && !rn->barrier_busy && !rn->closing)
+	if (rn->read_next && can_issue(rn) && !rn->closing)
 		issue_barrier(rn);
 }
 
@@ -96,18 +126,149 @@ static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
 		schedule_barrier(rn);
 }
 
+static void unlink_batch(raftnode *rn, read_batch *b)
+{
+	read_batch **pp = &rn->read_batches;
+	while (*pp != b)
+		pp = &(*pp)->next;
+	*pp = b->next;
+	rn->read_batches_n--;
+}
+
 static void on_barrier(struct raft_barrier *req, int status)
 {
-	raftnode *rn = req->data;
+	read_batch *b = req->data;
+	raftnode *rn = b->rn;
+	unlink_batch(rn, b);
 	if (status == 0) {
-		batch_done(rn, 1, raft_last_applied(&rn->raft), NULL);
+		if (raft_state(&rn->raft) == RAFT_LEADER)
+			rn->read_term = rn->raft.current_term;
+		await_index(rn, b->list, raft_last_applied(&rn->raft));
+		free(b);
+		if (rn->read_next)
+			schedule_barrier(rn);
 		return;
 	}
 	/* raft fails barriers while it steps down, still calling itself
 	 * leader: a new raft_barrier from here lands in the leader state being
 	 * torn down (a SIGSEGV under partitions). The tick issues the next
 	 * one. */
-	batch_end(rn, 0, 0, "etcdserver: leader changed");
+	finish_list(&b->list, -1, "etcdserver: leader changed");
+	free(b);
+}
+
+static void add_batch(raftnode *rn, read_batch *b)
+{
+	rn->read_next = NULL;
+	b->next = rn->read_batches;
+	rn->read_batches = b;
+	rn->read_batches_n++;
+}
+
+static void leader_barrier(raftnode *rn)
+{
+	read_batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return; /* the tick retries */
+	b->rn = rn;
+	b->req.data = b;
+	b->list = rn->read_next;
+	rn->read_barriers++;
+	if (raft_barrier(&rn->raft, &b->req, on_barrier) != 0) {
+		free(b);
+		finish_list(&rn->read_next, -1, "etcdserver: leader changed");
+		return;
+	}
+	add_batch(rn, b);
+}
+
+/* Confirmation by term needs an entry of this term applied (0.15 appends
+ * none at election, so the commit index may lag behind an earlier
+ * leader's) and a settled configuration. */
+static int can_confirm(raftnode *rn)
+{
+	return rn->read_term == rn->raft.current_term &&
+	       rn->raft.configuration_uncommitted_index == 0;
+}
+
+static void confirmed(raftnode *rn, read_batch *b)
+{
+	if (b->list == NULL || 2 * b->agreed <= b->voters ||
+	    raft_state(&rn->raft) != RAFT_LEADER ||
+	    rn->raft.current_term != b->term)
+		return;
+	read_waiter *list = b->list;
+	b->list = NULL;
+	await_index(rn, list, b->index);
+}
+
+/* Not confirmed after all answers: the reads go back for a barrier. */
+static void unconfirmed(raftnode *rn, read_batch *b)
+{
+	read_waiter **tail = &b->list;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = rn->read_next;
+	rn->read_next = b->list;
+	b->list = NULL;
+	rn->read_term = 0;
+}
+
+static void on_term(void *ctx, int status, const char *body, size_t len)
+{
+	(void)len;
+	read_batch *b = ctx;
+	raftnode *rn = b->rn;
+	b->answered++;
+	if (status == 200 && strtoull(body, NULL, 10) == b->term)
+		b->agreed++;
+	confirmed(rn, b);
+	if (b->answered < b->asked)
+		return;
+	unlink_batch(rn, b);
+	if (b->list)
+		unconfirmed(rn, b);
+	free(b);
+	if (rn->read_next)
+		schedule_barrier(rn);
+}
+
+static void ask_voters(raftnode *rn, read_batch *b)
+{
+	const struct raft_configuration *c = &rn->raft.configuration;
+	char body[32], hostport[64];
+	int n = snprintf(body, sizeof(body), "%" PRIu64, b->term);
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		if (s->role != RAFT_VOTER || s->id == rn->id)
+			continue;
+		b->voters++;
+		if (membership_client_url(rn, s->id, hostport,
+					  sizeof(hostport)) == 0 &&
+		    client_post(rn->cl, hostport, "/ovld/v1/term", body,
+				(size_t)n, on_term, b) == 0)
+			b->asked++;
+	}
+}
+
+static void leader_confirm(raftnode *rn)
+{
+	read_batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return; /* the tick retries */
+	b->rn = rn;
+	b->list = rn->read_next;
+	b->index = rn->raft.commit_index;
+	b->term = rn->raft.current_term;
+	b->voters = b->agreed = 1; /* this host */
+	rn->read_barriers++;
+	add_batch(rn, b);
+	ask_voters(rn, b);
+	if (b->asked == 0) { /* nobody to ask: a barrier decides */
+		unlink_batch(rn, b);
+		unconfirmed(rn, b);
+		free(b);
+	}
 }
 
 static void on_remote_barrier(void *ctx, int status, const char *body,
@@ -133,7 +294,7 @@ static void issue_barrier(raftnode *rn)
 	raft_id leader = 0;
 	const char *addr;
 	raft_leader(&rn->raft, &leader, &addr);
-	if (leader == 0 || rn->barrier_busy)
+	if (leader == 0 || !can_issue(rn))
 		return; /* the tick retries until a leader appears */
 	if (leader == rn->id && sole_voter(rn)) {
 		/* No barrier (an fsync) needed: the read point is the commit
@@ -143,15 +304,17 @@ static void issue_barrier(raftnode *rn)
 		await_index(rn, list, rn->raft.commit_index);
 		return;
 	}
+	if (leader == rn->id) {
+		if (can_confirm(rn))
+			leader_confirm(rn);
+		else
+			leader_barrier(rn);
+		return;
+	}
 	rn->read_inflight = rn->read_next;
 	rn->read_next = NULL;
 	rn->barrier_busy = 1;
-	if (leader == rn->id) {
-		rn->barrier.data = rn;
-		if (raft_barrier(&rn->raft, &rn->barrier, on_barrier) != 0)
-			batch_done(rn, 0, 0, "etcdserver: leader changed");
-		return;
-	}
+	rn->read_barriers++;
 	char hostport[64];
 	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) !=
 		0 ||
@@ -195,8 +358,10 @@ void read_tick(raftnode *rn)
 	uint64_t now = raftnode_now_ms(rn);
 	expire_list(&rn->read_next, now);
 	expire_list(&rn->read_inflight, now);
+	for (read_batch *b = rn->read_batches; b; b = b->next)
+		expire_list(&b->list, now);
 	expire_list(&rn->read_applying, now);
-	if (rn->read_next && !rn->barrier_busy)
+	if (rn->read_next && can_issue(rn))
 		issue_barrier(rn);
 	read_after_apply(rn);
 }
@@ -205,6 +370,9 @@ void read_fail_all(raftnode *rn, const char *why)
 {
 	finish_list(&rn->read_next, -1, why);
 	finish_list(&rn->read_inflight, -1, why);
+	/* the batches themselves go when raft fails their barriers */
+	for (read_batch *b = rn->read_batches; b; b = b->next)
+		finish_list(&b->list, -1, why);
 	finish_list(&rn->read_applying, -1, why);
 }
 
@@ -228,6 +396,15 @@ static void on_remote_barrier_done(struct raft_barrier *req, int status)
 		rb->reply(rb->ctx, 503, "text/plain", "leader changed\n", 15);
 	}
 	free(rb);
+}
+
+/* Any host: its current term, for a leader confirming a read point. */
+void read_term_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx)
+{
+	char body[32];
+	int n = snprintf(body, sizeof(body), "%" PRIu64,
+			 (uint64_t)rn->raft.current_term);
+	reply(ctx, 200, "text/plain", body, (size_t)n);
 }
 
 void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx)

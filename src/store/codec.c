@@ -16,7 +16,7 @@ int store_lmdb_err(int rc, const char *what)
 	return rc < 0 ? rc : -rc;
 }
 
-void enc_key(const char *path, size_t len, char *out)
+void store_enc_key(const char *path, size_t len, char *out)
 {
 	size_t slash = len;
 	while (slash > 0 && path[slash - 1] != '/')
@@ -27,7 +27,7 @@ void enc_key(const char *path, size_t len, char *out)
 	memcpy(out + slash, path + slash, len - slash);
 }
 
-size_t enc_child_prefix(const char *dir, size_t dlen, char *out)
+size_t store_enc_child_prefix(const char *dir, size_t dlen, char *out)
 {
 	if (dlen == 1) { /* the root */
 		out[0] = '\0';
@@ -38,7 +38,7 @@ size_t enc_child_prefix(const char *dir, size_t dlen, char *out)
 	return dlen + 1;
 }
 
-int rec_decode(const MDB_val *v, noderec *r)
+int store_rec_decode(const MDB_val *v, noderec *r)
 {
 	const unsigned char *p = v->mv_data;
 	if (v->mv_size < REC_HDR)
@@ -52,8 +52,8 @@ int rec_decode(const MDB_val *v, noderec *r)
 	return 0;
 }
 
-int rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
-	    const noderec *r)
+int store_rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
+		  const noderec *r)
 {
 	MDB_val k = {klen, (void *)ekey};
 	MDB_val v = {REC_HDR + r->value_len, NULL};
@@ -78,8 +78,8 @@ static int expiry_key(int64_t expire, const char *ekey, size_t klen,
 	return 0;
 }
 
-int expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
-	       size_t klen)
+int store_expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+		     size_t klen)
 {
 	if (expire == 0)
 		return 0;
@@ -89,8 +89,8 @@ int expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
 	return store_lmdb_err(mdb_put(txn, s->expiry, &k, &v, 0), "put expiry");
 }
 
-int expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
-	       size_t klen)
+int store_expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+		     size_t klen)
 {
 	if (expire == 0)
 		return 0;
@@ -112,8 +112,8 @@ static char *memdup0(const char *p, size_t len)
 	return d;
 }
 
-int node_from_rec(store_node *n, const char *path, size_t len, const noderec *r,
-		  int with_value)
+int store_node_from_rec(store_node *n, const char *path, size_t len,
+			const noderec *r, int with_value)
 {
 	memset(n, 0, sizeof(*n));
 	n->key = memdup0(path, len);
@@ -139,18 +139,18 @@ static int lookup(store *s, MDB_txn *txn, const char *path, size_t len,
 	if (len > s->max_key)
 		return 1; /* could never have been written */
 	char ekey[len];
-	enc_key(path, len, ekey);
+	store_enc_key(path, len, ekey);
 	MDB_val k = {len, ekey}, v;
 	int rc = mdb_get(txn, s->nodes, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 1;
 	if (rc != 0)
 		return store_lmdb_err(rc, "get node");
-	return rec_decode(&v, r);
+	return store_rec_decode(&v, r);
 }
 
-int walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
-	 size_t *stop)
+int store_walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
+	       size_t *stop)
 {
 	*stop = 0;
 	memset(r, 0, sizeof(*r));
@@ -170,13 +170,13 @@ int walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
 	return 0;
 }
 
-int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
-	     store_node *out, char **cause)
+int store_walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
+		   store_node *out, char **cause)
 {
 	noderec r;
 	size_t stop;
 	memset(out, 0, sizeof(*out));
-	int rc = walk(s, txn, path, len, &r, &stop);
+	int rc = store_walk(s, txn, path, len, &r, &stop);
 	if (rc > 0) {
 		*cause = memdup0(path, stop);
 		return rc;
@@ -187,7 +187,7 @@ int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
 		out->dir = 1;
 		return 0;
 	}
-	return node_from_rec(out, path, len, &r, 1);
+	return store_node_from_rec(out, path, len, &r, 1);
 }
 
 /* History event record:
@@ -198,18 +198,6 @@ int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
 static size_t node_enc_size(const store_node *n)
 {
 	return 1 + 24 + 4 + (n->key ? strlen(n->key) : 0) + 4 + n->value_len;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 static unsigned char *node_enc(unsigned char *p, const store_node *n)
@@ -228,7 +216,7 @@ static unsigned char *node_enc(unsigned char *p, const store_node *n)
 	return p + 4 + n->value_len;
 }
 
-int event_encode_put(store *s, MDB_txn *txn, const store_event *ev)
+int store_event_encode_put(store *s, MDB_txn *txn, const store_event *ev)
 {
 	unsigned char kb[8];
 	put_be64(kb, ev->index);
@@ -284,7 +272,7 @@ static const unsigned char *node_dec(const unsigned char *p,
 	return p + vl;
 }
 
-int event_decode(const void *buf, size_t len, store_event *ev)
+int store_event_decode(const void *buf, size_t len, store_event *ev)
 {
 	const unsigned char *p = buf, *end = p + len;
 	memset(ev, 0, sizeof(*ev));
@@ -305,7 +293,7 @@ int event_decode(const void *buf, size_t len, store_event *ev)
 	return 0;
 }
 
-int state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft)
+int store_state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft)
 {
 	MDB_val k = {strlen(META_STATE), META_STATE}, d;
 	int rc = mdb_get(txn, s->meta, &k, &d);
@@ -321,7 +309,7 @@ int state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft)
 	return 0;
 }
 
-int state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft)
+int store_state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft)
 {
 	unsigned char b[16];
 	put_le64(b, index);

@@ -15,7 +15,7 @@
 
 #include "store_int.h"
 
-void evlist_free(evlist *l)
+void store_evlist_free(evlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		store_node_free(&l->v[i].node);
@@ -28,7 +28,7 @@ void evlist_free(evlist *l)
 /* Takes ownership of ev's nodes, also on failure. */
 static int emit(op_ctx *o, store_event *ev)
 {
-	int rc = event_encode_put(o->s, o->txn, ev);
+	int rc = store_event_encode_put(o->s, o->txn, ev);
 	if (rc == 0 && o->evs.n == o->evs.cap) {
 		size_t cap = o->evs.cap ? o->evs.cap * 2 : 4;
 		store_event *v = realloc(o->evs.v, cap * sizeof(*v));
@@ -75,7 +75,7 @@ static int64_t norm_expire(int64_t e)
 static int get_existing(op_ctx *o, const char *path, size_t len, store_node *n)
 {
 	char *cause = NULL;
-	int rc = walk_get(o->s, o->txn, path, len, n, &cause);
+	int rc = store_walk_get(o->s, o->txn, path, len, n, &cause);
 	if (rc > 0)
 		return fail(o, rc, cause);
 	return rc;
@@ -102,10 +102,11 @@ static int remove_range(op_ctx *o, const char *prefix, size_t plen)
 			break;
 		}
 		noderec r;
-		if (rec_decode(&v, &r) == 0 && r.expire != 0) {
+		if (store_rec_decode(&v, &r) == 0 && r.expire != 0) {
 			char ek[k.mv_size];
 			memcpy(ek, k.mv_data, k.mv_size);
-			rc = expiry_del(o->s, o->txn, r.expire, ek, k.mv_size);
+			rc = store_expiry_del(o->s, o->txn, r.expire, ek,
+					      k.mv_size);
 			if (rc != 0)
 				break;
 		}
@@ -134,8 +135,8 @@ static int remove_node(op_ctx *o, const char *path, size_t len,
 		if ((rc = remove_range(o, ek, len + 1)) != 0)
 			return rc;
 	}
-	enc_key(path, len, ek);
-	if ((rc = expiry_del(o->s, o->txn, n->expire_ns, ek, len)) != 0)
+	store_enc_key(path, len, ek);
+	if ((rc = store_expiry_del(o->s, o->txn, n->expire_ns, ek, len)) != 0)
 		return rc;
 	MDB_val k = {len, ek};
 	return store_lmdb_err(mdb_del(o->txn, o->s->nodes, &k, NULL),
@@ -145,7 +146,7 @@ static int remove_node(op_ctx *o, const char *path, size_t len,
 static int has_children(op_ctx *o, const char *path, size_t len)
 {
 	char prefix[len + 1];
-	size_t plen = enc_child_prefix(path, len, prefix);
+	size_t plen = store_enc_child_prefix(path, len, prefix);
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(o->txn, o->s->nodes, &c);
 	if (rc != 0)
@@ -164,10 +165,10 @@ static int has_children(op_ctx *o, const char *path, size_t len)
 static int write_node(op_ctx *o, const char *path, size_t len, const noderec *r)
 {
 	char ek[len];
-	enc_key(path, len, ek);
-	int rc = rec_put(o->s, o->txn, ek, len, r);
+	store_enc_key(path, len, ek);
+	int rc = store_rec_put(o->s, o->txn, ek, len, r);
 	if (rc == 0)
-		rc = expiry_put(o->s, o->txn, r->expire, ek, len);
+		rc = store_expiry_put(o->s, o->txn, r->expire, ek, len);
 	return rc;
 }
 
@@ -196,7 +197,7 @@ static int create_node(op_ctx *o, const char *path, size_t len, int dir,
 		return fail(o, STORE_ERR_ROOT_RONLY, strdup("/"));
 	noderec cur;
 	size_t stop, missing = 0;
-	int rc = walk(o->s, o->txn, path, len, &cur, &stop);
+	int rc = store_walk(o->s, o->txn, path, len, &cur, &stop);
 	if (rc < 0)
 		return rc;
 	if (rc == STORE_ERR_NOT_DIR)
@@ -209,7 +210,8 @@ static int create_node(op_ctx *o, const char *path, size_t len, int dir,
 		    o, replace ? STORE_ERR_NOT_FILE : STORE_ERR_NODE_EXIST,
 		    path, len);
 	} else {
-		if ((rc = node_from_rec(&ev.prev, path, len, &cur, 1)) != 0)
+		if ((rc = store_node_from_rec(&ev.prev, path, len, &cur, 1)) !=
+		    0)
 			goto out;
 		ev.has_prev = 1;
 	}
@@ -218,9 +220,9 @@ static int create_node(op_ctx *o, const char *path, size_t len, int dir,
 		goto out;
 	if (ev.has_prev) {
 		char ek[len];
-		enc_key(path, len, ek);
-		if ((rc = expiry_del(o->s, o->txn, ev.prev.expire_ns, ek,
-				     len)) != 0)
+		store_enc_key(path, len, ek);
+		if ((rc = store_expiry_del(o->s, o->txn, ev.prev.expire_ns, ek,
+					   len)) != 0)
 			goto out;
 	}
 	noderec r = {.dir = dir,
@@ -230,7 +232,7 @@ static int create_node(op_ctx *o, const char *path, size_t len, int dir,
 		     .value = dir ? NULL : value,
 		     .value_len = dir ? 0 : vlen};
 	if ((rc = write_node(o, path, len, &r)) != 0 ||
-	    (rc = node_from_rec(&ev.node, path, len, &r, 1)) != 0)
+	    (rc = store_node_from_rec(&ev.node, path, len, &r, 1)) != 0)
 		goto out;
 	if (!dir && ev.node.value == NULL)
 		ev.node.value = strdup("");
@@ -323,10 +325,11 @@ static int op_update(op_ctx *o, const store_cmd *c, const char *path,
 		r.modified = ev.prev.modified_index;
 	}
 	char ek[len];
-	enc_key(path, len, ek);
-	if ((rc = expiry_del(o->s, o->txn, ev.prev.expire_ns, ek, len)) != 0 ||
+	store_enc_key(path, len, ek);
+	if ((rc = store_expiry_del(o->s, o->txn, ev.prev.expire_ns, ek, len)) !=
+		0 ||
 	    (rc = write_node(o, path, len, &r)) != 0 ||
-	    (rc = node_from_rec(&ev.node, path, len, &r, 1)) != 0) {
+	    (rc = store_node_from_rec(&ev.node, path, len, &r, 1)) != 0) {
 		store_node_free(&ev.prev);
 		store_node_free(&ev.node);
 		return rc;
@@ -416,9 +419,9 @@ static int expire_one(op_ctx *o, const char *ek, size_t klen,
 		return -EINVAL;
 	noderec r;
 	store_event ev = {.action = STORE_ACTION_EXPIRE, .has_prev = 1};
-	int rc = rec_decode(rec, &r);
+	int rc = store_rec_decode(rec, &r);
 	if (rc == 0)
-		rc = node_from_rec(&ev.prev, path, klen, &r, 1);
+		rc = store_node_from_rec(&ev.prev, path, klen, &r, 1);
 	if (rc != 0) {
 		store_node_free(&ev.prev);
 		return rc;
@@ -452,7 +455,7 @@ static int op_expire(op_ctx *o, int64_t now)
 		rc = mdb_get(o->txn, o->s->nodes, &nk, &nv);
 		noderec r;
 		if (rc == MDB_NOTFOUND ||
-		    (rc == 0 && (rec_decode(&nv, &r) != 0 ||
+		    (rc == 0 && (store_rec_decode(&nv, &r) != 0 ||
 				 r.expire != (int64_t)get_be64(k.mv_data))))
 			rc = mdb_cursor_del(c, 0); /* stale entry: drop it */
 		else if (rc == 0)
@@ -497,7 +500,7 @@ static int op_key(op_ctx *o, const store_cmd *c, const char *path, size_t len)
 	return op_set(o, c, path, len);
 }
 
-int ops_run(op_ctx *o, const store_cmd *c)
+int store_ops_run(op_ctx *o, const store_cmd *c)
 {
 	switch (c->op) {
 	case STORE_OP_NOOP:

@@ -22,7 +22,7 @@ static int add_child(store_node *dir, size_t *cap, const char *dpath,
 		*cap = nc;
 	}
 	noderec r;
-	if (rec_decode(v, &r) != 0)
+	if (store_rec_decode(v, &r) != 0)
 		return -EINVAL;
 	size_t base = dlen == 1 ? 0 : dlen;
 	char key[base + 1 + nlen];
@@ -30,7 +30,7 @@ static int add_child(store_node *dir, size_t *cap, const char *dpath,
 	key[base] = '/';
 	memcpy(key + base + 1, name, nlen);
 	store_node *n = &dir->children[dir->n_children++];
-	int rc = node_from_rec(n, key, base + 1 + nlen, &r, 1);
+	int rc = store_node_from_rec(n, key, base + 1 + nlen, &r, 1);
 	if (rc == 0 && !r.dir && n->value == NULL)
 		rc = (n->value = strdup("")) ? 0 : -ENOMEM;
 	return rc;
@@ -42,7 +42,7 @@ static int list_dir(store *s, MDB_txn *txn, store_node *dir, const char *path,
 		    size_t len, int recursive)
 {
 	char prefix[len + 1];
-	size_t plen = enc_child_prefix(path, len, prefix), cap = 0;
+	size_t plen = store_enc_child_prefix(path, len, prefix), cap = 0;
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, s->nodes, &c);
 	if (rc != 0)
@@ -88,7 +88,7 @@ int store_get(store *s, const char *path, int recursive, int sorted,
 		return rc;
 	}
 	res->index = s->index;
-	rc = walk_get(s, txn, p, len, &res->ev.node, &res->cause);
+	rc = store_walk_get(s, txn, p, len, &res->ev.node, &res->cause);
 	if (rc > 0) {
 		res->error = rc;
 		rc = 0;
@@ -159,17 +159,14 @@ static int record_matches(const MDB_val *v, const char *p, size_t plen,
 	if (v->mv_size < 11 + 29 || b[0] != 1 || (b[2] & 1))
 		return 0; /* refresh events are skipped by watches */
 	const unsigned char *n = b + 11;
-	uint32_t kl = (uint32_t)n[25] | (uint32_t)n[26] << 8 |
-		      (uint32_t)n[27] << 16 | (uint32_t)n[28] << 24;
+	uint32_t kl = get_le32(n + 25);
 	if (kl > v->mv_size - 40)
 		return 0;
 	int dir = n[0] & 1;
 	if ((b[2] & 2) && !dir) { /* prev node's flags */
 		const unsigned char *q = n + 29 + kl;
 		if ((size_t)(q + 4 - b) <= v->mv_size) {
-			uint32_t vl = (uint32_t)q[0] | (uint32_t)q[1] << 8 |
-				      (uint32_t)q[2] << 16 |
-				      (uint32_t)q[3] << 24;
+			uint32_t vl = get_le32(q);
 			size_t off = (size_t)(q + 4 - b) + vl;
 			if (off < v->mv_size)
 				dir = b[off] & 1;
@@ -240,7 +237,7 @@ int store_history_find(store *s, uint64_t from, const char *path, int recursive,
 	     rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (!record_matches(&v, p, plen, recursive))
 			continue;
-		rc = event_decode(v.mv_data, v.mv_size, ev);
+		rc = store_event_decode(v.mv_data, v.mv_size, ev);
 		*found = rc == 0;
 		break;
 	}

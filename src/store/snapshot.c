@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../buf.h"
 #include "../log.h"
 #include "store_int.h"
 
@@ -26,52 +27,18 @@ struct store_snap {
 	uint64_t raft_index;
 };
 
-typedef struct wbuf {
-	unsigned char *p;
-	size_t len, cap;
-	int oom;
-} wbuf;
-
-static unsigned char *wb_reserve(wbuf *b, size_t n)
+static void append_le32(abuf *b, uint32_t v)
 {
-	if (b->oom)
-		return NULL;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1 << 16;
-		while (cap < b->len + n)
-			cap *= 2;
-		unsigned char *p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return NULL;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	unsigned char *r = b->p + b->len;
-	b->len += n;
-	return r;
+	unsigned char le[4];
+	put_le32(le, v);
+	abuf_put(b, le, 4);
 }
 
-static void wb_u32(wbuf *b, uint32_t v)
+static void append_le64(abuf *b, uint64_t v)
 {
-	unsigned char *p = wb_reserve(b, 4);
-	for (int i = 0; p && i < 4; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static void wb_u64(wbuf *b, uint64_t v)
-{
-	unsigned char *p = wb_reserve(b, 8);
-	if (p)
-		put_le64(p, v);
-}
-
-static void wb_bytes(wbuf *b, const void *d, size_t n)
-{
-	unsigned char *p = wb_reserve(b, n);
-	if (p && n)
-		memcpy(p, d, n);
+	unsigned char le[8];
+	put_le64(le, v);
+	abuf_put(b, le, 8);
 }
 
 #define FNV_BASIS 14695981039346656037ULL
@@ -136,10 +103,10 @@ int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap)
 }
 
 /* Appends one database (only keys starting with prefix, if given). */
-static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
+static int write_db(abuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 {
 	size_t count_at = b->len, count = 0, pl = prefix ? strlen(prefix) : 0;
-	wb_u64(b, 0);
+	append_le64(b, 0);
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
@@ -149,16 +116,16 @@ static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl)))
 			continue;
-		wb_u32(b, (uint32_t)k.mv_size);
-		wb_bytes(b, k.mv_data, k.mv_size);
-		wb_u32(b, (uint32_t)v.mv_size);
-		wb_bytes(b, v.mv_data, v.mv_size);
+		append_le32(b, (uint32_t)k.mv_size);
+		abuf_put(b, k.mv_data, k.mv_size);
+		append_le32(b, (uint32_t)v.mv_size);
+		abuf_put(b, v.mv_data, v.mv_size);
 		count++;
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return store_lmdb_err(rc, "snapshot read");
-	if (b->oom)
+	if (!abuf_ok(b))
 		return -ENOMEM;
 	put_le64(b->p + count_at, count);
 	return 0;
@@ -167,17 +134,18 @@ static int write_db(wbuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
 {
 	store *s = sn->s;
-	wbuf b = {0};
+	abuf b;
+	abuf_init(&b);
 	uint64_t index;
 	*buf = NULL;
 	*len = 0;
 	uint64_t applied;
-	int rc = state_get(s, sn->txn, &index, &applied);
+	int rc = store_state_get(s, sn->txn, &index, &applied);
 	if (rc != 0)
 		return rc;
-	wb_bytes(&b, SNAP_MAGIC, 8);
-	wb_u64(&b, sn->raft_index);
-	wb_u64(&b, index);
+	abuf_put(&b, SNAP_MAGIC, 8);
+	append_le64(&b, sn->raft_index);
+	append_le64(&b, index);
 	/* The whole history window goes along, so a host restored from a
 	 * snapshot answers old waitIndex values like its peers (no 401 a
 	 * client would not get elsewhere). It is half of the snapshot. */
@@ -186,9 +154,9 @@ int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
 	    (rc = write_db(&b, sn->txn, s->meta, META_USER)) == 0)
 		rc = write_db(&b, sn->txn, s->history, NULL);
 	if (rc == 0) {
-		uint64_t h = snap_hash(b.p, b.len);
-		wb_u64(&b, h);
-		rc = b.oom ? -ENOMEM : 0;
+		uint64_t h = snap_hash((const unsigned char *)b.p, b.len);
+		append_le64(&b, h);
+		rc = abuf_ok(&b) ? 0 : -ENOMEM;
 	}
 	if (rc != 0) {
 		free(b.p);
@@ -217,8 +185,7 @@ static int rb_u32(rbuf *r, uint32_t *v)
 	if (r->len - r->off < 4)
 		return -EINVAL;
 	const unsigned char *p = r->p + r->off;
-	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	     (uint32_t)p[3] << 24;
+	*v = get_le32(p);
 	r->off += 4;
 	return 0;
 }
@@ -334,7 +301,7 @@ int store_restore(store *s, const void *buf, size_t len)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return store_lmdb_err(rc, "begin");
 	if ((rc = load(s, txn, buf, len)) != 0 ||
-	    (rc = state_put(s, txn, index, raft)) != 0) {
+	    (rc = store_state_put(s, txn, index, raft)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}

@@ -73,7 +73,7 @@ static int open_dbs(store *s)
 		mdb_txn_abort(txn);
 		return store_lmdb_err(rc, "open databases");
 	}
-	if ((rc = state_get(s, txn, &s->index, &s->applied)) != 0) {
+	if ((rc = store_state_get(s, txn, &s->index, &s->applied)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -198,7 +198,7 @@ void store_publish_history(store *s, uint64_t from, uint64_t to)
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		store_result r;
 		memset(&r, 0, sizeof(r));
-		if (event_decode(v.mv_data, v.mv_size, &r.ev) != 0)
+		if (store_event_decode(v.mv_data, v.mv_size, &r.ev) != 0)
 			continue;
 		publish_event(s, &r.ev);
 		store_result_free(&r);
@@ -358,11 +358,11 @@ static int apply_txn(store *s, op_ctx *o, const store_cmd *cmd,
 		return store_lmdb_err(rc, "begin");
 	}
 	o->txn = s->batch;
-	rc = ops_run(o, cmd);
+	rc = store_ops_run(o, cmd);
 	if (rc == 0 && o->evs.n)
 		rc = trim_history(s, o->txn, o->index);
 	if (rc == 0)
-		rc = state_put(s, o->txn, o->index, raft_index);
+		rc = store_state_put(s, o->txn, o->index, raft_index);
 	if (rc != 0)
 		abort_batch(s, rc);
 	return rc;
@@ -379,7 +379,7 @@ int store_apply(store *s, const store_cmd *cmd, uint64_t raft_index,
 	int rc = apply_txn(s, &o, cmd, raft_index);
 	if (rc != 0) {
 		free(o.cause);
-		evlist_free(&o.evs);
+		store_evlist_free(&o.evs);
 		return rc;
 	}
 	s->index = o.index;
@@ -400,7 +400,7 @@ int store_apply(store *s, const store_cmd *cmd, uint64_t raft_index,
 		}
 	}
 	free(o.cause);
-	evlist_free(&o.evs);
+	store_evlist_free(&o.evs);
 	return 0;
 }
 

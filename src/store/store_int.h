@@ -2,7 +2,7 @@
  * the LMDB layout (key encodings, node records, history records) and the
  * struct behind the opaque store handle.
  *
- * Layout (design-decisions §5):
+ * Layout:
  *  - "nodes":   parent path + '\0' + name -> node record. A directory's
  *               children are the contiguous range prefixed by D "\0"; all
  *               of its descendants are that range plus the one prefixed by
@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../byteorder.h"
 #include "store.h"
 
 /* 2000-01-01T00:00:00Z: etcd treats earlier expiry times as "no TTL". */
@@ -72,34 +73,6 @@ int store_read_begin(store *s, MDB_txn **txn);
 /* Ends a transaction from store_read_begin. */
 void store_read_end(store *s, MDB_txn *txn);
 
-/* Byte-order helpers. Inline, as one load or store each: they run per
- * record and, in a snapshot's checksum, per 8 bytes. */
-static inline void put_be64(unsigned char *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return be64toh(v);
-}
-
-static inline void put_le64(unsigned char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint64_t get_le64(const unsigned char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 /* Makes sure the data file has disk blocks for what a write transaction
  * of about extra bytes may touch. WRITEMAP maps a sparse file, and a page
  * fault on a hole of a full filesystem is a SIGBUS: better to refuse the
@@ -117,43 +90,43 @@ int store_lmdb_err(int rc, const char *what);
 
 /* Encodes path (absolute, cleaned, not "/") into out, which has room for
  * len bytes; the encoding has the same length as the path. */
-void enc_key(const char *path, size_t len, char *out);
+void store_enc_key(const char *path, size_t len, char *out);
 /* The prefix of D's direct children ("\0" for the root) into out (room for
  * dlen + 1); returns its length. */
-size_t enc_child_prefix(const char *dir, size_t dlen, char *out);
+size_t store_enc_child_prefix(const char *dir, size_t dlen, char *out);
 
-int rec_decode(const MDB_val *v, noderec *r);
+int store_rec_decode(const MDB_val *v, noderec *r);
 /* Writes a node record under the encoded key. */
-int rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
-	    const noderec *r);
+int store_rec_put(store *s, MDB_txn *txn, const char *ekey, size_t klen,
+		  const noderec *r);
 
 /* Expiry index entries for a node (no-op when expire == 0). */
-int expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
-	       size_t klen);
-int expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
-	       size_t klen);
+int store_expiry_put(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+		     size_t klen);
+int store_expiry_del(store *s, MDB_txn *txn, int64_t expire, const char *ekey,
+		     size_t klen);
 
 /* Fills n (key copied, value copied unless with_value is 0) from r. */
-int node_from_rec(store_node *n, const char *path, size_t len, const noderec *r,
-		  int with_value);
+int store_node_from_rec(store_node *n, const char *path, size_t len,
+			const noderec *r, int with_value);
 
 /* Walks path's components: 0 with *r the node (pointing into LMDB), or
  * 100 / 104 with *stop the end offset of the component that is missing /
  * a plain key, or a negative error. */
-int walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
-	 size_t *stop);
+int store_walk(store *s, MDB_txn *txn, const char *path, size_t len, noderec *r,
+	       size_t *stop);
 
 /* etcd's internalGet: 0 and *out filled (a copy), a positive etcd error
  * (100 or 104, *cause malloc'd), or a negative LMDB error. */
-int walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
-	     store_node *out, char **cause);
+int store_walk_get(store *s, MDB_txn *txn, const char *path, size_t len,
+		   store_node *out, char **cause);
 
 /* History records. */
-int event_encode_put(store *s, MDB_txn *txn, const store_event *ev);
-int event_decode(const void *buf, size_t len, store_event *ev);
+int store_event_encode_put(store *s, MDB_txn *txn, const store_event *ev);
+int store_event_decode(const void *buf, size_t len, store_event *ev);
 
-int state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft);
-int state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft);
+int store_state_get(store *s, MDB_txn *txn, uint64_t *index, uint64_t *raft);
+int store_state_put(store *s, MDB_txn *txn, uint64_t index, uint64_t raft);
 
 /* The etcd operations, run inside a write transaction (ops.c). */
 typedef struct evlist {
@@ -170,7 +143,7 @@ typedef struct op_ctx {
 	char *cause; /* its cause */
 } op_ctx;
 
-int ops_run(op_ctx *o, const store_cmd *cmd);
-void evlist_free(evlist *l);
+int store_ops_run(op_ctx *o, const store_cmd *cmd);
+void store_evlist_free(evlist *l);
 
 #endif

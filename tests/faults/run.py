@@ -659,6 +659,7 @@ def parse(argv):
 
 def main(argv=None, title="faults"):
     args = parse(argv if argv is not None else sys.argv[1:])
+    cl.require_root("network namespaces, iptables and tc")
     run = None
     with cl.Lab(title) as lab:
         run = Run(lab, args)

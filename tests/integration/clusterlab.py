@@ -24,7 +24,8 @@ import urllib.parse
 os.environ.setdefault("OVLDLAB_PORTS", "26000-26999")
 
 import ovldlab  # noqa: E402
-from ovldlab import Http, Lab, etcdctl  # noqa: E402,F401
+from ovldlab import (Http, Lab, etcdctl, require_binary,  # noqa: E402,F401
+                     require_root, skip)
 
 IMPL = os.environ.get("CLUSTER_IMPL", "ovld")
 
@@ -71,6 +72,22 @@ def request(srv, method, path, timeout=5.0, **kw):
     except ValueError:
         doc = None
     return st, hd, doc
+
+
+def metric(srv, name, timeout=5.0):
+    """The value of one unlabelled sample on srv's /metrics, or None."""
+    h = srv.new_http(timeout=timeout)
+    try:
+        st, _, body = h.request("GET", "/metrics")
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        h.close()
+    for line in body.decode().splitlines() if st == 200 else ():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            return float(parts[1])
+    return None
 
 
 def put(srv, key, value, timeout=5.0, **form):
@@ -396,13 +413,14 @@ class NsOvld(ovldlab.Server):
         return "http://%s:%d" % (self.ip, self.peer_port)
 
     def argv(self):
-        return ["ip", "netns", "exec", self.ns, ovldlab.ovld_bin(),
-                "--name", self.name, "--data-dir", self.data_dir,
-                "--listen-client-urls", self.client_url,
-                "--advertise-client-urls", self.client_url,
-                "--listen-peer-urls", self.peer_url,
-                "--initial-advertise-peer-urls", self.peer_url,
-                "--datapath", "off"] + self.extra_args
+        return (["ip", "netns", "exec", self.ns, ovldlab.ovld_bin(),
+                 "--name", self.name, "--data-dir", self.data_dir,
+                 "--listen-client-urls", self.client_url,
+                 "--advertise-client-urls", self.client_url,
+                 "--listen-peer-urls", self.peer_url,
+                 "--initial-advertise-peer-urls", self.peer_url,
+                 "--datapath", "off"] + ovldlab.NO_LOCAL_SOCKETS +
+                self.extra_args)
 
     def http(self):
         if self._http is None:

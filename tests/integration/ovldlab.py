@@ -449,6 +449,13 @@ class Etcd(Server):
                 ] + self.extra_args
 
 
+# Lab daemons serve no control socket or Docker plugin at the machine's
+# default paths and leave any dockerd alone; tests of those pass their own
+# flags after these (the last value of a flag wins).
+NO_LOCAL_SOCKETS = ["--control-socket", "off", "--docker-plugin", "off",
+                    "--docker-sync", "off"]
+
+
 class Ovld(Server):
     kind = "ovld"
 
@@ -464,7 +471,7 @@ class Ovld(Server):
                 "--listen-peer-urls", self.peer_url,
                 "--initial-advertise-peer-urls", self.peer_url,
                 "--datapath", "on" if self.datapath else "off",
-                ] + self.extra_args
+                ] + NO_LOCAL_SOCKETS + self.extra_args
 
 
 def target_kind():
@@ -589,6 +596,29 @@ class Lab:
         print("%d passed, %d failed" % (self.passed, self.failed),
               flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+SKIP_EXIT = 77  # ctest's SKIP_RETURN_CODE for every test (tests/CMakeLists.txt)
+
+
+def skip(reason):
+    """Ends a test that cannot run on this machine: ctest shows a skip,
+    never a pass (exit 77 after a "SKIP: reason" line)."""
+    print("SKIP: " + reason, flush=True)
+    sys.exit(SKIP_EXIT)
+
+
+def require_root(what):
+    if os.geteuid() != 0:
+        skip("%s needs root (%s)" % (os.path.basename(sys.argv[0]), what))
+
+
+def require_binary(env, name, why):
+    """Skips unless the binary named by $env, or name on PATH, exists."""
+    path = find_binary(env, name)
+    if not (shutil.which(path) or os.path.exists(path)):
+        skip("%s not found (set %s): %s" % (name, env, why))
+    return path
 
 
 def skip_unless_binary(lab, path, what):

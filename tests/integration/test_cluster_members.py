@@ -20,6 +20,8 @@ import clusterlab as cl  # noqa: E402
 
 
 def main():
+    cl.require_binary("ETCDCTL_BIN", "etcdctl",
+                      "its checks run the real etcdctl against ovld")
     with cl.Lab("cluster-members") as lab:
         c = cl.Cluster(lab)
         if cl.form_three(lab, c):

@@ -82,6 +82,7 @@ def majority_checks(lab, majority):
 
 
 def main():
+    cl.require_root("network namespaces and a bridge")
     with cl.Lab("cluster-partition") as lab:
         net = cl.Netns("ovc%d" % (os.getpid() % 100000))
         try:

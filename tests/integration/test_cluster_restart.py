@@ -4,8 +4,8 @@
 Three hosts (bootstrap + 2 joins) load RESTART_TEST_KEYS keys (default
 100,000). Then all hosts stop (SIGTERM) and start again at once, the
 joiners without --join. Checks: a quorum read is served after the
-restart (the time is printed; the issue's 1 s target is a benchmark
-figure, not asserted); the cluster id,
+restart (the time is printed; serving within 1 s is a benchmark target,
+not asserted here); the cluster id,
 X-Etcd-Index and the whole tree (values and indexes) are unchanged on
 every host; writes work. Then the same after kill -9 of all hosts (crash
 restart), and a static --initial-cluster cluster restarted the same way
@@ -120,6 +120,8 @@ def static_cluster(lab):
 
 
 def main():
+    cl.require_binary("ETCDCTL_BIN", "etcdctl",
+                      "its checks run the real etcdctl against ovld")
     with cl.Lab("cluster-restart") as lab:
         c = cl.Cluster(lab)
         if cl.form_three(lab, c):

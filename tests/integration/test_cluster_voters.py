@@ -64,6 +64,8 @@ def check_roles_shown(lab, srv, want):
 
 
 def main():
+    cl.require_binary("ETCDCTL_BIN", "etcdctl",
+                      "its checks run the real etcdctl against ovld")
     with cl.Lab("cluster-voters") as lab:
         c = cl.Cluster(lab, common_args=["--max-voters", "3"])
         ok = cl.start_with_check(lab, "h1 bootstraps", c.bootstrap)

@@ -19,6 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ovldlab  # noqa: E402
 from netlab import NetLab, Checks, wait_until, OVLCTL  # noqa: E402
 
 
@@ -206,9 +207,7 @@ def bad_input(lab, c):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("test_datapath needs root; skipped")
-        return 77
+    ovldlab.require_root("network namespaces, VXLAN devices")
     c = Checks()
     with NetLab(3, ovld_args=["--endpoint-gc", "600"]) as lab:
         try:

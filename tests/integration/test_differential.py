@@ -4,8 +4,7 @@
 Every case runs, step by step, against a reference etcd (--enable-v2) and
 the target (ovld from OVLD_BIN; or a second etcd with OVLD_TEST_TARGET=etcd,
 which validates the harness itself: that run must be all green). Each case
-works under its own key prefix (~ in the paths below). Contract references
-(§) point into etcd-v2-contract.md.
+works under its own key prefix (~ in the paths below).
 
 Deliberate, documented differences between ovld and etcd (small, explicit):
   * `//`, `.` or `..` in a key path: etcd (Go's ServeMux) answers 301 to
@@ -18,7 +17,7 @@ Deliberate, documented differences between ovld and etcd (small, explicit):
     waitIndex may be answered with the event instead of 401 (`known`).
   * /v2/stats/*: only the key sets are compared (counters differ).
   * /v3/* paths: only the 404 status is compared; ovld may say in the body
-    that it serves v2 only (pain point 9).
+    that it serves v2 only (a v3 client then learns why, not just "404").
 
 Usage: test_differential.py [case-id-substring ...]
 """
@@ -882,6 +881,8 @@ def strict_history_cases():
 
 
 def main():
+    ovldlab.require_binary("ETCD_BIN", "etcd",
+                           "every case runs against a reference etcd")
     only = sys.argv[1:]
     target = ovldlab.target_kind()
     extra = os.environ.get("OVLD_DIFF_ARGS", "").split()

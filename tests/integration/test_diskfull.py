@@ -83,6 +83,7 @@ def timed_put(srv, key, value, timeout=8.0):
 
 
 def main():
+    cl.require_root("a loop-mounted ext4 image")
     with cl.Lab("diskfull") as lab:
         try:
             with LoopFs(IMAGE_MB) as fs:

@@ -1,5 +1,5 @@
 """test_docker - Docker's classic two-host overlay lab, with ovld as the
-cluster store (issue 5).
+cluster store (dockerd's --cluster-store=etcd://, as etcd 3.4's v2 API).
 
 Two netlab hosts each run ovld (h2 --join h1) and a real dockerd 20.10
 with --cluster-store=etcd://127.0.0.1:2379 (its local ovld) and
@@ -18,7 +18,8 @@ holds no leftovers; no store timeouts in dockerd's logs; a stopped
 engine's node key expires (an `expire` event) and the other engine's
 discovery watch sees it.
 
-Skips (exit 0, "SKIP: ...") only when dockerd cannot start at all here;
+Skips (exit 77, "SKIP: ...") when not root, when dockerd is missing or too
+new for --cluster-store, or when it cannot start at all here;
 an engine that starts without a cluster store but not with ovld fails.
 Discovery runs with a 3 s heartbeat and 9 s TTL to keep the run short.
 """
@@ -33,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import NetLab, Checks, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
+from ovldlab import require_binary, require_root, skip  # noqa: E402
 from dockerlab import Engine, IMAGE  # noqa: E402
 
 ROOT = "/docker/network/v1.0"
@@ -408,11 +410,6 @@ def check_expiry(c, lab, e1, e2):
             e1.tail(20))
 
 
-def skip(reason):
-    print("SKIP: " + reason)
-    sys.exit(0)
-
-
 def start_engines(c, lab):
     engines = [Engine(h, STORE_OPTS) for h in lab.hosts]
     e1, e2 = engines
@@ -425,7 +422,8 @@ def start_engines(c, lab):
         c.check("dockerd starts with ovld as its cluster store", False, log)
         return engines, False
     # Two engines starting at once race to create /docker/nodes (harmless,
-    # but noisy); the notes' 2 s stagger is covered by waiting for e1.
+    # but noisy); starting e2 only once e1 is up staggers them as a 2 s
+    # delay between the two would.
     if not e2.start():
         c.check("dockerd on h2 starts", False, e2.tail())
         return engines, False
@@ -476,8 +474,8 @@ def run(lab, c):
 
 
 def main():
-    if os.geteuid() != 0:
-        skip("test_docker needs root (network namespaces, dockerd)")
+    require_root("network namespaces, dockerd")
+    require_binary("ETCDCTL_BIN", "etcdctl", "it lists Docker's keys")
     major, text = dockerlab.engine_version()
     if major is None:
         skip(text)

@@ -252,6 +252,8 @@ def test_members(lab, ctl, srv):
 
 
 def main():
+    ovldlab.require_binary("ETCDCTL_BIN", "etcdctl",
+                           "its checks run the real etcdctl against ovld")
     with ovldlab.Lab("etcdctl") as lab:
         srv = lab.target("x").start()
         ctl = Ctl(lab, srv)

@@ -20,7 +20,6 @@
 #include <uv.h>
 
 #include "net/dp.h"
-#include "net/gc.h"
 
 /* ---- a tiny key-value store standing in for store.h ---- */
 
@@ -261,6 +260,27 @@ static void put_endpoint(const char *nid, const char *eid, const char *ip,
 	fake_put(key, val);
 }
 
+/* An endpoint with ovld's newer fields: an interface name inside the
+ * namespace (CNI_IFNAME), or Docker's peer left in the host namespace. */
+static void put_endpoint_ex(const char *nid, const char *eid, const char *ip,
+			    const char *netns, const char *ifname,
+			    const char *peer)
+{
+	char key[256], val[1024];
+	uint32_t a;
+	inet_pton(AF_INET, ip, &a);
+	const uint8_t *b = (const uint8_t *)&a;
+	snprintf(key, sizeof(key), ROOT "/endpoint/%s/%s", nid, eid);
+	snprintf(val, sizeof(val),
+		 "{\"id\":\"%s\",\"name\":\"e\",\"locator\":\"192.0.2.1\","
+		 "\"ep_iface\":{\"addr\":\"%s/24\",\"mac\":"
+		 "\"02:42:%02x:%02x:%02x:%02x\",\"srcName\":\"x\"},"
+		 "\"ovld\":true,\"ovld_netns\":\"%s\",\"ovld_ifname\":\"%s\","
+		 "\"ovld_peer\":\"%s\"}",
+		 eid, ip, b[0], b[1], b[2], b[3], netns, ifname, peer);
+	fake_put(key, val);
+}
+
 static void pump(uv_loop_t *loop, int ms)
 {
 	for (int i = 0; i < ms; i++) {
@@ -275,25 +295,6 @@ static int has(const char *hay, const char *needle)
 }
 
 /* ---- tests ---- */
-
-static void test_gc_decide(void **state)
-{
-	int64_t since = 0;
-	/* Removed member: at once. Never a member, no heartbeat: at once. */
-	assert_true(dp_gc_decide(0, 1, 1, 1000, &since, 600000));
-	assert_true(dp_gc_decide(0, 0, 0, 1000, &since, 600000));
-	/* A live host that is not (yet) a member is left alone. */
-	assert_false(dp_gc_decide(0, 0, 1, 1000, &since, 600000));
-	/* A silent member: only after the grace period. */
-	since = 0;
-	assert_false(dp_gc_decide(1, 1, 0, 1000, &since, 5000));
-	assert_int_equal(since, 1000);
-	assert_false(dp_gc_decide(1, 1, 0, 5999, &since, 5000));
-	assert_true(dp_gc_decide(1, 1, 0, 6000, &since, 5000));
-	/* Coming back resets the clock. */
-	assert_false(dp_gc_decide(1, 1, 1, 6001, &since, 5000));
-	assert_int_equal(since, 0);
-}
 
 static void test_reconcile(void **state)
 {
@@ -392,10 +393,62 @@ static void test_reconcile(void **state)
 	waitpid(container_pid, NULL, 0);
 }
 
+static void test_ifname_and_peer(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	container_start();
+	fake_reset();
+	put_network(NID1, 1, 302);
+	put_endpoint_ex(NID1, EID1, "10.0.0.2", container_path, "net5", "");
+	put_endpoint_ex(NID1, EID2, "10.0.0.3", "", "", "ovp-bbbbbbbb");
+	dp *d;
+	dp_config cfg = {.host_ip = "192.0.2.1", .resync_ms = 60000};
+	assert_int_equal(dp_init(&d, &loop, (store *)1, NULL, &cfg), 0);
+	assert_int_equal(dp_start(d), 0);
+	char *o = sh("nsenter --net=%s ip -o addr show net5", container_path);
+	assert_true(has(o, "10.0.0.2/24"));
+	assert_false(
+	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	o = sh("ip -o link show ovp-bbbbbbbb");
+	assert_true(has(o, "mtu 1450"));
+	assert_true(has(o, "02:42:0a:00:00:03"));
+	assert_false(has(sh("ip -o addr show ovp-bbbbbbbb"), "inet "));
+	assert_true(
+	    has(sh("ip -o link show ovv-bbbbbbbb"), "master ovb-00012e"));
+	/* Docker moves the peer into the container: the endpoint is still
+	 * programmed (its host end is there); a full resync keeps it and
+	 * makes no second peer. */
+	sh("ip link set ovp-bbbbbbbb netns %s name eth0", container_path);
+	fake_put(ROOT "/network", "x");
+	fake_del(ROOT "/network");
+	pump(&loop, 20);
+	assert_true(has(sh("ip -o link"), "ovv-bbbbbbbb"));
+	assert_false(has(sh("ip -o link"), "ovp-bbbbbbbb"));
+	assert_true(
+	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	/* Detached: its veth goes, the other endpoint stays. */
+	fake_del(ROOT "/endpoint/" NID1 "/" EID2);
+	pump(&loop, 20);
+	o = sh("ip -o link");
+	assert_false(has(o, "ovv-bbbbbbbb"));
+	assert_true(has(o, "ovv-aaaaaaaa"));
+	assert_false(
+	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	fake_del(ROOT "/endpoint/" NID1 "/" EID1);
+	pump(&loop, 20);
+	assert_false(has(sh("ip -o link"), "ovb-00012e"));
+	dp_close(d);
+	pump(&loop, 2);
+	uv_loop_close(&loop);
+	kill(container_pid, SIGKILL);
+	waitpid(container_pid, NULL, 0);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_net_dp needs root; skipped\n");
+		puts("SKIP: test_net_dp needs root (a network namespace)");
 		return 77;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {
@@ -403,8 +456,8 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_gc_decide),
 	    cmocka_unit_test(test_reconcile),
+	    cmocka_unit_test(test_ifname_and_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

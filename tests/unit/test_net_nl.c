@@ -222,6 +222,19 @@ static void test_fdb_and_neigh(void **state)
 	dpnl_link_delete(n, "ovb-000102");
 }
 
+/* The netns form of dpnl_veth_ensure, default container-side name. */
+static int veth(dpnl *n, const char *host, int br, const char *path,
+		const uint8_t mac[6], uint32_t ip, int prefix, char *ifname)
+{
+	dpnl_veth v = {.host_name = host,
+		       .master = br,
+		       .netns_path = path,
+		       .mac = mac,
+		       .ip = ip,
+		       .prefix = prefix};
+	return dpnl_veth_ensure(n, &v, ifname);
+}
+
 static void test_veth_into_netns(void **state)
 {
 	dpnl *n = *state;
@@ -231,13 +244,13 @@ static void test_veth_into_netns(void **state)
 	uint8_t mac[6];
 	dpnl_mac_from_ip(ip4("10.0.0.2"), mac);
 	char ifname[16];
-	assert_int_equal(dpnl_veth_ensure(n, "ovv-aabbccdd", br, c.path, mac,
-					  ip4("10.0.0.2"), 24, ifname),
+	assert_int_equal(veth(n, "ovv-aabbccdd", br, c.path, mac,
+			      ip4("10.0.0.2"), 24, ifname),
 			 0);
 	assert_string_equal(ifname, "eth0");
 	/* Already there: nothing is created. */
-	assert_int_equal(dpnl_veth_ensure(n, "ovv-aabbccdd", br, c.path, mac,
-					  ip4("10.0.0.2"), 24, ifname),
+	assert_int_equal(veth(n, "ovv-aabbccdd", br, c.path, mac,
+			      ip4("10.0.0.2"), 24, ifname),
 			 0);
 	assert_string_equal(ifname, "");
 	char *o = sh("nsenter --net=%s ip -o addr show dev eth0", c.path);
@@ -253,15 +266,15 @@ static void test_veth_into_netns(void **state)
 	/* eth0 taken: the next interface is eth1. */
 	uint8_t mac2[6];
 	dpnl_mac_from_ip(ip4("10.0.1.2"), mac2);
-	assert_int_equal(dpnl_veth_ensure(n, "ovv-aabbccde", br, c.path, mac2,
-					  ip4("10.0.1.2"), 24, ifname),
+	assert_int_equal(veth(n, "ovv-aabbccde", br, c.path, mac2,
+			      ip4("10.0.1.2"), 24, ifname),
 			 0);
 	assert_string_equal(ifname, "eth1");
 
 	/* A missing namespace fails and leaves nothing behind. */
-	assert_true(dpnl_veth_ensure(n, "ovv-aabbccdf", br,
-				     "/var/run/netns/ovt-does-not-exist", mac,
-				     ip4("10.0.0.9"), 24, ifname) < 0);
+	assert_true(veth(n, "ovv-aabbccdf", br,
+			 "/var/run/netns/ovt-does-not-exist", mac,
+			 ip4("10.0.0.9"), 24, ifname) < 0);
 	assert_true(dpnl_link_index(n, "ovv-aabbccdf") < 0);
 
 	/* Deleting the host end removes the container end too. */
@@ -271,6 +284,75 @@ static void test_veth_into_netns(void **state)
 	assert_non_null(strstr(o, "eth1"));
 	dpnl_link_delete(n, "ovv-aabbccde");
 	dpnl_link_delete(n, "ovb-000103");
+	container_stop(&c);
+}
+
+/* The container end named by the caller (CNI_IFNAME). */
+static void test_veth_named(void **state)
+{
+	dpnl *n = *state;
+	container c;
+	assert_int_equal(container_start(&c), 0);
+	int br = dpnl_bridge_ensure(n, "ovb-000104");
+	uint8_t mac[6];
+	dpnl_mac_from_ip(ip4("10.0.0.5"), mac);
+	dpnl_veth v = {.host_name = "ovv-11112222",
+		       .master = br,
+		       .netns_path = c.path,
+		       .ifname = "net1",
+		       .mac = mac,
+		       .ip = ip4("10.0.0.5"),
+		       .prefix = 24};
+	char made[16];
+	assert_int_equal(dpnl_veth_ensure(n, &v, made), 0);
+	assert_string_equal(made, "net1");
+	char *o = sh("nsenter --net=%s ip -o addr show dev net1", c.path);
+	assert_non_null(strstr(o, "inet 10.0.0.5/24"));
+	/* The name taken by another pair: refused, nothing left behind. */
+	v.host_name = "ovv-11113333";
+	assert_true(dpnl_veth_ensure(n, &v, made) < 0);
+	assert_true(dpnl_link_index(n, "ovv-11113333") < 0);
+	dpnl_link_delete(n, "ovv-11112222");
+	dpnl_link_delete(n, "ovb-000104");
+	container_stop(&c);
+}
+
+/* Docker's mode: the peer stays in this namespace, down, no address;
+ * once Docker has moved it away, the pair still counts as there. */
+static void test_veth_peer(void **state)
+{
+	dpnl *n = *state;
+	container c;
+	assert_int_equal(container_start(&c), 0);
+	int br = dpnl_bridge_ensure(n, "ovb-000105");
+	uint8_t mac[6];
+	dpnl_mac_from_ip(ip4("10.0.0.6"), mac);
+	dpnl_veth v = {.host_name = "ovv-44445555",
+		       .master = br,
+		       .peer = "ovp-44445555",
+		       .mac = mac,
+		       .ip = ip4("10.0.0.6"),
+		       .prefix = 24};
+	char made[16];
+	assert_int_equal(dpnl_veth_ensure(n, &v, made), 0);
+	assert_string_equal(made, "ovp-44445555");
+	char *o = sh("ip -o link show ovp-44445555");
+	assert_non_null(strstr(o, "mtu 1450"));
+	assert_non_null(strstr(o, "link/ether 02:42:0a:00:00:06"));
+	assert_null(strstr(o, ",UP"));
+	assert_null(strstr(sh("ip -o addr show dev ovp-44445555"), "inet "));
+	o = sh("ip -o link show ovv-44445555");
+	assert_non_null(strstr(o, "master ovb-000105"));
+	/* Docker moves the peer into the container (and renames it). */
+	sh("ip link set ovp-44445555 netns %s name eth0", c.path);
+	assert_true(dpnl_link_index(n, "ovp-44445555") < 0);
+	assert_int_equal(dpnl_veth_ensure(n, &v, made), 0);
+	assert_string_equal(made, "");
+	assert_true(dpnl_link_index(n, "ovp-44445555") < 0);
+	o = sh("nsenter --net=%s ip -o link show eth0", c.path);
+	assert_non_null(strstr(o, "02:42:0a:00:00:06"));
+	dpnl_link_delete(n, "ovv-44445555");
+	dpnl_link_delete(n, "ovb-000105");
 	container_stop(&c);
 }
 
@@ -312,9 +394,8 @@ static void test_two_host_ping(void **state)
 		assert_true(vx > 0);
 		uint8_t mac[6];
 		dpnl_mac_from_ip(ip4(h[i].ip), mac);
-		assert_int_equal(dpnl_veth_ensure(h[i].n, "ovv-00000001", br,
-						  h[i].c->path, mac,
-						  ip4(h[i].ip), 24, NULL),
+		assert_int_equal(veth(h[i].n, "ovv-00000001", br, h[i].c->path,
+				      mac, ip4(h[i].ip), 24, NULL),
 				 0);
 		dpnl_fdb fe = {.dst = ip4(h[i].peer)};
 		dpnl_mac_from_ip(ip4(h[i].peer_ip), fe.mac);
@@ -343,7 +424,7 @@ static void test_two_host_ping(void **state)
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_net_nl needs root; skipped\n");
+		puts("SKIP: test_net_nl needs root (a network namespace)");
 		return 77;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {
@@ -358,6 +439,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vxlan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fdb_and_neigh, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_veth_named, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_veth_peer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_veth_into_netns, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_two_host_ping, setup,

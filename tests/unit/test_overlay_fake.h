@@ -26,7 +26,7 @@ typedef struct fkv {
 	int fail_at; /* the write with this number fails (-1), 0: none */
 } fkv;
 
-static fkv_entry *fkv_find(fkv *f, const char *key)
+static inline fkv_entry *fkv_find(fkv *f, const char *key)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->e[i].key, key))
@@ -34,13 +34,13 @@ static fkv_entry *fkv_find(fkv *f, const char *key)
 	return NULL;
 }
 
-static int fkv_under(const char *key, const char *dir)
+static inline int fkv_under(const char *key, const char *dir)
 {
 	size_t n = strlen(dir);
 	return !strncmp(key, dir, n) && key[n] == '/';
 }
 
-static int fkv_is_dir(fkv *f, const char *key)
+static inline int fkv_is_dir(fkv *f, const char *key)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (fkv_under(f->e[i].key, key))
@@ -48,20 +48,21 @@ static int fkv_is_dir(fkv *f, const char *key)
 	return 0;
 }
 
-static json_t *fkv_leaf(const fkv_entry *e)
+static inline json_t *fkv_leaf(const fkv_entry *e)
 {
 	return json_pack("{s:s, s:s, s:I, s:I}", "key", e->key, "value",
 			 e->value, "modifiedIndex", (json_int_t)e->index,
 			 "createdIndex", (json_int_t)e->index);
 }
 
-static int fkv_cmp_key(const void *a, const void *b)
+static inline int fkv_cmp_key(const void *a, const void *b)
 {
 	return strcmp(json_string_value(json_object_get(*(json_t **)a, "key")),
 		      json_string_value(json_object_get(*(json_t **)b, "key")));
 }
 
-static json_t *fkv_node(fkv *f, const char *key, int recursive, int depth)
+static inline json_t *fkv_node(fkv *f, const char *key, int recursive,
+			       int depth)
 {
 	fkv_entry *e = fkv_find(f, key);
 	if (e)
@@ -107,7 +108,8 @@ static json_t *fkv_node(fkv *f, const char *key, int recursive, int depth)
 			 sorted);
 }
 
-static int fkv_get(void *ctx, const char *key, int recursive, json_t **node)
+static inline int fkv_get(void *ctx, const char *key, int recursive,
+			  json_t **node)
 {
 	fkv *f = ctx;
 	if (!fkv_find(f, key) && !fkv_is_dir(f, key))
@@ -117,12 +119,12 @@ static int fkv_get(void *ctx, const char *key, int recursive, json_t **node)
 	return 0;
 }
 
-static int fkv_write_fails(fkv *f)
+static inline int fkv_write_fails(fkv *f)
 {
 	return ++f->writes == f->fail_at;
 }
 
-static fkv_entry *fkv_put(fkv *f, const char *key, const char *value)
+static inline fkv_entry *fkv_put(fkv *f, const char *key, const char *value)
 {
 	fkv_entry *e = fkv_find(f, key);
 	if (!e) {
@@ -141,8 +143,8 @@ static fkv_entry *fkv_put(fkv *f, const char *key, const char *value)
 	return e;
 }
 
-static int fkv_create(void *ctx, const char *key, const char *value,
-		      json_t **node)
+static inline int fkv_create(void *ctx, const char *key, const char *value,
+			     json_t **node)
 {
 	fkv *f = ctx;
 	if (fkv_write_fails(f))
@@ -155,8 +157,8 @@ static int fkv_create(void *ctx, const char *key, const char *value,
 	return 0;
 }
 
-static int fkv_cas(void *ctx, const char *key, const char *value,
-		   uint64_t prev_index, json_t **node)
+static inline int fkv_cas(void *ctx, const char *key, const char *value,
+			  uint64_t prev_index, json_t **node)
 {
 	fkv *f = ctx;
 	if (fkv_write_fails(f))
@@ -172,15 +174,15 @@ static int fkv_cas(void *ctx, const char *key, const char *value,
 	return 0;
 }
 
-static void fkv_remove(fkv *f, size_t i)
+static inline void fkv_remove(fkv *f, size_t i)
 {
 	free(f->e[i].key);
 	free(f->e[i].value);
 	f->e[i] = f->e[--f->n];
 }
 
-static int fkv_del(void *ctx, const char *key, uint64_t prev_index,
-		   const char *prev_value, int dir)
+static inline int fkv_del(void *ctx, const char *key, uint64_t prev_index,
+			  const char *prev_value, int dir)
 {
 	fkv *f = ctx;
 	if (fkv_write_fails(f))
@@ -205,8 +207,8 @@ static int fkv_del(void *ctx, const char *key, uint64_t prev_index,
 	return 0;
 }
 
-static int fkv_set(void *ctx, const char *key, const char *value,
-		   unsigned ttl_s)
+static inline int fkv_set(void *ctx, const char *key, const char *value,
+			  unsigned ttl_s)
 {
 	fkv *f = ctx;
 	if (fkv_write_fails(f))
@@ -215,7 +217,7 @@ static int fkv_set(void *ctx, const char *key, const char *value,
 	return 0;
 }
 
-static ovl_kv fkv_kv(fkv *f)
+static inline ovl_kv fkv_kv(fkv *f)
 {
 	ovl_kv kv = {.ctx = f,
 		     .get = fkv_get,
@@ -226,7 +228,7 @@ static ovl_kv fkv_kv(fkv *f)
 	return kv;
 }
 
-static void fkv_free(fkv *f)
+static inline void fkv_free(fkv *f)
 {
 	while (f->n)
 		fkv_remove(f, f->n - 1);
@@ -236,7 +238,7 @@ static void fkv_free(fkv *f)
 
 /* Every key=value, sorted, one per line, except keys under skip (NULL:
  * none); malloc'd. For comparing the store before and after a call. */
-static char *fkv_dump(fkv *f, const char *skip)
+static inline char *fkv_dump(fkv *f, const char *skip)
 {
 	json_t *all = json_object();
 	for (size_t i = 0; i < f->n; i++)
@@ -248,7 +250,7 @@ static char *fkv_dump(fkv *f, const char *skip)
 	return s;
 }
 
-static int fkv_count_under(fkv *f, const char *dir)
+static inline int fkv_count_under(fkv *f, const char *dir)
 {
 	int n = 0;
 	for (size_t i = 0; i < f->n; i++)
@@ -256,7 +258,7 @@ static int fkv_count_under(fkv *f, const char *dir)
 	return n;
 }
 
-static const char *fkv_value(fkv *f, const char *key)
+static inline const char *fkv_value(fkv *f, const char *key)
 {
 	fkv_entry *e = fkv_find(f, key);
 	return e ? e->value : NULL;

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "raft/prefill.h"
+#include "raft/compat/prefill.h"
 
 #define SIZE (3 << 20)
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "raft/repair.h"
+#include "raft/compat/repair.h"
 
 /* ---- a scratch raft dir ---------------------------------------------- */
 

@@ -564,7 +564,12 @@ def dig(res, *path):
 
 
 # (label, unit, getter, target kind, target value)
-#   kind "ratio>=": ovld/etcd >= v; "<=": ovld <= v; "==": ovld == v
+#   kind "ratio>=": ovld/etcd >= v; "ratio<=": ovld/etcd <= v; "<=": ovld <= v;
+#   "==": ovld == v. A figure that the disk or the CPU sets (throughput,
+#   anything with an fsync in it) has a ratio target: etcd, measured in the
+#   same run on the same disk, carries the machine's speed. Absolute targets
+#   are left only where the machine does not set the figure (memory for a
+#   given data set, failover timing from the election timeout, lost writes).
 METRICS = [
     ("1 host PUT, 64 conns", "req/s",
      lambda r: dig(r, "single", "put64", "rps"), "ratio>=", 3),
@@ -573,7 +578,7 @@ METRICS = [
     ("1 host PUT, 64 conns: wrk CPU per request", "µs",
      lambda r: dig(r, "single", "put64", "client_cpu_us_per_req"), None, None),
     ("1 host PUT, 1 conn, p50", "ms",
-     lambda r: ms(dig(r, "single", "put1", "p50_us")), "<=", 0.35),
+     lambda r: ms(dig(r, "single", "put1", "p50_us")), "ratio<=", 1),
     ("1 host PUT, 1 conn, p99", "ms",
      lambda r: ms(dig(r, "single", "put1", "p99_us")), None, None),
     ("1 host GET, 64 conns", "req/s",
@@ -592,7 +597,7 @@ METRICS = [
      lambda r: mib(dig(r, "single", "restart", "mem_after", "VmRSS")),
      None, None),
     ("Restart with 100k keys (median)", "ms",
-     lambda r: dig(r, "single", "restart", "median_ms"), "<=", 100),
+     lambda r: dig(r, "single", "restart", "median_ms"), "ratio<=", 0.1),
     ("Load 100k keys, 64 conns", "s",
      lambda r: dig(r, "single", "big", "load_s"), None, None),
     ("Data dir with 100k keys", "MiB",
@@ -613,9 +618,9 @@ METRICS = [
      lambda r: dig(r, "cluster", "cqget64", "client_cpu_us_per_req"),
      None, None),
     ("Follower watch wake after ack, p50", "ms",
-     lambda r: dig(r, "cluster", "watch", "p50_ms"), None, None),
+     lambda r: dig(r, "cluster", "watch", "p50_ms"), "ratio<=", 1),
     ("Follower watch wake after ack, p99", "ms",
-     lambda r: dig(r, "cluster", "watch", "p99_ms"), "<=", 1),
+     lambda r: dig(r, "cluster", "watch", "p99_ms"), "ratio<=", 1),
     ("Writes unavailable after kill -9 leader (median)", "ms",
      lambda r: dig(r, "cluster", "failover", "median_ms"), "<=", 600),
     ("Acknowledged writes lost", "",
@@ -646,6 +651,8 @@ def verdict(kind, target, o, e):
         return "?"
     if kind == "ratio>=":
         return "" if not e else ("yes" if o / e >= target else "**no**")
+    if kind == "ratio<=":
+        return "" if not e else ("yes" if o / e <= target else "**no**")
     if kind == "<=":
         return "yes" if o <= target else "**no**"
     return "yes" if o == target else "**no**"
@@ -654,7 +661,8 @@ def verdict(kind, target, o, e):
 def target_text(kind, target):
     if kind is None:
         return ""
-    return {"ratio>=": "≥ %g× etcd" % target, "<=": "≤ %g" % target,
+    return {"ratio>=": "≥ %g× etcd" % target,
+            "ratio<=": "≤ %g× etcd" % target, "<=": "≤ %g" % target,
             "==": "= %g" % target}.get(kind, "")
 
 
@@ -688,6 +696,37 @@ def errors(results):
         if isinstance(r, dict):
             walk(sysname, [], r)
     return "\n".join(out)
+
+
+def disk_sync_ms(root, n=200, size=4096):
+    """What one small synced write costs on the disk under root: n rewrites
+    of a 4 KiB block in a written file, each followed by fdatasync (a log
+    append into a preallocated, written segment, as both systems do).
+    Returns p50/p99/mean in ms."""
+    path = os.path.join(root, "fsync-probe")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        block = b"\0" * size
+        for i in range(n):
+            os.pwrite(fd, block, i * size)
+        os.fsync(fd)
+        lat = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            os.pwrite(fd, block, i * size)
+            os.fdatasync(fd)
+            lat.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return {"p50_ms": lat[n // 2], "p99_ms": lat[min(n - 1, n * 99 // 100)],
+            "mean_ms": statistics.mean(lat), "n": n}
+
+
+def disk_text(d):
+    return "4 KiB write + fdatasync p50 %.3f ms, p99 %.3f ms" % (
+        d["p50_ms"], d["p99_ms"])
 
 
 def machine_info(args):
@@ -766,9 +805,12 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     build_lat1(args)
     log("data and logs under %s" % root)
+    disk0 = disk_sync_ms(root)
+    log("disk: %s" % disk_text(disk0))
     bins = {"etcd": args.etcd_bin, "ovld": args.ovld_bin}
     extra = {"etcd": args.etcd_args.split(), "ovld": args.ovld_args.split()}
     results = {"machine": machine_info(args), "argv": sys.argv[1:],
+               "disk": {"start": disk0},
                "params": {k: getattr(args, k) for k in (
                    "duration", "threads", "keys", "big_keys", "value_size",
                    "trials", "watch_samples", "rounds")}}
@@ -797,6 +839,10 @@ def main():
     finally:
         procs._kill_all()
         results["machine"]["loadavg_end"] = os.getloadavg()[0]
+        try:
+            results["disk"]["end"] = disk_sync_ms(root)
+        except OSError as e:
+            results["disk"]["end"] = {"error": str(e)}
         with open(os.path.join(args.out_dir, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
         if not args.keep:
@@ -809,6 +855,10 @@ def main():
               m["date"], m["cpus"], m["cpu"], m["kernel"], m["etcd"],
               m["ovld_rev"], m["fs"], m["loadavg_start"],
               m["loadavg_end"]))
+    d = results["disk"]
+    print("disk under %s: %s at start; %s at end" % (
+        args.data_root, disk_text(d["start"]),
+        disk_text(d["end"]) if "p50_ms" in d["end"] else d["end"]))
     print()
     print(table(results))
     errs = errors(results)

@@ -141,7 +141,10 @@ class Flavor:
         if self.kind == "etcd":
             a += ["--enable-v2=true"]
         else:
-            a += ["--datapath", "off"]
+            # No control socket, Docker plugin or Docker sync: a bench
+            # host must not take over the machine's /run/ovld or dockerd.
+            a += ["--datapath", "off", "--control-socket", "off",
+                  "--docker-plugin", "off", "--docker-sync", "off"]
         return a + self.extra
 
     def single(self, tag, cport, pport):

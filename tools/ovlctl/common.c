@@ -1,5 +1,6 @@
 /* common.c - helpers shared by ovlctl's commands: errors, IPv4 parsing,
  * ids, reading networks back from Docker's records, this host's address. */
+#include "../../src/url.h"
 #include "ovlctl.h"
 
 #include <arpa/inet.h>
@@ -192,18 +193,6 @@ int net_lookup(ctl *c, const char *ref, netinfo *out)
 	return found >= 0 ? 0 : fail("No such network: %s", ref);
 }
 
-/* The host part of http://HOST:PORT. */
-static void url_host(const char *url, char out[64])
-{
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	size_t n = strcspn(p, ":/");
-	if (n >= 64)
-		n = 63;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
 int self_host_ip(ctl *c, char out[64])
 {
 	if (c->host_ip) {
@@ -224,7 +213,7 @@ int self_host_ip(ctl *c, char out[64])
 		json_t *peer =
 		    json_array_get(json_object_get(m, "peerURLs"), 0);
 		if (id && mid && strcmp(id, mid) == 0 && json_is_string(peer)) {
-			url_host(json_string_value(peer), out);
+			url_host(json_string_value(peer), out, 64);
 			ok = 1;
 		}
 	}

@@ -6,13 +6,21 @@
  * 0.15; Debian 12 ships 0.15). Keeping the last small blocks raft frees
  * alive for a while turns that use-after-free into a read of intact
  * memory. Only small blocks (addresses, configuration arrays) wait;
- * entry and snapshot buffers are freed at once. */
+ * entry and snapshot buffers are freed at once.
+ *
+ * Upstream: the crash this was written for (strlen on a bad leader address
+ * in sendAppendEntriesResult after an install) turned out to be
+ * canonical/raft#339, worked around in install.c; no upstream report of a
+ * freed configuration was found. #339's fixes (#342, #353, #357) are in
+ * v0.17.1. No test shows this quarantine is still needed
+ * (docs/reliability.md keeps it as a cheap guard): remove it with
+ * install.c once ovld builds against libraft >= 0.17.1. */
 #include <malloc.h>
 #include <pthread.h>
 #include <raft.h>
 #include <stdlib.h>
 
-#include "node.h"
+#include "../node.h"
 
 #define QUARANTINE_SLOTS 1024
 #define QUARANTINE_MAX_BYTES 512

@@ -1,4 +1,4 @@
-/* buf.c - growable byte buffer for response bodies (see buf.h). */
+/* buf.c - the append buffer (see buf.h). */
 #include "buf.h"
 
 #include <stdio.h>
@@ -60,7 +60,7 @@ void abuf_putc(abuf *b, char c)
 	abuf_put(b, &c, 1);
 }
 
-size_t api_fmt_u64(char dst[20], uint64_t v)
+size_t abuf_fmt_u64(char dst[20], uint64_t v)
 {
 	char tmp[20];
 	size_t n = 0;
@@ -73,7 +73,7 @@ size_t api_fmt_u64(char dst[20], uint64_t v)
 	return n;
 }
 
-size_t api_fmt_x64(char dst[16], uint64_t v)
+size_t abuf_fmt_x64(char dst[16], uint64_t v)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t n = 0;
@@ -87,7 +87,7 @@ size_t api_fmt_x64(char dst[16], uint64_t v)
 void abuf_u64(abuf *b, uint64_t v)
 {
 	char s[20];
-	abuf_put(b, s, api_fmt_u64(s, v));
+	abuf_put(b, s, abuf_fmt_u64(s, v));
 }
 
 void abuf_printf(abuf *b, const char *fmt, ...)

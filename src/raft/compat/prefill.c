@@ -13,7 +13,15 @@
  * defines). For a new, empty file named open-* in a raft directory this
  * process registered, the range is also written with zeros once, on the
  * worker that prepares segments, ahead of need; everything else goes
- * straight to the C library's posix_fallocate. */
+ * straight to the C library's posix_fallocate.
+ *
+ * Upstream: no issue or fix. canonical/raft's last release, v0.18.1, still
+ * preallocates open segments with posix_fallocate (src/uv_os.c) and still
+ * retries an EAGAIN from a RWF_NOWAIT write on a thread (src/uv_writer.c);
+ * #474 (v0.18.0) only changed the emulation for file systems without
+ * fallocate. Still needed: test_raft_prefill shows that libc's
+ * posix_fallocate leaves unwritten extents here and that the prefilled
+ * segment has none. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,6 @@
 /* prefill.h - libraft's new open segments are written with zeros once, so
- * its direct RWF_NOWAIT appends are not refused (see prefill.c). */
+ * its direct RWF_NOWAIT appends are not refused (see prefill.c, which also
+ * says why no libraft release makes this unneeded). */
 #ifndef OVLD_RAFT_PREFILL_H
 #define OVLD_RAFT_PREFILL_H
 

@@ -14,13 +14,20 @@
  * The io's snapshot_put is wrapped: an install (trailing 0) records who sent
  * it, and if the host is not a follower with a known leader when the write
  * completes, the leader fields are set to that sender just for libraft's
- * callback, and the state's own bytes are put back after it. */
+ * callback, and the state's own bytes are put back after it.
+ *
+ * Upstream: canonical/raft#339 (the same 0x100 address in uvClientInit),
+ * fixed by #342 (answer only as a follower), #353 (no candidacy while a
+ * snapshot installs) and #357 (a new term: install, do not answer), all in
+ * v0.17.1. Still needed with 0.15: test_cluster_failover crashed a
+ * restarting host in 2 runs of 27 without it; test_raft_install drives the
+ * two cases (candidate, cleared leader) against the wrapper. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../log.h"
-#include "node.h"
+#include "../../log.h"
+#include "../node.h"
 
 static raftnode *node_of_io(struct raft_io *io)
 {

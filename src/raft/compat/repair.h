@@ -4,7 +4,8 @@
  * A log truncation that never ran leaves an old closed segment whose tail
  * overlaps the segment the new entries went to; libraft 0.15 then refuses
  * to start ("closed segment X is past last snapshot Y") or picks the wrong
- * file. See docs/reliability.md for what is repaired and what is not. */
+ * file. See docs/reliability.md for what is repaired and what is not, and
+ * repair.c for the upstream fix (v0.18.0). */
 #ifndef OVLD_RAFT_REPAIR_H
 #define OVLD_RAFT_REPAIR_H
 

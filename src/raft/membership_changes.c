@@ -1,0 +1,272 @@
+/* membership_changes.c - on the leader, configuration changes (join, add,
+ * remove, role) run one at a time from a queue, and a role loop promotes
+ * caught-up spares to voters (up to --max-voters) or standbys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log.h"
+#include "membership.h"
+
+#define ROLE_ADJUST_EVERY_MS 500
+
+static void run_next_job(raftnode *rn);
+
+static void on_meta_deleted(void *ctx, store_result *res)
+{
+	store_result_free(res);
+}
+
+static int delete_record(raftnode *rn, raft_id id, raftnode_done_cb cb,
+			 void *ctx)
+{
+	char key[64];
+	membership_record_key(id, key, sizeof(key));
+	store_cmd cmd = {.op = STORE_OP_META_DEL,
+			 .path = key,
+			 .path_len = strlen(key),
+			 .prev_exist = -1,
+			 .now_ns = raftnode_wall_ns()};
+	return raftnode_propose(rn, &cmd, cb, ctx);
+}
+
+static void job_answer(change_job *job, int status, const char *why)
+{
+	raftnode *rn = job->rn;
+	if (job->reply) {
+		char body[256];
+		int n;
+		if (status == 200 || status == 201 || status == 204)
+			n = snprintf(body, sizeof(body),
+				     "{\"cluster_id\":\"%016llx\","
+				     "\"id\":\"%016llx\"}",
+				     (unsigned long long)rn->cluster_id,
+				     (unsigned long long)job->id);
+		else
+			n = snprintf(body, sizeof(body), "%s",
+				     why ? why : "failed");
+		job->reply(job->reply_ctx, status, "application/json", body, n);
+	}
+	if (job->member_cb) {
+		raftnode_member m = {.id = job->id};
+		membership_record_read(rn, job->id, &m);
+		if (m.peer_url[0] == '\0')
+			snprintf(m.peer_url, sizeof(m.peer_url), "http://%s",
+				 job->addr);
+		job->member_cb(job->member_ctx,
+			       status >= 200 && status < 300 ? 0 : status, why,
+			       &m);
+	}
+	free(job);
+	rn->job_running = 0;
+	run_next_job(rn);
+}
+
+static void on_record_written(void *ctx, store_result *res)
+{
+	change_job *job = ctx;
+	int ok = res->error == 0;
+	store_result_free(res);
+	job_answer(job, ok ? 200 : 500, ok ? NULL : "record not written");
+}
+
+static void on_added(struct raft_change *req, int status)
+{
+	change_job *job = req->data;
+	if (status != 0) {
+		job_answer(job, 500, raft_strerror(status));
+		return;
+	}
+	log_info("raft", "member %016llx added at %s",
+		 (unsigned long long)job->id, job->addr);
+	if (job->record[0] == '\0') {
+		job_answer(job, 201, NULL);
+		return;
+	}
+	char key[64];
+	membership_record_key(job->id, key, sizeof(key));
+	if (membership_propose_meta(job->rn, key, job->record,
+				    on_record_written, job) != 0)
+		job_answer(job, 500, "record not written");
+}
+
+static void on_removed(struct raft_change *req, int status)
+{
+	change_job *job = req->data;
+	if (status != 0) {
+		job_answer(job, 500, raft_strerror(status));
+		return;
+	}
+	log_info("raft", "member %016llx removed", (unsigned long long)job->id);
+	if (delete_record(job->rn, job->id, on_record_written, job) != 0)
+		job_answer(job, 204, NULL);
+}
+
+static void on_assigned(struct raft_change *req, int status)
+{
+	change_job *job = req->data;
+	if (status != 0)
+		log_warn("raft", "member %016llx not promoted yet: %s",
+			 (unsigned long long)job->id, raft_strerror(status));
+	else
+		log_info("raft", "member %016llx is now a %s",
+			 (unsigned long long)job->id,
+			 job->role == RAFT_VOTER ? "voter" : "standby");
+	job_answer(job, status ? 500 : 200, NULL);
+}
+
+static void job_start(raftnode *rn, change_job *job);
+
+/* A host that lost its data dir joins again from the same address with a
+ * new id: the old member can never come back, so it goes first. */
+static void on_stale_removed(struct raft_change *req, int status)
+{
+	change_job *job = req->data;
+	if (status != 0) {
+		job_answer(job, 500, raft_strerror(status));
+		return;
+	}
+	log_info("raft", "stale member %016llx at %s removed for %016llx",
+		 (unsigned long long)job->stale_id, job->addr,
+		 (unsigned long long)job->id);
+	delete_record(job->rn, job->stale_id, on_meta_deleted, NULL);
+	job_start(job->rn, job);
+}
+
+static const struct raft_server *server_by_addr(raftnode *rn, const char *addr)
+{
+	const struct raft_configuration *c = &rn->raft.configuration;
+	for (unsigned i = 0; i < c->n; i++)
+		if (strcmp(c->servers[i].address, addr) == 0)
+			return &c->servers[i];
+	return NULL;
+}
+
+static void job_start(raftnode *rn, change_job *job)
+{
+	int rv = 0;
+	job->req.data = job;
+	if (raft_state(&rn->raft) != RAFT_LEADER) {
+		job_answer(job, 503, "not leader");
+		return;
+	}
+	switch (job->type) {
+	case JOB_JOIN:
+	case JOB_ADD: {
+		const struct raft_server *s =
+		    membership_server_by_id(rn, job->id);
+		if (s != NULL) { /* a repeated join: harmless */
+			on_added(&job->req, 0);
+			return;
+		}
+		s = server_by_addr(rn, job->addr);
+		if (s != NULL && job->type == JOB_JOIN && s->id != rn->id) {
+			job->stale_id = s->id;
+			rv = raft_remove(&rn->raft, &job->req, s->id,
+					 on_stale_removed);
+			break;
+		}
+		if (s != NULL) {
+			job_answer(job, 409, "peer URL exists");
+			return;
+		}
+		rv = raft_add(&rn->raft, &job->req, job->id, job->addr,
+			      on_added);
+		break;
+	}
+	case JOB_REMOVE:
+		if (membership_server_by_id(rn, job->id) == NULL) {
+			job_answer(job, 404, "No such member");
+			return;
+		}
+		rv = raft_remove(&rn->raft, &job->req, job->id, on_removed);
+		break;
+	case JOB_ASSIGN:
+		rv = raft_assign(&rn->raft, &job->req, job->id, job->role,
+				 on_assigned);
+		break;
+	}
+	if (rv != 0) {
+		log_warn("raft", "membership change %d for %016llx: %s",
+			 job->type, (unsigned long long)job->id,
+			 raft_strerror(rv));
+		job_answer(job, rv == RAFT_NOTLEADER ? 503 : 500,
+			   raft_strerror(rv));
+	}
+}
+
+static void run_next_job(raftnode *rn)
+{
+	if (rn->job_running || rn->jobs_head == NULL || rn->closing)
+		return;
+	change_job *job = rn->jobs_head;
+	rn->jobs_head = job->next;
+	if (rn->jobs_head == NULL)
+		rn->jobs_tail = NULL;
+	rn->job_running = 1;
+	job_start(rn, job);
+}
+
+void membership_job_enqueue(raftnode *rn, change_job *job)
+{
+	job->rn = rn;
+	job->next = NULL;
+	if (rn->jobs_tail)
+		rn->jobs_tail->next = job;
+	else
+		rn->jobs_head = job;
+	rn->jobs_tail = job;
+	run_next_job(rn);
+}
+
+/* Spares with a record are alive hosts: promote them while voters are
+ * short, else make them standbys. One change per pass. */
+static void adjust_roles(raftnode *rn)
+{
+	const struct raft_configuration *c = &rn->raft.configuration;
+	if (rn->job_running || rn->jobs_head ||
+	    rn->raft.configuration_uncommitted_index != 0)
+		return;
+	unsigned voters = membership_voters(rn);
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		raftnode_member m;
+		int want = -1; /* RAFT_STANDBY is 0, so -1 means "keep" */
+		if (s->role == RAFT_VOTER)
+			continue;
+		/* A host added by POST /v2/members has no record until it
+		 * publishes one, and a spare gets no log, so it could never
+		 * learn where to send it: make it a standby (it votes in no
+		 * quorum, so a host that never starts costs nothing) and
+		 * promote it once its record arrived. */
+		int known = membership_record_read(rn, s->id, &m) == 0;
+		if (known && voters < rn->cfg.max_voters)
+			want = RAFT_VOTER;
+		else if (s->role == RAFT_SPARE)
+			want = RAFT_STANDBY;
+		if (want < 0)
+			continue;
+		change_job *job = calloc(1, sizeof(*job));
+		if (job == NULL)
+			return; /* the next pass tries again */
+		job->type = JOB_ASSIGN;
+		job->id = s->id;
+		job->role = want;
+		membership_job_enqueue(rn, job);
+		return;
+	}
+}
+
+void membership_tick(raftnode *rn)
+{
+	static uint64_t last_adjust;
+	if (!rn->published || rn->cluster_id == 0)
+		membership_publish_self(rn);
+	if (raft_state(&rn->raft) != RAFT_LEADER)
+		return;
+	uint64_t now = raftnode_now_ms(rn);
+	if (now - last_adjust >= ROLE_ADJUST_EVERY_MS) {
+		last_adjust = now;
+		adjust_roles(rn);
+	}
+}
