@@ -105,7 +105,7 @@ static int net_create(dk *d, const dk_req *r, char **reply)
  * delete in ovld (a copy the sync removes, a network ovld never had). */
 static int net_to_delete(dk *d, const char *nid, char name[256], char pool[32])
 {
-	dk_net n;
+	dk_net n = {0};
 	int have = 0, removing = 0;
 	pthread_mutex_lock(&d->mu);
 	dk_net *e = dk_net_find(d, nid);
