@@ -3,10 +3,13 @@ other host, ovld's Docker plugin (driver ovl) beside Docker 20.10's own
 overlay driver on ovld as its cluster store, in the same run (issue 13).
 
 Setup: a 2-host netlab; on each host ovld (h2 --join h1) serving the ovl
-plugin, and one dockerd 20.10 with --cluster-store=etcd://127.0.0.1:2379
-(its local ovld, as in test_docker.py), so the same engines run both
-networks: `ovlnet` (-d ovl --ipam-driver ovl) and `dovnet` (-d overlay).
-Each host's ovld and dockerd share a private mount namespace where
+plugin, and two dockerd 20.10 side by side: one without a cluster store
+for `ovlnet` (-d ovl --ipam-driver ovl; ovld's sync talks to it), one with
+--cluster-store=etcd://127.0.0.1:2379 (its local ovld, as in
+test_docker.py) for `dovnet` (-d overlay). Not one engine for both: an
+engine on a cluster store reads ovld's network records (Docker's key
+layout) as global networks of its own, so `ovlnet` would clash there.
+Each host's ovld and dockerds share a private mount namespace where
 /run/docker/plugins is the host's own directory, and a UTS namespace (the
 overlay driver's serf layer names nodes by hostname).
 
@@ -86,8 +89,23 @@ def start_ovld(h, ns, engine, join=None):
         raise RuntimeError("%s: ovld did not start\n%s" % (h.name, h.tail()))
 
 
+class TaggedEngine(Engine):
+    """An Engine with its own directory, so two run on one host."""
+
+    def __init__(self, host, tag, store_opts=()):
+        super().__init__(host, store_opts)
+        self.dir = os.path.join(host.lab.dir, "docker-%s-%s" % (tag,
+                                                               host.name))
+        self.sock = os.path.join(self.dir, "d.sock")
+        self.log = os.path.join(self.dir, "dockerd.log")
+        self.cluster = bool(store_opts)
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, "daemon.json"), "w") as f:
+            f.write("{}\n")
+
+
 def start_engine(e, ns):
-    argv = ns.enter() + e.argv(cluster=True)
+    argv = ns.enter() + e.argv(cluster=e.cluster)
     e.proc = subprocess.Popen(argv, stdout=open(e.log, "a"),
                               stderr=subprocess.STDOUT,
                               env=dict(os.environ, DOCKER_CONFIG=e.dir + "/cli"),
@@ -103,14 +121,17 @@ def must(rv, what):
     return out
 
 
-def setup_networks(e1, e2):
+def setup_networks(eng):
+    e1, e2 = eng["ovl"]
     must(e1.docker("network", "create", "-d", "ovl", "--ipam-driver", "ovl",
                    "--subnet", NETS["ovl"][1] + ".0/24", NETS["ovl"][0]),
          "create ovlnet")
+    e1, e2 = eng["overlay"]
     must(e1.docker("network", "create", "-d", "overlay", "--subnet",
                    NETS["overlay"][1] + ".0/24", NETS["overlay"][0]),
          "create dovnet")
-    for name, _ in NETS.values():
+    for d, (name, _) in NETS.items():
+        e2 = eng[d][1]
         if not wait_until(lambda: e2.docker("network", "inspect",
                                             name)[0] == 0, 20, 0.2):
             raise RuntimeError("%s never showed on h2" % name)
@@ -124,7 +145,8 @@ def pinger_pid(e2, name):
                               "p-" + name), "pid"))
 
 
-def sample(e1, e2, driver, i, pids):
+def sample(eng, driver, i, pids):
+    e1, e2 = eng[driver]
     name, prefix = NETS[driver]
     ip = "%s.%d" % (prefix, 100 + i)
     ping = subprocess.Popen(
@@ -170,11 +192,13 @@ def summary(res):
 def bench(lab):
     h1, h2 = lab.hosts
     nss = [HostNs(h) for h in lab.hosts]
-    engines = [Engine(h, STORE_OPTS) for h in lab.hosts]
+    eng = {"ovl": [TaggedEngine(h, "ovl") for h in lab.hosts],
+           "overlay": [TaggedEngine(h, "ov", STORE_OPTS) for h in lab.hosts]}
+    engines = eng["ovl"] + eng["overlay"]
     try:
-        start_ovld(h1, nss[0], engines[0])
-        start_ovld(h2, nss[1], engines[1], join=h1.ip)
-        for e, ns in zip(engines, nss):
+        start_ovld(h1, nss[0], eng["ovl"][0])
+        start_ovld(h2, nss[1], eng["ovl"][1], join=h1.ip)
+        for e, ns in zip(engines, nss + nss):
             if not start_engine(e, ns):
                 print("SKIP: dockerd did not start:\n" + e.tail())
                 return None
@@ -182,14 +206,13 @@ def bench(lab):
         dockerlab.busybox_tar(tar)
         for e in engines:
             must(e.docker("import", tar, IMAGE, timeout=60), "import")
-        e1, e2 = engines
-        setup_networks(e1, e2)
-        pids = {n: pinger_pid(e2, n) for n, _ in NETS.values()}
+        setup_networks(eng)
+        pids = {NETS[d][0]: pinger_pid(eng[d][1], NETS[d][0]) for d in NETS}
         res = {d: ([], []) for d in NETS}
         for i in range(RUNS):
             for d in (("ovl", "overlay") if i % 2 == 0 else
                       ("overlay", "ovl")):
-                lat, run = sample(e1, e2, d, i, pids)
+                lat, run = sample(eng, d, i, pids)
                 if lat is not None:
                     res[d][0].append(lat)
                     res[d][1].append(run)
