@@ -533,11 +533,15 @@ int dk_handle(dk *d, const char *path, const char *body, size_t len,
 		*reply = dk_reply_error(c, msg);
 		return 400;
 	}
+	int64_t t0 = dk_now_ms();
 	int st = h(d, &r, reply);
+	/* Timed: it shows ovld's share of a slow `docker run`. */
 	if (st >= 400)
-		log_info("docker", "%s: %d %s", path, st, *reply ? *reply : "");
+		log_info("docker", "%s: %d in %lld ms %s", path, st,
+			 (long long)(dk_now_ms() - t0), *reply ? *reply : "");
 	else
-		log_debug("docker", "%s: %d", path, st);
+		log_debug("docker", "%s: %d in %lld ms", path, st,
+			  (long long)(dk_now_ms() - t0));
 	return st;
 }
 
