@@ -385,6 +385,25 @@ static int pool_release(dk *d, const dk_req *r, char **reply)
 	return 200;
 }
 
+/* Whether ovld's network called name has the subnet pool. It has not when
+ * a user's network took a name ovld has with another subnet (the sync
+ * removes such a copy once unused). */
+static int same_subnet(dk *d, const char *name, const char *pool, ovl_err *err)
+{
+	ovl_network on;
+	char have[32];
+	if (ovl_network_get(d->ovl, name, &on, err) != OVL_OK)
+		return err->code;
+	fmt_cidr(on.subnet, on.prefix, have);
+	if (strcmp(have, pool) == 0)
+		return OVL_OK;
+	err->code = OVL_EEXISTS;
+	snprintf(err->msg, sizeof(err->msg),
+		 "network %s already exists in ovld with subnet %s, not %s",
+		 name, have, pool);
+	return err->code;
+}
+
 /* The ovld network of a pool: a Docker network of this host with that
  * pool (bound now if still pending), else the ovld network whose subnet
  * it is. bind 0: never create one (ReleaseAddress). */
@@ -400,8 +419,10 @@ static int net_of_pool(dk *d, const char *pool, int bind, char name[256],
 		if (strcmp(d->nets[i].pool, pool) == 0)
 			memcpy(nid, d->nets[i].nid, 65);
 	pthread_mutex_unlock(&d->mu);
-	if (nid[0] && bind)
-		return dk_bind(d, nid, name, err);
+	if (nid[0] && bind) {
+		int rc = dk_bind(d, nid, name, err);
+		return rc ? rc : same_subnet(d, name, pool, err);
+	}
 	if (ovl_cidr_parse(pool, &net, &prefix) != 0) {
 		err->code = OVL_EINVAL;
 		snprintf(err->msg, sizeof(err->msg), "bad PoolID %s", pool);

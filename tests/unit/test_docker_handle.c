@@ -407,6 +407,25 @@ static void test_duplicate_and_delete(void **state)
 			 200);
 }
 
+/* The user's name is taken in ovld with another subnet: no address. */
+static void test_name_clash(void **state)
+{
+	fixture *x = *state;
+	json_t *j;
+	ovl_network n;
+	ovl_err err;
+	ovl_net_req req = {.name = "demo", .subnet = "10.71.0.0/24"};
+	assert_int_equal(ovl_network_create(x->o, &req, &n, &err), OVL_OK);
+	user_network(x);
+	add_dnet(NID, "demo", "10.70.0.0/24", NULL);
+	assert_int_equal(call(x, "/IpamDriver.RequestAddress", &j,
+			      "{\"PoolID\":\"10.70.0.0/24\"}"),
+			 409);
+	assert_non_null(strstr(s_at(j, "Error"), "10.71.0.0/24"));
+	json_decref(j);
+	assert_int_equal(fkv_count_under(&x->f, OVL_IP), 0);
+}
+
 static void test_sync(void **state)
 {
 	fixture *x = *state;
@@ -456,6 +475,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_user_network, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_and_delete, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_name_clash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_keeps_used_copy, setup,
 					    teardown),
