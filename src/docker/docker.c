@@ -471,6 +471,14 @@ static int addr_request(dk *d, const dk_req *r, char **reply)
 	    ovl_ip_claim(d->ovl, name, r->address[0] ? r->address : NULL,
 			 d->owner, &ip, &err) != OVL_OK)
 		return fail(DK_ADDR_REQ, &err, reply);
+	if (dk_addr_hold(d, name, ip)) {
+		char a[16];
+		ovl_ip_format(ip, a);
+		err.code = OVL_EEXISTS;
+		snprintf(err.msg, sizeof(err.msg),
+			 "address %s already exists on network %s", a, name);
+		return fail(DK_ADDR_REQ, &err, reply);
+	}
 	fmt_cidr(ip, prefix, out);
 	*reply = dk_reply_address(out);
 	return 200;
@@ -484,10 +492,13 @@ static int addr_release(dk *d, const dk_req *r, char **reply)
 	ovl_err err;
 	uint32_t ip;
 	if (ovl_ip_parse(r->address, &ip) == 0 &&
-	    net_of_pool(d, r->pool_id, 0, name, &err) == OVL_OK &&
-	    ovl_ip_release(d->ovl, name, ip, d->owner, &err) != OVL_OK &&
-	    err.code != OVL_ENOTFOUND)
-		return fail(DK_ADDR_REL, &err, reply);
+	    net_of_pool(d, r->pool_id, 0, name, &err) == OVL_OK) {
+		if (ovl_ip_release(d->ovl, name, ip, d->owner, &err) !=
+			OVL_OK &&
+		    err.code != OVL_ENOTFOUND)
+			return fail(DK_ADDR_REL, &err, reply);
+		dk_addr_drop(d, name, ip);
+	}
 	*reply = dk_reply_empty();
 	return 200;
 }
@@ -600,5 +611,6 @@ void dk_close(dk *d)
 	free(d->nets);
 	free(d->pools);
 	free(d->tombs);
+	free(d->addrs);
 	free(d);
 }

@@ -366,6 +366,13 @@ static void test_duplicate_and_delete(void **state)
 			 200);
 	assert_string_equal(s_at(j, "Address"), "10.70.0.3/24");
 	json_decref(j);
+	/* The same address again, on this host: refused. */
+	assert_int_equal(call(x, "/IpamDriver.RequestAddress", &j,
+			      "{\"PoolID\":\"10.70.0.0/24\",\"Address\":"
+			      "\"10.70.0.3\"}"),
+			 409);
+	assert_non_null(strstr(s_at(j, "Error"), "already exists"));
+	json_decref(j);
 	fake_endpoint(EID2, "test1", "10.70.0.3/24");
 	assert_int_equal(join(x, EID2, &j), 409);
 	assert_non_null(strstr(s_at(j, "Err"), "already exists"));
