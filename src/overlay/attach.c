@@ -213,6 +213,28 @@ static int write_record(attach_ctx *a, ovl *o, ovl_err *err)
 	return OVL_OK;
 }
 
+/* A removal that marked the network inDelete after check_network read it
+ * counted endpoints before this record existed, and would leave it
+ * orphaned. The record's write comes after the mark in the log, so this
+ * host has applied the mark by now: reading the network again settles
+ * it (worst case both calls fail, never an orphan). */
+static int recheck_network(attach_ctx *a, ovl *o, ovl_err *err)
+{
+	char key[256];
+	json_t *node = NULL;
+	snprintf(key, sizeof(key), OVL_NET "/%s", a->net.id);
+	int rc = o->kv.get(o->kv.ctx, key, 0, &node);
+	json_t *r = rc == 0 ? ovl_node_json(node) : NULL;
+	int removing = rc == OVL_KV_NOT_FOUND ||
+		       json_is_true(json_object_get(r, "inDelete"));
+	json_decref(r);
+	json_decref(node);
+	if (removing)
+		return ovl_fail(err, OVL_EBUSY, "network %s is being removed",
+				a->net.name);
+	return rc ? ovl_kv_fail(err, rc, "reading the network") : OVL_OK;
+}
+
 static int wait_programmed(attach_ctx *a, ovl *o, ovl_err *err)
 {
 	if (o->datapath != OVL_DP_ON)
@@ -267,6 +289,8 @@ static int attach_steps(attach_ctx *a, ovl *o, ovl_err *err)
 		rc = take_ip(a, o, err);
 	if (!rc)
 		rc = write_record(a, o, err);
+	if (!rc)
+		rc = recheck_network(a, o, err);
 	if (!rc)
 		rc = wait_programmed(a, o, err);
 	return rc;

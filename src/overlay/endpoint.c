@@ -81,8 +81,11 @@ static int add_network(ovl *o, const ovl_network *n, ovl_endpoint **v,
 	*v = nv;
 	size_t i;
 	json_t *ch;
-	json_array_foreach(kids, i, ch) *cnt +=
-	    ovl_ep_from_node(ch, n, &nv[*cnt]) == 0;
+	json_array_foreach(kids, i, ch)
+	{
+		if (ovl_ep_from_node(ch, n, &nv[*cnt]) == 0)
+			(*cnt)++;
+	}
 	json_decref(dir);
 	return OVL_OK;
 }

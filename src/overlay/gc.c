@@ -27,6 +27,8 @@ struct ovl_gc_host {
 	char ip[64];
 	int was_member;
 	int64_t missing_since;
+	int64_t checked_at; /* the sweep that read its heartbeat */
+	int alive;
 };
 
 struct ovl_gc_ns {
@@ -128,9 +130,12 @@ static void sweep_remote(ovl *o, const ovl_cluster_view *view,
 		return;
 	int member = is_member(view, e->host);
 	h->was_member |= member;
-	if (ovl_gc_decide(member, h->was_member, heartbeat_alive(o, e->host),
-			  view->now_ms, &h->missing_since,
-			  (int64_t)gc->host_grace_s * 1000))
+	if (h->checked_at != view->now_ms) {
+		h->alive = heartbeat_alive(o, e->host);
+		h->checked_at = view->now_ms;
+	}
+	if (ovl_gc_decide(member, h->was_member, h->alive, view->now_ms,
+			  &h->missing_since, (int64_t)gc->host_grace_s * 1000))
 		collect(o, e,
 			member ? "silent past the grace period"
 			       : "no longer a member");
@@ -183,13 +188,45 @@ static void prune_gone(ovl *o)
 	o->n_gone = k;
 }
 
+/* Every endpoint record, in one read of the endpoint directory (the
+ * sweep runs every second on every host; network names are not needed). */
+static int all_endpoints(ovl *o, ovl_endpoint **out, size_t *cnt)
+{
+	json_t *root = NULL, *net, *ch;
+	*out = NULL;
+	*cnt = 0;
+	int rc = o->kv.get(o->kv.ctx, OVL_EP, 1, &root);
+	if (rc)
+		return rc == OVL_KV_NOT_FOUND ? 0 : -1;
+	size_t i, j, total = 0, k = 0;
+	json_array_foreach(ovl_node_children(root), i, net)
+	{
+		total += json_array_size(ovl_node_children(net));
+	}
+	ovl_endpoint *v = calloc(total + 1, sizeof(*v));
+	json_array_foreach(ovl_node_children(root), i, net)
+	{
+		ovl_network n = {0};
+		snprintf(n.id, sizeof(n.id), "%s", ovl_node_base(net));
+		json_array_foreach(ovl_node_children(net), j, ch)
+		{
+			if (v && ovl_ep_from_node(ch, &n, &v[k]) == 0)
+				k++;
+		}
+	}
+	json_decref(root);
+	*out = v;
+	*cnt = k;
+	return v ? 0 : -1;
+}
+
 static void sweep(ovl *o, const ovl_cluster_view *view, const ovl_gc_config *gc)
 {
 	ovl_endpoint *v;
 	size_t n;
 	if (!view->is_leader)
 		o->n_hosts = 0; /* a future term starts counting afresh */
-	if (ovl_endpoint_list(o, NULL, &v, &n, NULL) != OVL_OK)
+	if (all_endpoints(o, &v, &n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].ovld || !v[i].host[0])

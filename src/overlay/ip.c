@@ -109,6 +109,20 @@ static int alloc_ip(ovl *o, const ovl_network *n, const char *owner,
 	return rc;
 }
 
+/* Whether the claim at key already names owner: a caller that retries
+ * (Docker repeats RequestAddress after a timeout) gets its own address
+ * back instead of an error. Endpoint ids are random, so an attach never
+ * matches another's claim. */
+static int held_by(ovl *o, const char *key, const char *owner)
+{
+	json_t *node = NULL;
+	int same =
+	    owner && *owner && o->kv.get(o->kv.ctx, key, 0, &node) == 0 &&
+	    !strcmp(ovl_node_value(node) ? ovl_node_value(node) : "", owner);
+	json_decref(node);
+	return same;
+}
+
 int ovl_ip_take(ovl *o, const ovl_network *n, const char *ip_s,
 		const char *owner, uint32_t *ip, ovl_err *err)
 {
@@ -121,6 +135,8 @@ int ovl_ip_take(ovl *o, const ovl_network *n, const char *ip_s,
 	char key[256];
 	ovl_ip_key(n->id, *ip, key, sizeof(key));
 	int e = o->kv.create(o->kv.ctx, key, owner, NULL);
+	if (e == OVL_KV_EXISTS && held_by(o, key, owner))
+		return OVL_OK;
 	if (e == OVL_KV_EXISTS)
 		return ovl_fail(err, OVL_EEXISTS, "Address already in use: %s",
 				ip_s);

@@ -108,7 +108,11 @@ static int net_list_full(ovl *o, ovl_net_full **out, size_t *cnt, ovl_err *err)
 	}
 	size_t i, k = 0;
 	json_t *ch;
-	json_array_foreach(kids, i, ch) k += net_from_node(ch, &v[k]) == 0;
+	json_array_foreach(kids, i, ch)
+	{
+		if (net_from_node(ch, &v[k]) == 0)
+			k++;
+	}
 	json_decref(dir);
 	qsort(v, k, sizeof(*v), cmp_name);
 	*out = v;

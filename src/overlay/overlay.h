@@ -196,8 +196,9 @@ int ovl_endpoint_list(ovl *o, const char *network, ovl_endpoint **out,
 
 /* Address claims on their own, for Docker's IPAM (RequestAddress comes
  * before the endpoint exists). ip NULL: the lowest free address. owner is
- * the claim's value; ovl_ip_release deletes the claim only while it still
- * holds owner (NULL: whatever it holds). */
+ * the claim's value (an owner asking again for the address it holds gets
+ * it back: Docker retries); ovl_ip_release deletes the claim only while it
+ * still holds owner (NULL: whatever it holds). */
 int ovl_ip_claim(ovl *o, const char *network, const char *ip, const char *owner,
 		 uint32_t *out, ovl_err *err);
 int ovl_ip_release(ovl *o, const char *network, uint32_t ip, const char *owner,
@@ -207,8 +208,9 @@ int ovl_ip_release(ovl *o, const char *network, uint32_t ip, const char *owner,
  * this host's heartbeat (OVL_HOSTS/<ip>, a TTL key); on the leader,
  * detaches the endpoints of hosts that left the cluster, or stayed silent
  * longer than the grace period; on every host, detaches local endpoints
- * whose namespace has been gone longer than netns_grace_ms (a runtime that
- * crashed or never called DEL). Detaching uses ovl_endpoint_detach. */
+ * whose namespace has been gone longer than netns_grace_s (a runtime that
+ * crashed or never called DEL). Detaching uses ovl_endpoint_detach.
+ * gc NULL: the defaults below. */
 typedef struct ovl_cluster_view {
 	int is_leader;
 	const char (*member_ips)[64]; /* every member's locator address */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../byteorder.h"
 #include "internal.h"
 
 #define IDM_KEY OVL_ROOT "/idm/vxlan-id"
@@ -76,20 +77,6 @@ static unsigned char *b64_decode(const char *s, size_t *n)
 	return out;
 }
 
-static uint64_t get_be(const unsigned char *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_be(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = v & 255;
-}
-
 /* The bitmap, one u32 per block; *free_ids is its free count. */
 static uint32_t *idm_expand(const char *seq, uint64_t *free_ids)
 {
@@ -97,11 +84,11 @@ static uint32_t *idm_expand(const char *seq, uint64_t *free_ids)
 	unsigned char *raw = b64_decode(seq, &n);
 	uint32_t *blocks = raw ? calloc(IDM_BLOCKS, sizeof(*blocks)) : NULL;
 	int ok = blocks && n >= 16 && (n - 16) % 12 == 0 &&
-		 get_be(raw, 8) == IDM_BITS;
+		 get_be64(raw) == IDM_BITS;
 	size_t at = 0;
 	for (size_t i = 16; ok && i < n; i += 12) {
-		uint32_t block = (uint32_t)get_be(raw + i, 4);
-		uint64_t count = get_be(raw + i + 4, 8);
+		uint32_t block = get_be32(raw + i);
+		uint64_t count = get_be64(raw + i + 4);
 		if (count > IDM_BLOCKS - at) {
 			ok = 0;
 			break;
@@ -110,7 +97,7 @@ static uint32_t *idm_expand(const char *seq, uint64_t *free_ids)
 			blocks[at++] = block;
 	}
 	if (ok)
-		*free_ids = get_be(raw + 8, 8);
+		*free_ids = get_be64(raw + 8);
 	free(raw);
 	if (!ok || at != IDM_BLOCKS) {
 		free(blocks);
@@ -128,14 +115,14 @@ static char *idm_compress(const uint32_t *blocks, uint64_t free_ids)
 	unsigned char *raw = malloc(16 + 12 * runs), *p = raw + 16;
 	if (!raw)
 		return NULL;
-	put_be(raw, IDM_BITS, 8);
-	put_be(raw + 8, free_ids, 8);
+	put_be64(raw, IDM_BITS);
+	put_be64(raw + 8, free_ids);
 	for (size_t i = 0; i < IDM_BLOCKS;) {
 		size_t j = i;
 		while (j < IDM_BLOCKS && blocks[j] == blocks[i])
 			j++;
-		put_be(p, blocks[i], 4);
-		put_be(p + 4, j - i, 8);
+		put_be32(p, blocks[i]);
+		put_be64(p + 4, j - i);
 		p += 12;
 		i = j;
 	}

@@ -53,6 +53,7 @@ class Host:
         self.proc = None
         self.log = os.path.join(lab.dir, self.name + ".log")
         self.data = os.path.join(lab.dir, self.name + ".ovld")
+        self.sock = os.path.join(lab.dir, self.name + ".sock")
 
     def start(self, join=None, extra=()):
         args = ["ip", "netns", "exec", self.ns, OVLD, "--name", self.name,
@@ -63,7 +64,9 @@ class Host:
                 "--listen-peer-urls", "http://%s:2380" % self.ip,
                 "--initial-advertise-peer-urls", "http://%s:2380" % self.ip,
                 "--advertise", self.ip,
-                "--heartbeat-interval", "50", "--election-timeout", "500"]
+                "--heartbeat-interval", "50", "--election-timeout", "500",
+                "--control-socket", self.sock, "--docker-plugin", "off",
+                "--docker-sync", "off"]
         if join:
             args += ["--join", join]
         args += list(extra) + list(self.lab.ovld_args)
@@ -97,7 +100,8 @@ class Host:
 
     def ovlctl(self, *args, timeout=30):
         """(returncode, stdout, stderr) of ovlctl run on this host."""
-        p = self.exec(OVLCTL, *args, timeout=timeout)
+        p = self.exec("env", "OVLD_CONTROL_SOCKET=" + self.sock, OVLCTL,
+                      *args, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
     def http(self, method, path):

@@ -24,6 +24,9 @@ typedef struct fkv {
 	uint64_t index;
 	int writes;  /* writes attempted so far */
 	int fail_at; /* the write with this number fails (-1), 0: none */
+	/* Called before each write (its number), to interleave another
+	 * client's change. */
+	void (*before_write)(struct fkv *f, int nth);
 } fkv;
 
 static inline fkv_entry *fkv_find(fkv *f, const char *key)
@@ -121,7 +124,10 @@ static inline int fkv_get(void *ctx, const char *key, int recursive,
 
 static inline int fkv_write_fails(fkv *f)
 {
-	return ++f->writes == f->fail_at;
+	++f->writes;
+	if (f->before_write)
+		f->before_write(f, f->writes);
+	return f->writes == f->fail_at;
 }
 
 static inline fkv_entry *fkv_put(fkv *f, const char *key, const char *value)

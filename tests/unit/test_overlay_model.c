@@ -507,6 +507,40 @@ static void test_delete(void **state)
 	assert_int_equal(n.vni, 256);
 }
 
+/* A removal that marks the network between attach's first look and its
+ * record: the attach gives up, so no endpoint outlives its network. */
+static char marked_net[65];
+static void mark_in_delete(fkv *f, int nth)
+{
+	char key[256];
+	if (nth != 3) /* name claim, address claim, then the record */
+		return;
+	f->before_write = NULL;
+	snprintf(key, sizeof(key), OVL_NET "/%s", marked_net);
+	fkv_entry *e = fkv_find(f, key);
+	json_t *r = json_loads(e->value, 0, NULL);
+	json_object_set_new(r, "inDelete", json_true());
+	char *v = json_dumps(r, JSON_COMPACT);
+	fkv_put(f, key, v);
+	free(v);
+	json_decref(r);
+}
+
+static void test_attach_races_delete(void **state)
+{
+	fixture *x = *state;
+	ovl_network n;
+	assert_int_equal(mknet(x, "n", NULL, 0, &n), OVL_OK);
+	snprintf(marked_net, sizeof(marked_net), "%s", n.id);
+	x->f.writes = 0;
+	x->f.before_write = mark_in_delete;
+	assert_int_equal(attach(x, "n", "late", NULL, NULL), OVL_EBUSY);
+	assert_string_equal(x->err.msg, "network n is being removed");
+	assert_int_equal(fkv_count_under(&x->f, OVL_EP), 0);
+	assert_int_equal(fkv_count_under(&x->f, OVL_IP), 0);
+	assert_int_equal(fkv_count_under(&x->f, OVL_EPNAME), 0);
+}
+
 static void test_detach_missing(void **state)
 {
 	fixture *x = *state;
@@ -550,6 +584,11 @@ static void test_ip_claims(void **state)
 	assert_int_equal(
 	    ovl_ip_claim(x->o, "n", "10.31.0.9", "ipam-c", &ip, &x->err),
 	    OVL_EINVAL);
+	/* The same owner asking again (a retry) gets it back. */
+	assert_int_equal(
+	    ovl_ip_claim(x->o, "n", "10.30.0.9", "ipam-b", &ip, &x->err),
+	    OVL_OK);
+	assert_string_equal(ipstr(ip), "10.30.0.9");
 	char key[256];
 	snprintf(key, sizeof(key), OVL_IP "/%s/10.30.0.9", n.id);
 	assert_string_equal(fkv_value(&x->f, key), "ipam-b");
@@ -664,6 +703,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_attach_rollback, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_races_delete, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_detach_missing, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_claims, setup, teardown),

@@ -1,5 +1,7 @@
-/* main.c - ovlctl: manage ovld overlay networks and endpoints through the
- * local ovld's etcd v2 API, with Docker-style commands and output. */
+/* main.c - ovlctl: manage ovld overlay networks and endpoints with
+ * Docker-style commands and output. Networks and endpoints go to the
+ * local ovld's control socket; members and cluster status to its etcd
+ * client API. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,7 @@
 
 static int usage(FILE *f)
 {
-	fputs("Usage: ovlctl [--endpoint URL] [--host IP] COMMAND\n"
+	fputs("Usage: ovlctl [--socket PATH] [--endpoint URL] COMMAND\n"
 	      "\n"
 	      "Commands:\n"
 	      "  network create [-d overlay] [--subnet CIDR] [--gateway IP] "
@@ -22,64 +24,86 @@ static int usage(FILE *f)
 	      "  status\n"
 	      "  member ls | member remove ID|NAME\n"
 	      "\n"
-	      "--endpoint defaults to $OVLCTL_ENDPOINT or "
-	      "http://127.0.0.1:2379;\n"
-	      "--host (this host's overlay address) defaults to what ovld "
-	      "advertises.\n",
+	      "--socket (ovld's control socket) defaults to "
+	      "$OVLD_CONTROL_SOCKET or " OVLCTL_SOCKET ";\n"
+	      "--endpoint (its client API, for status and members) to "
+	      "$OVLCTL_ENDPOINT or " OVLCTL_ENDPOINT ".\n",
 	      f);
 	return f == stdout ? 0 : 2;
 }
 
-/* Global flags come before the command; returns the command's index. */
-static int global_flags(int argc, char **argv, const char **endpoint,
-			const char **host)
+typedef struct globals {
+	const char *socket, *endpoint, *host;
+} globals;
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *dst set. */
+static int global_flag(int argc, char **argv, int *i, const char *name,
+		       const char **dst)
+{
+	size_t n = strlen(name);
+	if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') {
+		*dst = argv[*i] + n + 1;
+		return 1;
+	}
+	if (!strcmp(argv[*i], name) && *i + 1 < argc) {
+		*dst = argv[++*i];
+		return 1;
+	}
+	return 0;
+}
+
+/* Global flags come before the command; returns the command's index.
+ * --host is accepted as before (ovld now knows its own address; status
+ * uses it to tell this host's endpoints). */
+static int global_flags(int argc, char **argv, globals *g)
 {
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (!strncmp(a, "--endpoint=", 11))
-			*endpoint = a + 11;
-		else if (!strncmp(a, "--host=", 7))
-			*host = a + 7;
-		else if ((!strcmp(a, "--endpoint") || !strcmp(a, "--host")) &&
-			 i + 1 < argc)
-			*(a[2] == 'e' ? endpoint : host) = argv[++i];
-		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return -1;
-		else
+		if (!global_flag(argc, argv, &i, "--socket", &g->socket) &&
+		    !global_flag(argc, argv, &i, "--endpoint", &g->endpoint) &&
+		    !global_flag(argc, argv, &i, "--host", &g->host))
 			return -2;
 	}
 	return i;
 }
 
+static int run(ctl *c, const char *cmd, int argc, char **argv)
+{
+	if (!strcmp(cmd, "network"))
+		return cmd_network(c, argc, argv);
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(c, argc, argv);
+	if (!strcmp(cmd, "detach"))
+		return cmd_detach(c, argc, argv);
+	if (!strcmp(cmd, "endpoint"))
+		return cmd_endpoint(c, argc, argv);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(c, argc, argv);
+	if (!strcmp(cmd, "member"))
+		return cmd_member(c, argc, argv);
+	if (!strcmp(cmd, "help"))
+		return usage(stdout);
+	return fail("unknown command: %s (see ovlctl --help)", cmd);
+}
+
 int main(int argc, char **argv)
 {
-	const char *endpoint = getenv("OVLCTL_ENDPOINT");
-	const char *host = getenv("OVLCTL_HOST");
-	int i = global_flags(argc, argv, &endpoint, &host);
+	globals g = {.socket = getenv("OVLD_CONTROL_SOCKET"),
+		     .endpoint = getenv("OVLCTL_ENDPOINT"),
+		     .host = getenv("OVLCTL_HOST")};
+	int i = global_flags(argc, argv, &g);
 	if (i == -1)
 		return usage(stdout);
 	if (i < 0 || i >= argc)
 		return usage(stderr);
-	ctl c = {.host_ip = host};
-	if (kv_init(&c.kv, endpoint ? endpoint : "http://127.0.0.1:2379"))
-		return fail("invalid endpoint %s", endpoint);
-	const char *cmd = argv[i];
-	int sub_argc = argc - i - 1;
-	char **sub_argv = argv + i + 1;
-	if (!strcmp(cmd, "network"))
-		return cmd_network(&c, sub_argc, sub_argv);
-	if (!strcmp(cmd, "attach"))
-		return cmd_attach(&c, sub_argc, sub_argv);
-	if (!strcmp(cmd, "detach"))
-		return cmd_detach(&c, sub_argc, sub_argv);
-	if (!strcmp(cmd, "endpoint"))
-		return cmd_endpoint(&c, sub_argc, sub_argv);
-	if (!strcmp(cmd, "status"))
-		return cmd_status(&c, sub_argc, sub_argv);
-	if (!strcmp(cmd, "member"))
-		return cmd_member(&c, sub_argc, sub_argv);
-	if (!strcmp(cmd, "help"))
-		return usage(stdout);
-	return fail("unknown command: %s (see ovlctl --help)", cmd);
+	ctl c = {.sock = g.socket && *g.socket ? g.socket : OVLCTL_SOCKET,
+		 .api =
+		     g.endpoint && *g.endpoint ? g.endpoint : OVLCTL_ENDPOINT,
+		 .host_ip = g.host};
+	if (strncmp(c.api, "http://", 7) != 0)
+		return fail("invalid endpoint %s", c.api);
+	snprintf(c.socket, sizeof(c.socket), "unix:%s", c.sock);
+	return run(&c, argv[i], argc - i - 1, argv + i + 1);
 }

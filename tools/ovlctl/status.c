@@ -1,5 +1,7 @@
-/* status.c - `ovlctl status` (one screen about this host and its cluster)
- * and `ovlctl member ls|remove` (membership through /v2/members). */
+/* status.c - `ovlctl status` (one screen about this host and its cluster:
+ * the cluster from the client API, networks and endpoints, with the
+ * runtime that made each, from the control socket) and `ovlctl member
+ * ls|remove` (membership through /v2/members). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,40 +38,51 @@ static const char *member_name(json_t *members, const char *id)
 	return "?";
 }
 
-static size_t count_local_endpoints(ctl *c, const char *self_ip, size_t *total)
+/* Networks and endpoints, from the control socket. */
+static int print_overlay(ctl *c)
 {
-	json_t *root = NULL;
-	size_t local = 0;
-	*total = 0;
-	if (kv_get(&c->kv, P_EP, 1, &root) != 0)
-		return 0;
-	size_t i, j;
-	json_t *net, *ep;
-	json_array_foreach(kv_node_children(root), i, net)
-	{
-		json_array_foreach(kv_node_children(net), j, ep)
-		{
-			json_t *rec = json_loads(kv_node_value(ep), 0, NULL);
-			const char *loc =
-			    json_string_value(json_object_get(rec, "locator"));
-			(*total)++;
-			local += loc && strcmp(loc, self_ip) == 0;
-			json_decref(rec);
-		}
+	json_t *nets = NULL, *st = NULL, *e;
+	if (ctl_call(c, "GET", "/v1/networks", NULL, 10000, &nets) != 0 ||
+	    ctl_call(c, "GET", "/v1/status", NULL, 10000, &st) != 0) {
+		json_decref(nets);
+		return 1;
 	}
-	json_decref(root);
-	return local;
+	const char *self =
+	    c->host_ip && *c->host_ip ? c->host_ip : jstr(st, "host");
+	json_t *eps = json_object_get(st, "endpoints");
+	size_t i, local = 0;
+	json_array_foreach(eps, i, e)
+	{
+		local += !strcmp(jstr(e, "host"), self);
+	}
+	printf("Networks:    %zu\n",
+	       json_array_size(json_object_get(nets, "networks")));
+	printf("Datapath:    %s\n",
+	       json_is_true(json_object_get(st, "datapath")) ? "on" : "off");
+	printf("Endpoints:   %zu on this host, %zu in all\n", local,
+	       json_array_size(eps));
+	if (json_array_size(eps))
+		printf("  %-15s%-20s%-20s%-18s%s\n", "NETWORK", "NAME",
+		       "ADDRESS", "HOST", "RUNTIME");
+	json_array_foreach(eps, i, e)
+	{
+		printf("  %-15s%-20s%-20s%-18s%s\n", jstr(e, "network"),
+		       jstr(e, "name"), jstr(e, "address"), jstr(e, "host"),
+		       *jstr(e, "runtime") ? jstr(e, "runtime") : "-");
+	}
+	json_decref(nets);
+	json_decref(st);
+	return 0;
 }
 
 static int print_status(ctl *c)
 {
-	json_t *self = kv_get_json(&c->kv, "/v2/stats/self");
-	json_t *mem = kv_get_json(&c->kv, "/v2/members");
+	json_t *self = api_get_json(c, "/v2/stats/self");
+	json_t *mem = api_get_json(c, "/v2/members");
 	if (self == NULL || mem == NULL) {
 		json_decref(self);
 		json_decref(mem);
-		return fail("ovld at %s:%d does not answer", c->kv.host,
-			    c->kv.port);
+		return fail("ovld at %s does not answer", c->api);
 	}
 	json_t *members = json_object_get(mem, "members");
 	const char *id = json_string_value(json_object_get(self, "id"));
@@ -78,7 +91,7 @@ static int print_status(ctl *c)
 	    json_object_get(json_object_get(self, "leaderInfo"), "leader"));
 	int status = 0;
 	char *metrics = NULL;
-	kv_http(&c->kv, "GET", "/metrics", NULL, &status, &metrics);
+	api_http(c, "GET", "/metrics", &status, &metrics);
 	const char *m = metrics ? metrics : "";
 	printf("Host:        %s (%s)\n", member_name(members, id), id ?: "?");
 	printf("Role:        %s\n", state ? state + 5 : "?"); /* "State" */
@@ -102,23 +115,11 @@ static int print_status(ctl *c)
 	       metric_value(m, "ovld_raft_commit_index"),
 	       metric_value(m, "ovld_raft_term"));
 	printf("Keys:        %.0f\n", metric_value(m, "ovld_store_keys"));
-	netinfo *nets = NULL;
-	size_t n_nets = 0;
-	if (net_list(c, &nets, &n_nets) == 0) {
-		for (size_t k = 0; k < n_nets; k++)
-			net_free(&nets[k]);
-		free(nets);
-	}
-	printf("Networks:    %zu\n", n_nets);
-	char ip[64];
-	size_t total = 0, local = 0;
-	if (self_host_ip(c, ip) == 0)
-		local = count_local_endpoints(c, ip, &total);
-	printf("Endpoints:   %zu on this host, %zu in all\n", local, total);
+	int rc = print_overlay(c);
 	free(metrics);
 	json_decref(self);
 	json_decref(mem);
-	return 0;
+	return rc;
 }
 
 int cmd_status(ctl *c, int argc, char **argv)
@@ -167,7 +168,7 @@ static const char *member_role(json_t *roles, const char *id)
 
 static void list_members(ctl *c, json_t *members)
 {
-	json_t *roles = kv_get_json(&c->kv, "/ovld/v1/members");
+	json_t *roles = api_get_json(c, "/ovld/v1/members");
 	printf("%-16s  %-16s  %-8s  %-26s  %s\n", "ID", "NAME", "ROLE",
 	       "PEER URL", "CLIENT URL");
 	size_t i;
@@ -190,10 +191,9 @@ static void list_members(ctl *c, json_t *members)
 
 int cmd_member(ctl *c, int argc, char **argv)
 {
-	json_t *mem = kv_get_json(&c->kv, "/v2/members");
+	json_t *mem = api_get_json(c, "/v2/members");
 	if (mem == NULL)
-		return fail("ovld at %s:%d does not answer", c->kv.host,
-			    c->kv.port);
+		return fail("ovld at %s does not answer", c->api);
 	json_t *members = json_object_get(mem, "members");
 	int rc = 0;
 	if (argc == 1 && !strcmp(argv[0], "ls")) {
@@ -206,8 +206,7 @@ int cmd_member(ctl *c, int argc, char **argv)
 			int status = 0;
 			char *body = NULL;
 			snprintf(path, sizeof(path), "/v2/members/%s", id);
-			if (kv_http(&c->kv, "DELETE", path, NULL, &status,
-				    &body) != 0 ||
+			if (api_http(c, "DELETE", path, &status, &body) != 0 ||
 			    status != 204)
 				rc = fail("removing member %s failed: %s", id,
 					  body && *body ? body : "no answer");
