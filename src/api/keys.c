@@ -189,21 +189,51 @@ static void on_who(void *ctx, int who, const char *user)
 		start(a, req, &r);
 }
 
+/* The key etcd checks permissions on: the path after /v2/keys as Go's
+ * ServeMux hands it over. etcd answers an unclean path ("..", "//") with a
+ * redirect to the clean one, which it then checks; ovld serves the clean
+ * path at once, so it must check that one too, or "/a/../b" would pass a
+ * prefix pattern "/a/" with its star. Like ServeMux's cleanPath, a trailing '/'
+ * stays. */
+static char *check_key(const char *rest, size_t rlen)
+{
+	char *dec = malloc(rlen + 1);
+	size_t n = 0;
+	api_perr err;
+	if (!dec || api_pct_decode(rest, rlen, 0, dec, &n, &err) != 0) {
+		free(dec);
+		return NULL;
+	}
+	dec[n] = '\0';
+	if (n == 0)
+		return dec; /* "/v2/keys": etcd checks "" */
+	char *clean = store_clean_path(dec, n);
+	int slash = dec[n - 1] == '/';
+	free(dec);
+	if (!clean || !slash || strcmp(clean, "/") == 0)
+		return clean;
+	size_t cl = strlen(clean);
+	char *k = realloc(clean, cl + 2);
+	if (!k) {
+		free(clean);
+		return NULL;
+	}
+	k[cl] = '/';
+	k[cl + 1] = '\0';
+	return k;
+}
+
 /* With auth on, the request waits for who sent it (bcrypt may run on a
  * worker), then etcd's hasKeyPrefixAccess decides. */
 static void start_checked(api *a, h2o_req_t *req, api_keys_req *r,
 			  const char *rest, size_t rlen)
 {
-	char *key = malloc(rlen + 1);
-	size_t klen = 0;
-	api_perr err;
-	if (!key || api_pct_decode(rest, rlen, 0, key, &klen, &err) != 0) {
-		free(key);
+	char *key = check_key(rest, rlen);
+	if (!key) {
 		api_keys_req_free(r);
 		api_send_store_error(a, req, 300, "out of memory", 0);
 		return;
 	}
-	key[klen] = '\0';
 	keys_pending *p = pend(a, req, r);
 	if (!p) {
 		free(key);

@@ -232,6 +232,13 @@ def cases_auth_enabled():
               KGET("~/in/k", st=401),
               KPUT("~/in/k", f={"value": "v"}, st=401),
               KGET("~/in/k", headers=basic("u", "bad"), st=401),
+              # etcd redirects an unclean path, then checks the clean one;
+              # ovld serves it at once and must check the clean one too
+              KPUT("~/in/../out", f={"value": "v"},
+                   headers=basic("u", "upw"), st=401, ref_path="~/out"),
+              KPUT("~/in//k2", f={"value": "v"},
+                   headers=basic("u", "upw"), st=201,
+                   ref_path="~/in/k2"),
               KGET("~/out", headers=ROOT, st=404),
               GET(A + "/users", headers=basic("u", "upw"), st=401),
               UPUT("u", {"user": "u", "password": "new"}, 200, h=ROOT),
