@@ -526,28 +526,26 @@ static int route(const char *rest, size_t n, char **name)
 	*name = NULL;
 	if (api_path_is(rest, n, "/enable"))
 		return AK_ENABLE;
-	int users = n >= 6 && memcmp(rest, "/users", 6) == 0;
-	int roles = n >= 6 && memcmp(rest, "/roles", 6) == 0;
-	if ((!users && !roles) || (n > 6 && rest[6] != '/'))
-		return 0;
 	char dec[n + 1];
 	size_t dlen;
 	api_perr pe;
 	if (api_pct_decode(rest, n, 0, dec, &dlen, &pe) != 0)
 		return 0;
+	/* ovld serves an unclean path where etcd redirects to the clean one:
+	 * route by the clean path either way */
 	char *clean = store_clean_path(dec, dlen);
 	if (!clean)
 		return 0;
+	int users = strncmp(clean, "/users", 6) == 0;
+	int roles = strncmp(clean, "/roles", 6) == 0;
 	const char *p = clean + 6; /* past "/users" or "/roles" */
-	int kind = users ? AK_USERS : AK_ROLES;
-	if (*p == '/') {
-		if (strchr(p + 1, '/')) {
-			free(clean);
-			return -1;
-		}
+	int kind = 0;
+	if ((users || roles) && *p == '\0')
+		kind = users ? AK_USERS : AK_ROLES;
+	else if ((users || roles) && *p == '/')
+		kind = strchr(p + 1, '/') ? -1 : users ? AK_USER : AK_ROLE;
+	if (kind == AK_USER || kind == AK_ROLE)
 		*name = strdup(p + 1);
-		kind = users ? AK_USER : AK_ROLE;
-	}
 	free(clean);
 	return kind;
 }
