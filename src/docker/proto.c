@@ -230,10 +230,15 @@ char *dk_reply_json(json_t *obj)
 	return s ? s : strdup("{}");
 }
 
+/* IPAM's key is "Error", but dockerd's plugin client reads only "Err" from
+ * a reply with an error status (anything else reaches the user as raw
+ * JSON), so IPAM errors carry both. */
 char *dk_reply_error(dk_call c, const char *msg)
 {
-	return dk_reply_json(
-	    json_pack("{ss}", dk_call_is_ipam(c) ? "Error" : "Err", msg));
+	if (dk_call_is_ipam(c))
+		return dk_reply_json(
+		    json_pack("{ssss}", "Error", msg, "Err", msg));
+	return dk_reply_json(json_pack("{ss}", "Err", msg));
 }
 
 char *dk_reply_activate(void)
