@@ -182,14 +182,17 @@ static int needs_network(dk_call c)
 	       c == DK_EP_DELETE;
 }
 
+/* An id is checked whether or not the call uses it, so nothing a parse
+ * accepts holds an unclean one. */
 static int check_ids(dk_call c, const dk_req *r, char *msg, size_t n)
 {
-	if (needs_network(c) && !id_ok(r->network_id)) {
+	int need_ep =
+	    needs_network(c) && c != DK_NET_CREATE && c != DK_NET_DELETE;
+	if ((needs_network(c) || r->network_id[0]) && !id_ok(r->network_id)) {
 		snprintf(msg, n, "bad or missing NetworkID");
 		return -1;
 	}
-	if (needs_network(c) && c != DK_NET_CREATE && c != DK_NET_DELETE &&
-	    !id_ok(r->endpoint_id)) {
+	if ((need_ep || r->endpoint_id[0]) && !id_ok(r->endpoint_id)) {
 		snprintf(msg, n, "bad or missing EndpointID");
 		return -1;
 	}
