@@ -131,7 +131,8 @@ def contents(deb):
     for want in ["/usr/bin/ovld", "/usr/bin/ovlctl", UNIT, DEFAULTS,
                  "/usr/share/man/man8/ovld.8.gz",
                  "/usr/share/man/man8/ovlctl.8.gz",
-                 "/usr/share/bash-completion/completions/ovlctl"]:
+                 "/usr/share/bash-completion/completions/ovlctl",
+                 "/usr/lib/cni/ovl", "/opt/cni/bin/ovl"]:
         check(want in paths, "ships " + want)
     depends = run(["dpkg-deb", "-f", deb, "Depends"]).stdout
     check("libraft" in depends and "libc6" in depends,
