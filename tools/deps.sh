@@ -14,6 +14,7 @@ PACKAGES=(
 	etcd-server etcd-client
 	docker.io containerd runc busybox-static tini iptables
 	iproute2 iputils-ping curl python3 valgrind ca-certificates
+	wrk strace
 )
 
 missing_packages() {

@@ -45,6 +45,11 @@ typedef struct dk_pool {
 	int64_t since_ms;
 } dk_pool;
 
+/* An address one of this host's containers holds: "<network> <ip hex>". */
+typedef struct dk_addr {
+	char key[280];
+} dk_addr;
+
 typedef struct dk_tomb {
 	char name[256];
 	int64_t at_ms;
@@ -63,6 +68,8 @@ struct dk {
 	size_t n_pools, cap_pools;
 	dk_tomb *tombs;
 	size_t n_tombs, cap_tombs;
+	dk_addr *addrs;
+	size_t n_addrs, cap_addrs;
 	pthread_t binder;
 	int binder_on, stop;
 };
@@ -180,6 +187,11 @@ void dk_net_drop(dk *d, const char *nid);    /* caller holds mu */
 void dk_pool_hold(dk *d, const char *cidr);
 void dk_pool_release(dk *d, const char *cidr);
 int dk_pool_held(dk *d, uint32_t net, int prefix);
+/* The claims of this host share one owner, and the model hands a claim
+ * back to its owner (Docker retries), so a second container asking for an
+ * address another local container holds is refused from this set. */
+int dk_addr_hold(dk *d, const char *net, uint32_t ip); /* 1 if held */
+void dk_addr_drop(dk *d, const char *net, uint32_t ip);
 void dk_tomb_add(dk *d, const char *name);
 int dk_tomb_has(dk *d, const char *name);
 

@@ -105,7 +105,7 @@ static int net_create(dk *d, const dk_req *r, char **reply)
  * delete in ovld (a copy the sync removes, a network ovld never had). */
 static int net_to_delete(dk *d, const char *nid, char name[256], char pool[32])
 {
-	dk_net n;
+	dk_net n = {0};
 	int have = 0, removing = 0;
 	pthread_mutex_lock(&d->mu);
 	dk_net *e = dk_net_find(d, nid);
@@ -385,6 +385,25 @@ static int pool_release(dk *d, const dk_req *r, char **reply)
 	return 200;
 }
 
+/* Whether ovld's network called name has the subnet pool. It has not when
+ * a user's network took a name ovld has with another subnet (the sync
+ * removes such a copy once unused). */
+static int same_subnet(dk *d, const char *name, const char *pool, ovl_err *err)
+{
+	ovl_network on;
+	char have[32];
+	if (ovl_network_get(d->ovl, name, &on, err) != OVL_OK)
+		return err->code;
+	fmt_cidr(on.subnet, on.prefix, have);
+	if (strcmp(have, pool) == 0)
+		return OVL_OK;
+	err->code = OVL_EEXISTS;
+	snprintf(err->msg, sizeof(err->msg),
+		 "network %s already exists in ovld with subnet %s, not %s",
+		 name, have, pool);
+	return err->code;
+}
+
 /* The ovld network of a pool: a Docker network of this host with that
  * pool (bound now if still pending), else the ovld network whose subnet
  * it is. bind 0: never create one (ReleaseAddress). */
@@ -400,8 +419,10 @@ static int net_of_pool(dk *d, const char *pool, int bind, char name[256],
 		if (strcmp(d->nets[i].pool, pool) == 0)
 			memcpy(nid, d->nets[i].nid, 65);
 	pthread_mutex_unlock(&d->mu);
-	if (nid[0] && bind)
-		return dk_bind(d, nid, name, err);
+	if (nid[0] && bind) {
+		int rc = dk_bind(d, nid, name, err);
+		return rc ? rc : same_subnet(d, name, pool, err);
+	}
 	if (ovl_cidr_parse(pool, &net, &prefix) != 0) {
 		err->code = OVL_EINVAL;
 		snprintf(err->msg, sizeof(err->msg), "bad PoolID %s", pool);
@@ -450,6 +471,14 @@ static int addr_request(dk *d, const dk_req *r, char **reply)
 	    ovl_ip_claim(d->ovl, name, r->address[0] ? r->address : NULL,
 			 d->owner, &ip, &err) != OVL_OK)
 		return fail(DK_ADDR_REQ, &err, reply);
+	if (dk_addr_hold(d, name, ip)) {
+		char a[16];
+		ovl_ip_format(ip, a);
+		err.code = OVL_EEXISTS;
+		snprintf(err.msg, sizeof(err.msg),
+			 "address %s already exists on network %s", a, name);
+		return fail(DK_ADDR_REQ, &err, reply);
+	}
 	fmt_cidr(ip, prefix, out);
 	*reply = dk_reply_address(out);
 	return 200;
@@ -463,10 +492,13 @@ static int addr_release(dk *d, const dk_req *r, char **reply)
 	ovl_err err;
 	uint32_t ip;
 	if (ovl_ip_parse(r->address, &ip) == 0 &&
-	    net_of_pool(d, r->pool_id, 0, name, &err) == OVL_OK &&
-	    ovl_ip_release(d->ovl, name, ip, d->owner, &err) != OVL_OK &&
-	    err.code != OVL_ENOTFOUND)
-		return fail(DK_ADDR_REL, &err, reply);
+	    net_of_pool(d, r->pool_id, 0, name, &err) == OVL_OK) {
+		if (ovl_ip_release(d->ovl, name, ip, d->owner, &err) !=
+			OVL_OK &&
+		    err.code != OVL_ENOTFOUND)
+			return fail(DK_ADDR_REL, &err, reply);
+		dk_addr_drop(d, name, ip);
+	}
 	*reply = dk_reply_empty();
 	return 200;
 }
@@ -533,11 +565,15 @@ int dk_handle(dk *d, const char *path, const char *body, size_t len,
 		*reply = dk_reply_error(c, msg);
 		return 400;
 	}
+	int64_t t0 = dk_now_ms();
 	int st = h(d, &r, reply);
+	/* Timed: it shows ovld's share of a slow `docker run`. */
 	if (st >= 400)
-		log_info("docker", "%s: %d %s", path, st, *reply ? *reply : "");
+		log_info("docker", "%s: %d in %lld ms %s", path, st,
+			 (long long)(dk_now_ms() - t0), *reply ? *reply : "");
 	else
-		log_debug("docker", "%s: %d", path, st);
+		log_debug("docker", "%s: %d in %lld ms", path, st,
+			  (long long)(dk_now_ms() - t0));
 	return st;
 }
 
@@ -575,5 +611,6 @@ void dk_close(dk *d)
 	free(d->nets);
 	free(d->pools);
 	free(d->tombs);
+	free(d->addrs);
 	free(d);
 }

@@ -121,19 +121,32 @@ static void remove_copy(dk *d, const dk_dnet *net)
 	pthread_mutex_lock(&d->mu);
 	dk_net_drop(d, net->id);
 	pthread_mutex_unlock(&d->mu);
-	log_info("docker", "network %s removed from dockerd (gone in ovld)",
+	log_info("docker", "network %s removed from dockerd (not ovld's)",
 		 net->name);
+}
+
+/* A copy is an orphan when ovld has no network of its name, or one with
+ * another subnet (a `docker network create` whose binding failed because
+ * the name was taken in ovld): once unused it goes, and the next sync
+ * makes the right one. */
+static int orphan(const dk_dnet *dn, const ovl_network *on, size_t non)
+{
+	const char *name = dn->ovl_network[0] ? dn->ovl_network : dn->name;
+	const ovl_network *n = ovld_has(on, non, name);
+	char ip[16], cidr[32];
+	if (!n)
+		return 1;
+	ovl_ip_format(n->subnet, ip);
+	snprintf(cidr, sizeof(cidr), "%s/%d", ip, n->prefix);
+	return dn->subnet[0] && strcmp(dn->subnet, cidr) != 0;
 }
 
 static void remove_orphans(dk *d, const dk_dnet *dn, size_t ndn,
 			   const ovl_network *on, size_t non)
 {
-	for (size_t i = 0; i < ndn; i++) {
-		const char *name =
-		    dn[i].ovl_network[0] ? dn[i].ovl_network : dn[i].name;
-		if (!ovld_has(on, non, name))
+	for (size_t i = 0; i < ndn; i++)
+		if (orphan(&dn[i], on, non))
 			remove_copy(d, &dn[i]);
-	}
 }
 
 void dk_sync(dk *d)

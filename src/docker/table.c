@@ -5,6 +5,7 @@
  *
  * The tables are small (one entry per Docker network on this host), so
  * they are plain arrays searched linearly. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -108,6 +109,39 @@ int dk_pool_held(dk *d, uint32_t net, int prefix)
 	}
 	pthread_mutex_unlock(&d->mu);
 	return held;
+}
+
+static void addr_key(const char *net, uint32_t ip, char out[280])
+{
+	snprintf(out, 280, "%.256s %08x", net, ip);
+}
+
+int dk_addr_hold(dk *d, const char *net, uint32_t ip)
+{
+	char k[280];
+	int held = 0;
+	addr_key(net, ip, k);
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < d->n_addrs && !held; i++)
+		held = strcmp(d->addrs[i].key, k) == 0;
+	if (!held && grow((void **)&d->addrs, &d->cap_addrs, d->n_addrs,
+			  sizeof(dk_addr)) == 0)
+		memcpy(d->addrs[d->n_addrs++].key, k, sizeof(k));
+	pthread_mutex_unlock(&d->mu);
+	return held;
+}
+
+void dk_addr_drop(dk *d, const char *net, uint32_t ip)
+{
+	char k[280];
+	addr_key(net, ip, k);
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < d->n_addrs; i++)
+		if (strcmp(d->addrs[i].key, k) == 0) {
+			d->addrs[i] = d->addrs[--d->n_addrs];
+			break;
+		}
+	pthread_mutex_unlock(&d->mu);
 }
 
 void dk_tomb_add(dk *d, const char *name)

@@ -1,6 +1,7 @@
 /* membership_publish.c - each host proposes its own member record once a
  * leader is known (and again if its URLs changed), and the first host
  * seeds the cluster id that the others learn from the store. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -84,8 +84,9 @@ struct raftnode {
 	} install;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
-	commit_early early; /* a follower applies before its own fsync */
-	store_snap *snap;   /* the view a snapshot in progress serializes */
+	commit_early early;	 /* a follower applies before its own fsync */
+	struct preload *preload; /* restart: raft's load, on a thread */
+	store_snap *snap; /* the view a snapshot in progress serializes */
 	int raft_started;
 	int closing;
 	int handles_open; /* timers still closing at shutdown */
@@ -205,6 +206,12 @@ void follower_stats_sample(raftnode *rn);
 /* leader.c */
 void expiry_start(raftnode *rn);
 void nudge_start(raftnode *rn);
+
+/* preload.c: 0 if raft's load runs on a thread, ready called after it
+ * on the loop; -1: start at once */
+int preload_begin(raftnode *rn, void (*ready)(raftnode *rn));
+int preload_running(raftnode *rn);
+void preload_abandon(raftnode *rn);
 
 /* compat/install.c */
 void install_wrap_io(raftnode *rn);

@@ -129,7 +129,7 @@ static int send_pending(raftnode *rn, pending *p)
 int raftnode_propose(raftnode *rn, const store_cmd *cmd, raftnode_done_cb cb,
 		     void *ctx)
 {
-	if (rn->closing || !rn->raft_started)
+	if (rn->closing || !(rn->raft_started || preload_running(rn)))
 		return -1;
 	pending *p = calloc(1, sizeof(*p));
 	if (p == NULL)

@@ -325,7 +325,7 @@ static void issue_barrier(raftnode *rn)
 
 int raftnode_quorum_read(raftnode *rn, raftnode_read_cb cb, void *ctx)
 {
-	if (rn->closing || !rn->raft_started)
+	if (rn->closing || !(rn->raft_started || preload_running(rn)))
 		return -1;
 	read_waiter *w = calloc(1, sizeof(*w));
 	if (w == NULL)

@@ -393,6 +393,36 @@ def check_kill9(c, ph1, ph2):
     consistent(c, "after kill -9 of test2", ph1, ph2, ["test1"])
 
 
+def check_other_networks(c, ph1, ph2):
+    """A network without --subnet gets a free one; one made through ovld's
+    control socket shows in both dockerds; Docker's default IPAM is
+    refused."""
+    e1, e2 = ph1.engine, ph2.engine
+    rc, _, err = e2.docker("network", "create", "-d", "ovl",
+                           "--ipam-driver", "ovl", "auto")
+    ok = rc == 0 and wait_until(lambda: "auto ovl" in (docker_nets(e1) or
+                                                       []), 15, 0.2)
+    sub = subnet_of(e2, "auto")
+    c.check("a network without --subnet (h2) gets a free subnet and shows "
+            "on h1", ok and sub and sub != SUBNET and
+            subnet_of(e1, "auto") == sub, "%s %s %s" % (err, sub,
+                                                       docker_nets(e1)))
+    p = subprocess.run(["curl", "-s", "-m", "10", "--unix-socket", ph1.ctl,
+                        "-X", "POST", "-d", '{"name":"viactl"}',
+                        "http://ovld/v1/networks"], capture_output=True,
+                       text=True, timeout=20)
+    ok = wait_until(lambda: all("viactl ovl" in (docker_nets(e) or [])
+                                for e in (e1, e2)), 15, 0.2)
+    c.check("a network made on the control socket shows in both dockerds",
+            ok, p.stdout + str(docker_nets(e1)) + str(docker_nets(e2)))
+    rc, _, err = e1.docker("network", "create", "-d", "ovl", "nodefault")
+    c.check("-d ovl with Docker's default IPAM is refused",
+            rc != 0 and "ipam-driver ovl" in err, err)
+    for n in ("auto", "viactl"):
+        rc, _, err = e1.docker("network", "rm", n)
+        c.check("docker network rm %s" % n, rc == 0, err)
+
+
 def check_rm_all(c, ph1, ph2):
     e1, e2 = ph1.engine, ph2.engine
     for e, n in ((e1, "test1"), (e2, "test2")):
@@ -463,6 +493,7 @@ def run(lab, c):
         ip2 = container_ip(ph2.engine, "test2")
         check_ovld_restart(c, lab, ph1, ph2, ip1, ip2)
         check_kill9(c, ph1, ph2)
+        check_other_networks(c, ph1, ph2)
         check_rm_all(c, ph1, ph2)
     finally:
         if c.failed:
