@@ -29,10 +29,12 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FAULT_ROUNDS=${FAULT_ROUNDS:-8}
 JOBS=${JOBS:-2}
 EXCLUDE=${SANITIZE_UNIT_EXCLUDE:-^$}
-# Every integration test that starts ovld, except Docker's (dockerd's
-# timing) and the package build; the fault harness ran above.
+# Every integration test that starts ovld, except those driving container
+# runtimes (dockerd's and podman's timing; test_cni covers the control
+# socket and the model under the sanitizers) and the package build; the
+# fault harness ran above.
 TESTS=${SANITIZE_TESTS:-$(cd "$SRC/tests/integration" && ls test_*.py |
-	sed 's/^test_//; s/\.py$//' | grep -Ev '^(checker|docker|docker_plugin|package|faults)$')}
+	sed 's/^test_//; s/\.py$//' | grep -Ev '^(checker|docker|docker_plugin|mixed_runtimes|package|podman|faults)$')}
 
 # halt_on_error: the first report fails the run; leaks are reported at exit.
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"

@@ -209,20 +209,28 @@ static void route_networks(ctl *c, ctl_call *call, char **parts, size_t n)
 	}
 }
 
-static void endpoints_list(ctl *c, ctl_call *call, const char *net)
+/* The endpoints of net (NULL: all) as a JSON array, or NULL (answered). */
+static json_t *endpoints_array(ctl *c, ctl_call *call, const char *net)
 {
 	ovl_endpoint *v = NULL;
 	size_t n = 0;
 	ovl_err e = {0};
 	if (ovl_endpoint_list(c->ovl, net, &v, &n, &e) != 0) {
 		reply_err(call, &e);
-		return;
+		return NULL;
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, ovl_endpoint_json(&v[i]));
 	free(v);
-	reply_json(call, 200, json_pack("{s:o}", "endpoints", arr));
+	return arr;
+}
+
+static void endpoints_list(ctl *c, ctl_call *call, const char *net)
+{
+	json_t *arr = endpoints_array(c, call, net);
+	if (arr)
+		reply_json(call, 200, json_pack("{s:o}", "endpoints", arr));
 }
 
 static void endpoint_attach(ctl *c, ctl_call *call)
@@ -287,20 +295,12 @@ static void route_endpoints(ctl *c, ctl_call *call, char **parts, size_t n)
 
 static void route_status(ctl *c, ctl_call *call)
 {
-	ovl_endpoint *v = NULL;
-	size_t n = 0;
-	ovl_err e = {0};
-	if (ovl_endpoint_list(c->ovl, NULL, &v, &n, &e) != 0) {
-		reply_err(call, &e);
-		return;
-	}
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, ovl_endpoint_json(&v[i]));
-	free(v);
-	reply_json(call, 200,
-		   json_pack("{s:s, s:b, s:o}", "host", c->cfg.host_ip,
-			     "datapath", c->cfg.datapath, "endpoints", arr));
+	json_t *arr = endpoints_array(c, call, NULL);
+	if (arr)
+		reply_json(call, 200,
+			   json_pack("{s:s, s:b, s:o}", "host", c->cfg.host_ip,
+				     "datapath", c->cfg.datapath, "endpoints",
+				     arr));
 }
 
 void ctl_routes_run(ctl *c, ctl_call *call)
