@@ -220,7 +220,11 @@ int ctl_start(ctl *c)
 	c->started = 1;
 	uv_timer_init(c->loop, &c->upkeep);
 	c->upkeep.data = c;
-	uv_timer_start(&c->upkeep, on_upkeep, UPKEEP_MS, UPKEEP_MS);
+	/* A host without a datapath has no endpoints and writes no
+	 * heartbeats: a store-only cluster's index moves only with its
+	 * clients' writes, as etcd's does. */
+	if (c->cfg.datapath)
+		uv_timer_start(&c->upkeep, on_upkeep, UPKEEP_MS, UPKEEP_MS);
 	uv_timer_init(c->loop, &c->sync);
 	c->sync.data = c;
 	if (c->dk && c->cfg.docker_sync) {
