@@ -11,7 +11,10 @@
 #define WORKERS 4
 #define UPKEEP_MS 1000
 #define SYNC_DEBOUNCE_MS 100
-#define SYNC_EVERY_MS 5000
+/* dockerd drops its copy of a network on `docker network rm` whatever the
+ * plugin answers (libnetwork honours only its own ForbiddenError), so a
+ * copy of a network ovld keeps is put back by the next sync: keep it near. */
+#define SYNC_EVERY_MS 1000
 
 typedef struct upkeep_job {
 	ctl_job job;
