@@ -11,7 +11,10 @@
 #define WORKERS 4
 #define UPKEEP_MS 1000
 #define SYNC_DEBOUNCE_MS 100
-#define SYNC_EVERY_MS 5000
+/* dockerd drops its copy of a network on `docker network rm` whatever the
+ * plugin answers (libnetwork honours only its own ForbiddenError), so a
+ * copy of a network ovld keeps is put back by the next sync: keep it near. */
+#define SYNC_EVERY_MS 1000
 
 typedef struct upkeep_job {
 	ctl_job job;
@@ -220,7 +223,11 @@ int ctl_start(ctl *c)
 	c->started = 1;
 	uv_timer_init(c->loop, &c->upkeep);
 	c->upkeep.data = c;
-	uv_timer_start(&c->upkeep, on_upkeep, UPKEEP_MS, UPKEEP_MS);
+	/* A host without a datapath has no endpoints and writes no
+	 * heartbeats: a store-only cluster's index moves only with its
+	 * clients' writes, as etcd's does. */
+	if (c->cfg.datapath)
+		uv_timer_start(&c->upkeep, on_upkeep, UPKEEP_MS, UPKEEP_MS);
 	uv_timer_init(c->loop, &c->sync);
 	c->sync.data = c;
 	if (c->dk && c->cfg.docker_sync) {

@@ -54,14 +54,24 @@ typedef struct req_job {
 	ctl_call call;
 } req_job;
 
+/* Servers whose H2O context is left to process exit, as in src/api:
+ * h2o_context_dispose runs a nested uv_run on libuv, and H2O's idle timers
+ * still point into the context. Kept here so they stay reachable. */
+static ctl_server *retired[8];
+
 static void server_unref(ctl_server *s)
 {
 	if (--s->refs || !s->closing)
 		return;
-	/* As in src/api: the context is left to process exit, because
-	 * h2o_context_dispose runs a nested uv_run on libuv. */
-	if (!s->ctx_ready)
-		h2o_config_dispose(&s->conf);
+	if (s->ctx_ready) {
+		for (size_t i = 0; i < 8; i++)
+			if (!retired[i]) {
+				retired[i] = s;
+				break;
+			}
+		return;
+	}
+	h2o_config_dispose(&s->conf);
 	free(s->path);
 	free(s);
 }
@@ -139,6 +149,15 @@ static char *dup_n(const char *p, size_t n)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	ctl_server *s = ((handler *)self)->s;
+	if (s->closing) { /* the workers are gone: no job may be queued */
+		static const char body[] =
+		    "{\"error\":\"ovld is shutting down\","
+		    "\"code\":\"unavailable\"}";
+		req->res.status = 503;
+		req->res.reason = "Service Unavailable";
+		h2o_send_inline(req, body, sizeof(body) - 1);
+		return 0;
+	}
 	const char *path = req->input.path.base;
 	size_t plen = req->input.path.len, qlen = 0;
 	const char *query = "";

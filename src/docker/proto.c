@@ -182,14 +182,17 @@ static int needs_network(dk_call c)
 	       c == DK_EP_DELETE;
 }
 
+/* An id is checked whether or not the call uses it, so nothing a parse
+ * accepts holds an unclean one. */
 static int check_ids(dk_call c, const dk_req *r, char *msg, size_t n)
 {
-	if (needs_network(c) && !id_ok(r->network_id)) {
+	int need_ep =
+	    needs_network(c) && c != DK_NET_CREATE && c != DK_NET_DELETE;
+	if ((needs_network(c) || r->network_id[0]) && !id_ok(r->network_id)) {
 		snprintf(msg, n, "bad or missing NetworkID");
 		return -1;
 	}
-	if (needs_network(c) && c != DK_NET_CREATE && c != DK_NET_DELETE &&
-	    !id_ok(r->endpoint_id)) {
+	if ((need_ep || r->endpoint_id[0]) && !id_ok(r->endpoint_id)) {
 		snprintf(msg, n, "bad or missing EndpointID");
 		return -1;
 	}
@@ -230,10 +233,15 @@ char *dk_reply_json(json_t *obj)
 	return s ? s : strdup("{}");
 }
 
+/* IPAM's key is "Error", but dockerd's plugin client reads only "Err" from
+ * a reply with an error status (anything else reaches the user as raw
+ * JSON), so IPAM errors carry both. */
 char *dk_reply_error(dk_call c, const char *msg)
 {
-	return dk_reply_json(
-	    json_pack("{ss}", dk_call_is_ipam(c) ? "Error" : "Err", msg));
+	if (dk_call_is_ipam(c))
+		return dk_reply_json(
+		    json_pack("{ssss}", "Error", msg, "Err", msg));
+	return dk_reply_json(json_pack("{ss}", "Err", msg));
 }
 
 char *dk_reply_activate(void)

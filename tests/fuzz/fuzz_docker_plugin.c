@@ -21,12 +21,10 @@ static void check_id(const char *id, int required)
 
 static void check_req(dk_call c, const dk_req *r)
 {
-	/* IPAM calls carry no ids; the network driver's must be clean. */
-	if (c >= DK_NET_CREATE && c <= DK_EP_DELETE) {
-		check_id(r->network_id, 1);
-		check_id(r->endpoint_id,
-			 c != DK_NET_CREATE && c != DK_NET_DELETE);
-	}
+	int net = c >= DK_NET_CREATE && c <= DK_EP_DELETE;
+	check_id(r->network_id, net);
+	check_id(r->endpoint_id,
+		 net && c != DK_NET_CREATE && c != DK_NET_DELETE);
 	if (strchr(r->address, '/') || strchr(r->gateway, '/'))
 		abort();
 }

@@ -169,6 +169,19 @@ def delete(lab, c, b, r2):
     c.check("DEL by another container id leaves web-a.prod alone",
             rc == 0 and endpoint(lab.hosts[0], "web-a.prod")[0] == 200, out)
 
+    # podman's DEL after a refused ADD must not remove ovlctl's endpoint
+    o = lab.container("cctl")
+    rc, _, err = h2.ovlctl("--socket", sock_of(h2), "attach", "demo",
+                           "byctl", "--netns", o)
+    rc2, doc, out, _ = cni("ADD", cfg, "ctr-ctl", netns_path(o),
+                           args="K8S_POD_NAME=byctl", ifname="eth1")
+    rc3, _, out3, _ = cni("DEL", cfg, "ctr-ctl", netns_path(o),
+                          args="K8S_POD_NAME=byctl", ifname="eth1")
+    c.check("ADD of an ovlctl endpoint's name is refused, and the DEL that "
+            "follows leaves ovlctl's endpoint alone",
+            rc == 0 and rc2 != 0 and is_error(doc, 101) and rc3 == 0 and
+            endpoint(h2, "byctl")[0] == 200, err + out + out3)
+
     g = lab.container("cgone")
     rc, r, out, _ = cni("ADD", cfg, "ctr-gone", netns_path(g))
     c.check("ADD in a namespace about to go", rc == 0, out)

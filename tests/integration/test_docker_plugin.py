@@ -415,6 +415,12 @@ def check_other_networks(c, ph1, ph2):
                                 for e in (e1, e2)), 15, 0.2)
     c.check("a network made on the control socket shows in both dockerds",
             ok, p.stdout + str(docker_nets(e1)) + str(docker_nets(e2)))
+    rc, _, err = e1.docker("network", "create", "-d", "ovl",
+                           "--ipam-driver", "ovl", "--subnet", "10.98.0.0/16",
+                           "clash")
+    c.check("a --subnet overlapping demo's is refused, naming demo (no "
+            "raw JSON)", rc != 0 and "overlaps network demo" in err and
+            "{" not in err, err)
     rc, _, err = e1.docker("network", "create", "-d", "ovl", "nodefault")
     c.check("-d ovl with Docker's default IPAM is refused",
             rc != 0 and "ipam-driver ovl" in err, err)

@@ -315,8 +315,8 @@ def main():
             tar = os.path.join(lab.dir, "ovlbb.tar")
             if why:
                 why = "no image (podman could not import it)"
-            elif not shutil.which("containerd"):
-                why = "containerd is not installed"
+            elif not shutil.which("containerd") or not shutil.which("ctr"):
+                why = "containerd or ctr is not installed"
             else:
                 p = pm("save", "--format", "docker-archive", "-o", tar,
                        "localhost/ovlbb")

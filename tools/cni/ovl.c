@@ -145,12 +145,14 @@ static int get_endpoint(const cni_req *req, json_t **ep, cni_error *err)
 }
 
 /* The endpoint is this container's: a DEL or CHECK for a container that
- * reused a name must not touch the newer owner's endpoint. */
+ * reused a name must not touch the newer owner's endpoint, nor one that
+ * ovlctl or Docker made under the same name (the DEL a runtime sends
+ * after its ADD was refused as a duplicate). */
 static int is_ours(const cni_req *req, json_t *ep)
 {
 	const char *c = json_string_value(json_object_get(ep, "container"));
 	const char *ifn = json_string_value(json_object_get(ep, "ifname"));
-	return (!c || !*c || !strcmp(c, req->container)) &&
+	return c && !strcmp(c, req->container) &&
 	       (!ifn || !strcmp(ifn, req->ifname));
 }
 
