@@ -354,11 +354,25 @@ def test_auth(lab, ctl, srv):
     ctl.ok(["get", "/in/k"], "v\n", "keys open again")
 
 
+def published(srv, timeout=15.0):
+    """Waits until /v2/members lists the client URL: etcdctl's first sync
+    needs it, and a loaded machine can answer /health before the member
+    record is applied ("no published client endpoints")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st, _, doc = srv.http().json("GET", "/v2/members")
+        if st == 200 and any(m.get("clientURLs")
+                             for m in (doc or {}).get("members") or []):
+            return
+        time.sleep(0.05)
+
+
 def main():
     ovldlab.require_binary("ETCDCTL_BIN", "etcdctl",
                            "its checks run the real etcdctl against ovld")
     with ovldlab.Lab("etcdctl") as lab:
         srv = lab.target("x").start()
+        published(srv)
         ctl = Ctl(lab, srv)
         for t in (test_basic, test_dirs, test_update_rm, test_watch,
                   test_members, test_auth):
