@@ -17,6 +17,11 @@
 
 enum { AK_ENABLE = 1, AK_USERS, AK_USER, AK_ROLES, AK_ROLE };
 
+typedef struct auth_err {
+	int status;
+	char msg[600];
+} auth_err;
+
 typedef struct auth_req {
 	api_pending base;
 	int kind, method;
@@ -28,12 +33,10 @@ typedef struct auth_req {
 	json_t *out; /* NULL: an empty body */
 	int waiting; /* proposals not yet applied */
 	int failed;
+	int creating; /* the PUT creates a user (else it merges) */
+	/* the answer when another host's change won the race (prevExist) */
+	auth_err lost;
 } auth_req;
-
-typedef struct auth_err {
-	int status;
-	char msg[600];
-} auth_err;
 
 static void req_free(auth_req *ar)
 {
@@ -76,13 +79,18 @@ static int err(auth_err *e, int status, const char *fmt, const char *arg)
 static void on_applied(void *ctx, store_result *res)
 {
 	auth_req *ar = ctx;
+	int raced = res->error == STORE_ERR_NODE_EXIST ||
+		    res->error == STORE_ERR_KEY_NOT_FOUND;
 	if (res->error)
-		ar->failed = 1;
+		ar->failed = raced && ar->lost.status ? 2 : 1;
 	store_result_free(res);
 	if (--ar->waiting > 0)
 		return;
 	h2o_req_t *req = ar->base.req;
-	if (req && ar->failed)
+	if (req && ar->failed == 2)
+		api_send_message(ar->base.a, req, ar->lost.status,
+				 ar->lost.msg);
+	else if (req && ar->failed)
 		api_send_message(ar->base.a, req, 500,
 				 "etcdserver: request timed out");
 	else if (req)
@@ -90,15 +98,17 @@ static void on_applied(void *ctx, store_result *res)
 	req_free(ar);
 }
 
-/* Proposes meta key = value (NULL value: delete). */
-static int propose(auth_req *ar, const char *key, const char *value)
+/* Proposes meta key = value (NULL value: delete); prev_exist as for keys
+ * (-1: unconditional). */
+static int propose(auth_req *ar, const char *key, const char *value,
+		   int prev_exist)
 {
 	store_cmd cmd = {.op = value ? STORE_OP_META_PUT : STORE_OP_META_DEL,
 			 .path = key,
 			 .path_len = strlen(key),
 			 .value = value,
 			 .value_len = value ? strlen(value) : 0,
-			 .prev_exist = -1,
+			 .prev_exist = prev_exist,
 			 .now_ns = api_now_ns()};
 	if (raftnode_propose(ar->base.a->rn, &cmd, on_applied, ar) != 0)
 		return -1;
@@ -107,7 +117,7 @@ static int propose(auth_req *ar, const char *key, const char *value)
 }
 
 static int propose_doc(auth_req *ar, const char *kind, const char *name,
-		       const json_t *doc)
+		       const json_t *doc, int prev_exist)
 {
 	char *key = malloc(strlen(kind) + strlen(name) + 8);
 	char *v =
@@ -115,7 +125,7 @@ static int propose_doc(auth_req *ar, const char *kind, const char *name,
 	int rc = -1;
 	if (key && (v || !doc)) {
 		sprintf(key, "auth/%s/%s", kind, name);
-		rc = propose(ar, key, v);
+		rc = propose(ar, key, v, prev_exist);
 	}
 	free(key), free(v);
 	return rc;
@@ -150,11 +160,11 @@ static int enable(auth_req *ar, auth_err *e)
 		json_t *g =
 		    json_pack("{s:s,s:{s:{s:[s],s:[s]}}}", "role", "guest",
 			      "permissions", "kv", "read", "/*", "write", "/*");
-		rc = g ? propose_doc(ar, "roles", "guest", g) : -1;
+		rc = g ? propose_doc(ar, "roles", "guest", g, -1) : -1;
 		json_decref(g);
 	}
 	if (rc == 0)
-		rc = propose(ar, "auth/enabled", "true");
+		rc = propose(ar, "auth/enabled", "true", -1);
 	ar->status = 200;
 	finish(ar, rc);
 	return 0;
@@ -175,7 +185,7 @@ static int enable_handle(auth_req *ar, auth_err *e)
 	if (!auth_enabled(a))
 		return err(e, 409, "auth: already disabled", NULL);
 	ar->status = 200;
-	finish(ar, propose(ar, "auth/enabled", "false"));
+	finish(ar, propose(ar, "auth/enabled", "false", -1));
 	return 0;
 }
 
@@ -276,11 +286,13 @@ static json_t *user_put_plan(auth_req *ar, const char *hash, auth_err *e)
 	}
 	if (old && !(roles && !grants)) {
 		ar->status = 200;
+		ar->creating = 0;
 		return auth_user_merge(old, in, *in->password ? hash : NULL,
 				       &e->status, e->msg, sizeof(e->msg));
 	}
 	/* CreateUser; only CreateOrUpdateUser's create answers 201 */
 	ar->status = roles ? 200 : 201;
+	ar->creating = 1;
 	if (!*in->password) {
 		err(e, 400,
 		    "auth: Cannot create user %s with an empty password",
@@ -305,7 +317,13 @@ static void user_put_commit(auth_req *ar, const char *hash)
 		return;
 	}
 	ar->out = out_user(rec);
-	int rc = propose_doc(ar, "users", ar->uin.user, rec);
+	/* etcd creates with prevExist=false and updates with prevExist=true */
+	int create = ar->creating;
+	err(&ar->lost, create ? 409 : 404,
+	    create ? "auth: User %s already exists."
+		   : "auth: User %s does not exist.",
+	    ar->uin.user);
+	int rc = propose_doc(ar, "users", ar->uin.user, rec, !create);
 	json_decref(rec);
 	finish(ar, rc);
 }
@@ -370,7 +388,8 @@ static int user_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 	if (!auth_user_get(a, ar->name))
 		return err(e, 404, "auth: User %s does not exist", ar->name);
 	ar->status = 200;
-	finish(ar, propose_doc(ar, "users", ar->name, NULL));
+	err(&ar->lost, 404, "auth: User %s does not exist", ar->name);
+	finish(ar, propose_doc(ar, "users", ar->name, NULL, 1));
 	return 0;
 }
 
@@ -444,7 +463,12 @@ static int role_put(auth_req *ar, auth_err *e, const char *body, size_t len)
 	if (!rec)
 		return -1;
 	ar->out = json_incref(rec);
-	int rc = propose_doc(ar, "roles", ar->name, rec);
+	int create = ar->status == 201;
+	err(&ar->lost, create ? 409 : 404,
+	    create ? "auth: Role %s already exists."
+		   : "auth: Role %s does not exist.",
+	    ar->name);
+	int rc = propose_doc(ar, "roles", ar->name, rec, !create);
 	json_decref(rec);
 	finish(ar, rc);
 	return 0;
@@ -470,7 +494,8 @@ static int role_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 	if (!auth_role_get(a, ar->name))
 		return err(e, 404, "auth: Role %s doesn't exist.", ar->name);
 	ar->status = 200;
-	finish(ar, propose_doc(ar, "roles", ar->name, NULL));
+	err(&ar->lost, 404, "auth: Role %s doesn't exist.", ar->name);
+	finish(ar, propose_doc(ar, "roles", ar->name, NULL, 1));
 	return 0;
 }
 

@@ -477,7 +477,19 @@ static int op_meta(op_ctx *o, const store_cmd *c)
 	char kb[kl];
 	memcpy(kb, META_USER, strlen(META_USER));
 	memcpy(kb + strlen(META_USER), c->path, c->path_len);
-	MDB_val k = {kl, kb}, v = {c->value_len, (void *)c->value};
+	MDB_val k = {kl, kb}, v = {c->value_len, (void *)c->value}, cur;
+	/* prevExist as for keys: the proposer decided on what it saw, the
+	 * apply tells the loser of a race (a result, never a failure). */
+	int want_absent = c->op == STORE_OP_META_PUT && c->prev_exist == 0;
+	if (want_absent || c->prev_exist == 1) {
+		int rc = mdb_get(o->txn, o->s->meta, &k, &cur);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return store_lmdb_err(rc, "meta");
+		if (want_absent && rc == 0)
+			return fail(o, STORE_ERR_NODE_EXIST, NULL);
+		if (!want_absent && rc == MDB_NOTFOUND)
+			return fail(o, STORE_ERR_KEY_NOT_FOUND, NULL);
+	}
 	int rc = c->op == STORE_OP_META_PUT
 		     ? mdb_put(o->txn, o->s->meta, &k, &v, 0)
 		     : mdb_del(o->txn, o->s->meta, &k, NULL);

@@ -39,8 +39,9 @@ enum store_op {
 	STORE_OP_POST,	   /* create an in-order key under path */
 	STORE_OP_DELETE,   /* delete or compareAndDelete */
 	STORE_OP_EXPIRE,   /* leader's sweep: expire everything due at now_ns */
-	STORE_OP_META_PUT, /* internal metadata (members, cluster id): no event
-			    */
+	STORE_OP_META_PUT, /* internal metadata (members, cluster id, auth):
+			      no event; prev_exist 0 (PUT) or 1 (PUT, DEL)
+			      gives 105 or 100 as keys do */
 	STORE_OP_META_DEL,
 	STORE_OP_NOOP, /* advances only the applied Raft index */
 };

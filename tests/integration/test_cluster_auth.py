@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,6 +102,37 @@ def enforced(lab, srv, what):
               "; ".join(detail))
 
 
+def race(lab, h1, h2):
+    """The same user created (with roles: etcd's CreateUser, which answers
+    200) through both hosts at once: each host checks its own copy, hashes
+    and proposes; the apply lets one win (etcd's prevExist=false), the
+    other answers 409 as etcd does, and both keep the winner's password."""
+    got = {}
+
+    def create(s):
+        got[s.name] = call(s, "PUT", "/v2/auth/users/twin",
+                           {"user": "twin", "password": s.name,
+                            "roles": ["app"]}, ROOT)[0]
+    ths = [threading.Thread(target=create, args=(s,)) for s in (h1, h2)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    codes = sorted(got.values())
+    lab.check(codes == [200, 409],
+              "the same user created on both hosts at once: 200 and 409",
+              repr(got))
+    if codes == [200, 409]:
+        win = [n for n, c in got.items() if c == 200][0]
+        lose = [n for n, c in got.items() if c == 409][0]
+        ok = all(key(s, "GET", "/app/x", basic("twin", win))[0] == 200 and
+                 key(s, "GET", "/app/x", basic("twin", lose))[0] == 401
+                 for s in (h1, h2))
+        lab.check(ok, "both hosts keep the winner's password")
+    st, _ = call(h1, "DELETE", "/v2/auth/users/twin", headers=ROOT)
+    lab.check(st == 200, "remove twin", str(st))
+
+
 def restart(c):
     for s in c.hosts:
         s.stop()
@@ -123,6 +155,7 @@ def main():
             cl.wait_until(lambda: call(s, "GET", "/v2/auth/enable")[1] ==
                           {"enabled": True}, 10)
             enforced(lab, s, "replicated")
+        race(lab, h1, h2)
         restart(c)
         cl.wait_until(lambda: key(h1, "GET", "/app/x", USER)[0] == 200, 15)
         for s in (h1, h2):

@@ -744,6 +744,53 @@ static void test_meta(void **state)
 	assert_int_equal(store_history_start(t->s), 1);
 }
 
+/* prevExist on metadata: the loser of a create or remove race gets a
+ * result (105, 100), the state is untouched and the generation says
+ * whether anything changed for readers. */
+static void test_meta_prev_exist(void **state)
+{
+	tstore *t = *state;
+	store_cmd c = cmd_op(STORE_OP_META_PUT, "auth/users/u", "a");
+	c.prev_exist = 0;
+	store_result r = ap(t, &c);
+	assert_int_equal(r.error, 0);
+	store_result_free(&r);
+	uint64_t gen = store_meta_gen(t->s);
+	c.value = "b";
+	r = ap(t, &c);
+	assert_int_equal(r.error, STORE_ERR_NODE_EXIST);
+	store_result_free(&r);
+	char *v;
+	size_t len;
+	assert_int_equal(store_meta_get(t->s, "auth/users/u", &v, &len), 0);
+	assert_string_equal(v, "a");
+	free(v);
+	c.prev_exist = 1;
+	r = ap(t, &c);
+	assert_int_equal(r.error, 0);
+	store_result_free(&r);
+	assert_true(store_meta_gen(t->s) != gen);
+	c = cmd_op(STORE_OP_META_DEL, "auth/users/u", NULL);
+	c.prev_exist = 1;
+	r = ap(t, &c);
+	assert_int_equal(r.error, 0);
+	store_result_free(&r);
+	r = ap(t, &c);
+	assert_int_equal(r.error, STORE_ERR_KEY_NOT_FOUND);
+	store_result_free(&r);
+	c = cmd_op(STORE_OP_META_PUT, "auth/users/v", "x");
+	c.prev_exist = 1;
+	r = ap(t, &c);
+	assert_int_equal(r.error, STORE_ERR_KEY_NOT_FOUND);
+	store_result_free(&r);
+	/* a plain delete of nothing stays quiet, as membership relies on */
+	c = cmd_op(STORE_OP_META_DEL, "auth/users/v", NULL);
+	c.prev_exist = 0;
+	r = ap(t, &c);
+	assert_int_equal(r.error, 0);
+	store_result_free(&r);
+}
+
 static void test_node_copy(void **state)
 {
 	tstore *t = *state;
@@ -790,6 +837,7 @@ int main(void)
 	    cmocka_unit_test(test_clean_path),
 	    cmocka_unit_test(test_names),
 	    T(test_meta),
+	    T(test_meta_prev_exist),
 	    T(test_node_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
