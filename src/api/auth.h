@@ -3,7 +3,8 @@
  *
  * The state lives in the store's replicated meta under "auth/" (one JSON
  * document per user and role, in etcd's own shapes, and "auth/enabled"),
- * written only through META_PUT/META_DEL commands. Everything
+ * written only through META_PUT/META_DEL commands (with prevExist, as etcd
+ * writes its /2 records, so a lost race is a 409/404). Everything
  * non-deterministic (bcrypt salts and hashes, the merge of a grant into the
  * current record) is decided by the host that takes the request, before the
  * log; the apply only stores bytes and never fails.
