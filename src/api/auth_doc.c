@@ -77,6 +77,7 @@ int auth_basic_parse(const char *hdr, size_t len, char **user, char **pw)
 		free(dec);
 		return -1;
 	}
+	dec[n] = '\0'; /* strndup below reads a string */
 	char *colon = memchr(dec, ':', n);
 	if (!colon) {
 		free(dec);
