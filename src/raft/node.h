@@ -43,6 +43,12 @@ typedef struct batch_item {
 	uint64_t tag;
 } batch_item;
 
+/* propose.c: a write's outcome, held until the end of the loop turn */
+typedef struct queued_answer {
+	uint64_t seq;
+	store_result res;
+} queued_answer;
+
 typedef struct read_waiter {
 	raftnode_read_cb cb;
 	void *ctx;
@@ -97,6 +103,8 @@ struct raftnode {
 	uint64_t next_seq;
 	pending *buckets[PENDING_BUCKETS];
 	pending *head, *tail;
+	queued_answer *answers; /* answered at the end of the turn */
+	unsigned answers_n, answers_cap;
 	uv_timer_t tick;
 
 	/* follower: writes waiting for the turn's POST (forward.c) */
@@ -163,6 +171,7 @@ void pending_fail(raftnode *rn, pending *p, const char *why);
 void pending_complete(raftnode *rn, uint64_t seq, store_result *res);
 void pending_tick(raftnode *rn);
 void pending_fail_all(raftnode *rn, const char *why);
+void pending_answer_queued(raftnode *rn);
 
 /* forward.c */
 int forward_add(raftnode *rn, pending *p);
@@ -205,6 +214,8 @@ void follower_stats_sample(raftnode *rn);
 
 /* leader.c */
 void expiry_start(raftnode *rn);
+
+/* end_of_turn.c */
 void nudge_start(raftnode *rn);
 
 /* preload.c: 0 if raft's load runs on a thread, ready called after it

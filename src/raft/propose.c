@@ -74,7 +74,7 @@ void pending_fail(raftnode *rn, pending *p, const char *why)
 	pending_answer(rn, p, res);
 }
 
-void pending_complete(raftnode *rn, uint64_t seq, store_result *res)
+static void answer_now(raftnode *rn, uint64_t seq, store_result *res)
 {
 	pending *p = pending_find(rn, seq);
 	if (p == NULL) {
@@ -84,6 +84,35 @@ void pending_complete(raftnode *rn, uint64_t seq, store_result *res)
 	store_result *copy = malloc(sizeof(*copy));
 	*copy = *res;
 	pending_answer(rn, p, copy);
+}
+
+/* Answers go out at the end of the loop turn, after the commit nudge
+ * (end_of_turn.c). */
+void pending_complete(raftnode *rn, uint64_t seq, store_result *res)
+{
+	if (rn->answers_n == rn->answers_cap) {
+		unsigned cap = rn->answers_cap ? 2 * rn->answers_cap : 64;
+		queued_answer *q = realloc(rn->answers, cap * sizeof(*q));
+		if (q == NULL) {
+			answer_now(rn, seq, res);
+			return;
+		}
+		rn->answers = q;
+		rn->answers_cap = cap;
+	}
+	rn->answers[rn->answers_n++] = (queued_answer){seq, *res};
+}
+
+void pending_answer_queued(raftnode *rn)
+{
+	/* an answer's callback may queue more: take the list first */
+	queued_answer *q = rn->answers;
+	unsigned n = rn->answers_n;
+	rn->answers = NULL;
+	rn->answers_n = rn->answers_cap = 0;
+	for (unsigned i = 0; i < n; i++)
+		answer_now(rn, q[i].seq, &q[i].res);
+	free(q);
 }
 
 /* Success is answered from fsm_apply; here only what raft says first. */
@@ -182,6 +211,7 @@ void pending_tick(raftnode *rn)
 
 void pending_fail_all(raftnode *rn, const char *why)
 {
+	pending_answer_queued(rn);
 	while (rn->head)
 		pending_fail(rn, rn->head, why);
 }
