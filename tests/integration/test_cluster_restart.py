@@ -70,9 +70,12 @@ def restart_all(lab, c, how):
     lab.check(dt is not None, "%s restart: quorum reads served again" % how)
     # The 1 s target is a performance figure (printed above, reported in
     # docs/benchmarks.md); a shared CI machine must not turn it into a
-    # flaky failure, so only a hang counts here.
-    lab.check(dt is not None and dt <= 10.0,
-              "%s restart: a quorum read within 10 s" % how,
+    # flaky failure, so only a hang counts here. Under ASan (sanitize.sh)
+    # loading 100k keys is several times slower: 12-14 s seen on 2 loaded
+    # cores with the code of 2026-12-01 as well.
+    bound = 40.0 if os.environ.get("OVLD_SANITIZED") == "1" else 10.0
+    lab.check(dt is not None and dt <= bound,
+              "%s restart: a quorum read within %.0f s" % (how, bound),
               "took %s s" % dt)
     for s in c.hosts:
         try:
