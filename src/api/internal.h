@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 #include "../buf.h"
+#include "../h2oconn.h"
 #include "../raft/raftnode.h"
 #include "../store/store.h"
 #include "api.h"
 #include "auth.h"
 
-typedef struct api_conn api_conn;
 typedef struct api_watcher api_watcher;
 typedef struct api_pending api_pending;
 
@@ -83,7 +83,7 @@ struct api {
 
 	uv_tcp_t *listeners;
 	size_t n_listeners;
-	api_conn *conns; /* live client connections */
+	h2oconn_set conns; /* live client connections */
 
 	/* Handles, connections and outstanding callbacks still holding the
 	 * api; it is freed when this drops to zero after api_close. */

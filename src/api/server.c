@@ -18,12 +18,6 @@
 #include "json.h"
 #include "params.h"
 
-struct api_conn {
-	uv_tcp_t tcp; /* first: h2o hands the handle back on close */
-	api *a;
-	api_conn *prev, *next;
-};
-
 typedef struct api_handler {
 	h2o_handler_t super;
 	api *a;
@@ -371,44 +365,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	return 0;
 }
 
-static void conn_closed(uv_handle_t *h)
+static void conn_closed(void *owner)
 {
-	api_conn *c = (api_conn *)h;
-	api *a = c->a;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		a->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c);
-	api_unref(a);
+	api_unref(owner);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
 {
 	api *a = listener->data;
-	if (status != 0 || a->closing)
-		return;
-	api_conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	uv_tcp_init(a->loop, &c->tcp);
-	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-		return;
-	}
-	/* Small responses must not wait for Nagle's timer. */
-	uv_tcp_nodelay(&c->tcp, 1);
-	c->a = a;
-	c->next = a->conns;
-	if (a->conns)
-		a->conns->prev = c;
-	a->conns = c;
-	api_ref(a);
-	h2o_socket_t *sock =
-	    h2o_uv_socket_create((uv_stream_t *)&c->tcp, conn_closed);
-	h2o_accept(&a->accept_ctx, sock);
+	if (status == 0 && !a->closing &&
+	    h2oconn_accept(&a->conns, listener) == 0)
+		api_ref(a);
 }
 
 int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,
@@ -539,6 +506,11 @@ int api_start(api *a)
 	a->ctx_ready = 1;
 	a->accept_ctx.ctx = &a->h2o_ctx;
 	a->accept_ctx.hosts = a->h2o_conf.hosts;
+	a->conns = (h2oconn_set){.loop = a->loop,
+				 .accept = &a->accept_ctx,
+				 .tcp = 1,
+				 .closed = conn_closed,
+				 .owner = a};
 	int rc = api_hub_init(a);
 	if (rc != 0)
 		return rc;
@@ -575,11 +547,7 @@ void api_close(api *a)
 	/* Idle keep-alive connections would otherwise hold the loop open
 	 * until H2O's timeout: shutting the socket down makes H2O see EOF
 	 * and close them through its own path. */
-	for (api_conn *c = a->conns; c; c = c->next) {
-		uv_os_fd_t fd;
-		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-			shutdown(fd, SHUT_RDWR);
-	}
+	h2oconn_shutdown_all(&a->conns);
 	api_unref(a);
 }
 

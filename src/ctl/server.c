@@ -12,12 +12,12 @@
 #include <h2o.h>
 #include <h2o/socket/uv-binding.h>
 
+#include "../h2oconn.h"
 #include "../log.h"
 #include "internal.h"
 
 #define MAX_BODY (1u << 20)
 
-typedef struct conn conn;
 struct ctl_server {
 	uv_pipe_t listener;
 	ctl *c;
@@ -28,15 +28,9 @@ struct ctl_server {
 	h2o_accept_ctx_t accept;
 	int ctx_ready;
 	int bound; /* the path is ours to unlink */
-	conn *conns;
+	h2oconn_set conns;
 	unsigned refs;
 	int closing;
-};
-
-struct conn {
-	uv_pipe_t pipe; /* first: h2o hands the handle back on close */
-	ctl_server *s;
-	conn *prev, *next;
 };
 
 typedef struct handler {
@@ -195,42 +189,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	return 0;
 }
 
-static void conn_closed(uv_handle_t *h)
+static void conn_closed(void *owner)
 {
-	conn *k = (conn *)h;
-	ctl_server *s = k->s;
-	if (k->prev)
-		k->prev->next = k->next;
-	else
-		s->conns = k->next;
-	if (k->next)
-		k->next->prev = k->prev;
-	free(k);
-	server_unref(s);
+	server_unref(owner);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
 {
 	ctl_server *s = listener->data;
-	if (status != 0 || s->closing)
-		return;
-	conn *k = calloc(1, sizeof(*k));
-	if (!k)
-		return;
-	uv_pipe_init(s->c->loop, &k->pipe, 0);
-	if (uv_accept(listener, (uv_stream_t *)&k->pipe) != 0) {
-		uv_close((uv_handle_t *)&k->pipe, (uv_close_cb)free);
-		return;
-	}
-	k->s = s;
-	k->next = s->conns;
-	if (s->conns)
-		s->conns->prev = k;
-	s->conns = k;
-	s->refs++;
-	h2o_socket_t *sock =
-	    h2o_uv_socket_create((uv_stream_t *)&k->pipe, conn_closed);
-	h2o_accept(&s->accept, sock);
+	if (status == 0 && !s->closing &&
+	    h2oconn_accept(&s->conns, listener) == 0)
+		s->refs++;
 }
 
 /* Whether a process accepts connections on path: a live socket belongs
@@ -292,6 +261,10 @@ static void init_h2o(ctl_server *s)
 	s->ctx_ready = 1;
 	s->accept.ctx = &s->ctx;
 	s->accept.hosts = s->conf.hosts;
+	s->conns = (h2oconn_set){.loop = s->c->loop,
+				 .accept = &s->accept,
+				 .closed = conn_closed,
+				 .owner = s};
 }
 
 int ctl_server_open(ctl_server **out, ctl *c, ctl_kind kind, const char *path,
@@ -347,10 +320,6 @@ void ctl_server_close(ctl_server *s)
 	uv_close((uv_handle_t *)&s->listener, listener_closed);
 	if (s->bound)
 		unlink(s->path);
-	for (conn *k = s->conns; k; k = k->next) {
-		uv_os_fd_t fd;
-		if (uv_fileno((uv_handle_t *)&k->pipe, &fd) == 0)
-			shutdown(fd, SHUT_RDWR);
-	}
+	h2oconn_shutdown_all(&s->conns);
 	server_unref(s);
 }
