@@ -62,11 +62,14 @@ def check_outcomes(lab, w):
     slow = [f for f in w.failed if f[1] - f[0] > w.timeout + 0.5]
     lab.check(not slow, "every failed write failed within %.1f s" %
               w.timeout, repr(slow[:5]))
-    hung = [f for f in w.failed if f[1] - f[0] > 2.5]
-    lab.check(not hung, "every failed write failed within 2.5 s",
+    # The README's "fails within about 2 s"; a sanitized ovld runs its
+    # loop several times slower, so answers come later (2.7 s seen).
+    bound = 3.5 if os.environ.get("OVLD_SANITIZED") == "1" else 2.5
+    hung = [f for f in w.failed if f[1] - f[0] > bound]
+    lab.check(not hung, "every failed write failed within %.1f s" % bound,
               repr(hung[:5]))
-    print("     %d acked, %d failed (%d took > 2.5 s)" %
-          (len(w.acked), len(w.failed), len(hung)), flush=True)
+    print("     %d acked, %d failed (%d took > %.1f s)" %
+          (len(w.acked), len(w.failed), len(hung), bound), flush=True)
     if w.failed:
         print("     sample failure: %s" % (w.failed[0][3],), flush=True)
 
