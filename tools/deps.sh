@@ -13,6 +13,7 @@ PACKAGES=(
 	libmsgpack-dev libh2o-dev libjansson-dev libcmocka-dev libcrypt-dev
 	etcd-server etcd-client
 	docker.io containerd runc busybox-static tini iptables
+	podman containernetworking-plugins
 	iproute2 iputils-ping curl python3 valgrind ca-certificates
 	wrk strace
 )
