@@ -772,7 +772,7 @@ def parse_args():
     ap.add_argument("--rounds", type=int, default=1,
                     help="repeat everything, alternating which system goes "
                     "first; the table shows each figure's median")
-    ap.add_argument("--watch-samples", type=int, default=200)
+    ap.add_argument("--watch-samples", type=int, default=2000)
     ap.add_argument("--failover-timeout", type=float, default=15.0)
     ap.add_argument("--load-timeout", type=int, default=300)
     ap.add_argument("--skip-single", action="store_true")
