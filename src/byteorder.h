@@ -2,8 +2,8 @@
  * for every format ovld reads or writes byte by byte: the store's records
  * and snapshots (little-endian), its keys (big-endian, so they sort),
  * libraft's segment files, the forwarded-batch frames and msgpack headers
- * (big-endian), and Docker's ID bitmaps in the overlay model. Inline, one load or
- * store each (they run per record, and per 8 bytes in a checksum); the
+ * (big-endian), and Docker's ID bitmaps in the overlay model. Inline, one load
+ * or store each (they run per record, and per 8 bytes in a checksum); the
  * pointer need not be aligned. */
 #ifndef OVLD_BYTEORDER_H
 #define OVLD_BYTEORDER_H

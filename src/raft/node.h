@@ -124,7 +124,7 @@ struct raftnode {
 	int barrier_busy;		 /* follower: a barrier request out */
 	struct read_batch *read_batches; /* leader: barriers in flight */
 	unsigned read_batches_n;
-	raft_term read_term; /* leader: a read barrier was applied in it */
+	raft_term read_term;	/* leader: a read barrier was applied in it */
 	uint64_t read_barriers; /* batches that needed one (/metrics) */
 
 	/* commit nudge: followers learn a commit index only from the next
