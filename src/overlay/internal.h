@@ -38,6 +38,9 @@ const char *ovl_node_value(json_t *node);
 uint64_t ovl_node_index(json_t *node);
 json_t *ovl_node_children(json_t *node); /* never NULL */
 const char *ovl_node_base(json_t *node);
+/* The last path components of dir's children, as a JSON object used as a
+ * set (empty when dir is missing or unreadable). */
+json_t *ovl_child_names(ovl *o, const char *dir);
 /* The JSON object stored as a node's value (new reference or NULL). */
 json_t *ovl_node_json(json_t *node);
 

@@ -67,16 +67,8 @@ void ovl_ip_key(const char *nid, uint32_t ip, char *out, size_t len)
 static json_t *claimed(ovl *o, const char *nid)
 {
 	char key[256];
-	json_t *dir = NULL, *used = json_object();
 	snprintf(key, sizeof(key), OVL_IP "/%s", nid);
-	if (o->kv.get(o->kv.ctx, key, 0, &dir) == 0) {
-		size_t i;
-		json_t *ch;
-		json_array_foreach(ovl_node_children(dir), i, ch)
-		    json_object_set_new(used, ovl_node_base(ch), json_true());
-	}
-	json_decref(dir);
-	return used;
+	return ovl_child_names(o, key);
 }
 
 /* The lowest free host address; claims seen taken are skipped without a

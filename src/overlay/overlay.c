@@ -99,6 +99,19 @@ const char *ovl_node_base(json_t *node)
 	return slash ? slash + 1 : (k ? k : "");
 }
 
+json_t *ovl_child_names(ovl *o, const char *dir)
+{
+	json_t *set = json_object(), *node = NULL;
+	if (o->kv.get(o->kv.ctx, dir, 0, &node) == 0) {
+		size_t i;
+		json_t *ch;
+		json_array_foreach(ovl_node_children(node), i, ch)
+		    json_object_set_new(set, ovl_node_base(ch), json_true());
+	}
+	json_decref(node);
+	return set;
+}
+
 json_t *ovl_node_json(json_t *node)
 {
 	const char *v = ovl_node_value(node);

@@ -85,14 +85,7 @@ static void docker_pools(ovl *o, json_t *used)
 /* Blocks taken by claims or by Docker's pools, as a set of "A.B.C". */
 static json_t *used_blocks(ovl *o)
 {
-	json_t *used = json_object(), *dir = NULL;
-	if (o->kv.get(o->kv.ctx, OVL_SUBNET, 0, &dir) == 0) {
-		size_t i;
-		json_t *ch;
-		json_array_foreach(ovl_node_children(dir), i, ch)
-		    json_object_set_new(used, ovl_node_base(ch), json_true());
-	}
-	json_decref(dir);
+	json_t *used = ovl_child_names(o, OVL_SUBNET);
 	docker_pools(o, used);
 	return used;
 }

@@ -35,14 +35,7 @@ static void docker_vnis(ovl *o, json_t *used)
 
 static json_t *used_vnis(ovl *o)
 {
-	json_t *used = json_object(), *dir = NULL;
-	if (o->kv.get(o->kv.ctx, OVL_VNI, 0, &dir) == 0) {
-		size_t i;
-		json_t *ch;
-		json_array_foreach(ovl_node_children(dir), i, ch)
-		    json_object_set_new(used, ovl_node_base(ch), json_true());
-	}
-	json_decref(dir);
+	json_t *used = ovl_child_names(o, OVL_VNI);
 	docker_vnis(o, used);
 	return used;
 }
