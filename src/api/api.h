@@ -2,8 +2,9 @@
  *
  * Serves /v2/keys (reads from the store, writes through raftnode), watches
  * (from the store's history and live events), /v2/members, /v2/machines,
- * /v2/stats/..., /health, /version, /metrics, and hands /ovld/v1/... to
- * raftnode's internal channel. */
+ * /v2/stats/..., /health, /version, /metrics, the read-only
+ * /ovld/v1/members, and hands a joining host's /ovld/v1/join to whoever
+ * admits hosts. Requests between members never come here (src/peer). */
 #ifndef OVLD_API_H
 #define OVLD_API_H
 
@@ -21,6 +22,13 @@ typedef struct api_config {
 	size_t max_request_line;	/* URL+headers limit; 0 = 1 MiB */
 	int watch_no_leader_ms;		/* end parked watches after this long
 					   without a leader (300); 0 = never */
+	/* POST /ovld/v1/join (a host with a join token's proof): handed to
+	 * join, which answers once with an HTTP status and a JSON body.
+	 * NULL: 404. */
+	void (*join)(void *ctx, const char *body, size_t len,
+		     void (*answer)(void *actx, int status, const char *json),
+		     void *actx);
+	void *join_ctx;
 } api_config;
 
 int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,

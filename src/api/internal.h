@@ -1,5 +1,5 @@
 /* internal.h - state shared by the API layer's files (server, keys,
- * watch, health, members, stats, metrics, channel). Not part of the public
+ * watch, health, members, stats, metrics, join). Not part of the public
  * api.h. */
 #ifndef OVLD_API_INTERNAL_H
 #define OVLD_API_INTERNAL_H
@@ -107,7 +107,7 @@ struct api {
 };
 
 /* A request waiting for an asynchronous answer (raft, membership, quorum
- * read, internal channel). Kept in malloc'd memory so the callback always
+ * read, join). Kept in malloc'd memory so the callback always
  * has somewhere to land; req becomes NULL if the client went away. */
 struct api_pending {
 	api *a;
@@ -175,7 +175,7 @@ void api_stats_store_send(api *a, h2o_req_t *req);
 /* metrics.c */
 void api_metrics_send(api *a, h2o_req_t *req);
 
-/* channel.c */
-void api_channel_handle(api *a, h2o_req_t *req);
+/* join.c */
+void api_join_handle(api *a, h2o_req_t *req);
 
 #endif

@@ -327,8 +327,8 @@ static int route(api *a, h2o_req_t *req, const char *path, size_t plen)
 	} else if (api_path_is(path, plen, "/ovld/v1/members")) {
 		if (api_get_only(a, req, 0))
 			api_members_send(a, req, 1);
-	} else if (plen >= 9 && memcmp(path, "/ovld/v1/", 9) == 0) {
-		api_channel_handle(a, req);
+	} else if (api_path_is(path, plen, "/ovld/v1/join")) {
+		api_join_handle(a, req);
 	} else {
 		return -1;
 	}
