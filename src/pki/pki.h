@@ -63,7 +63,8 @@ typedef struct pki_names {
 	 * checks DNS SANs only). */
 	const char *const *hosts;
 	size_t n_hosts;
-	unsigned days; /* validity; 0 = 90 */
+	unsigned days;	  /* validity; 0 = 90 */
+	unsigned seconds; /* validity in seconds; overrides days when set */
 } pki_names;
 
 /* Signs csr_pem with the CA: a node certificate (serverAuth+clientAuth,
