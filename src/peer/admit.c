@@ -84,19 +84,24 @@ static int remember_nonce(peer_trust *t, const char *nonce)
 /* The proof, checked against the current secret; 0 or a refusal. */
 static const char *check_proof(peer_trust *t, json_t *j, const char *secret)
 {
-	const char *id, *name, *peer, *clients, *csr, *nonce, *proof;
+	const char *id, *name, *peer, *clients, *digest, *csr, *nonce, *proof;
 	json_int_t when;
-	if (json_unpack(j, "{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", &id,
+	char *ca = trust_meta(t, TRUST_META_CA_CERT), ours[65] = "";
+	int pinned_ours = ca && pki_cert_digest(ca, ours) == 0;
+	free(ca);
+	if (json_unpack(j, "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", &id,
 			"name", &name, "peer_url", &peer, "client_urls",
-			&clients, "csr", &csr, "time", &when, "nonce", &nonce,
-			"proof", &proof) != 0)
+			&clients, "ca_digest", &digest, "csr", &csr, "time",
+			&when, "nonce", &nonce, "proof", &proof) != 0)
 		return "join refused: malformed request";
+	if (!pinned_ours || strcmp(digest, ours) != 0)
+		return "join refused: the token pins another CA";
 	long long skew = (long long)time(NULL) - (long long)when;
 	if (skew > JOIN_WINDOW_S || skew < -JOIN_WINDOW_S)
 		return "join refused: the request is too old (or the clocks "
 		       "are apart)";
-	char *msg =
-	    trust_join_message(id, name, peer, clients, csr, when, nonce);
+	char *msg = trust_join_message(id, name, peer, clients, digest, when,
+				       nonce, csr);
 	int ok = msg && pki_proof_check(secret, msg, strlen(msg), proof) == 0;
 	free(msg);
 	if (!ok)

@@ -20,17 +20,19 @@
 
 char *trust_join_message(const char *id, const char *name,
 			 const char *peer_url, const char *client_urls,
-			 const char *csr, long long time, const char *nonce)
+			 const char *digest, long long time, const char *nonce,
+			 const char *csr)
 {
 	char *msg = NULL;
-	if (asprintf(&msg, "ovld-join-1\n%s\n%s\n%s\n%s\n%lld\n%s\n%s", id,
-		     name, peer_url, client_urls, time, nonce, csr) < 0)
+	if (asprintf(&msg, "ovld-join-1\n%s\n%s\n%s\n%s\n%s\n%lld\n%s\n%s",
+		     id, name, peer_url, client_urls, digest, time, nonce,
+		     csr) < 0)
 		return NULL;
 	return msg;
 }
 
 static char *join_body(const raftnode_identity *who, const char *csr,
-		       const char *secret)
+		       const char *digest, const char *secret)
 {
 	char id[17], nonce[PKI_SECRET_HEX], proof[65];
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)who->id);
@@ -38,17 +40,18 @@ static char *join_body(const raftnode_identity *who, const char *csr,
 	if (pki_secret_new(nonce) != 0)
 		return NULL;
 	char *msg = trust_join_message(id, who->name, who->peer_url,
-				       who->client_urls, csr, now, nonce);
+				       who->client_urls, digest, now, nonce,
+				       csr);
 	if (msg == NULL || pki_proof(secret, msg, strlen(msg), proof) != 0) {
 		free(msg);
 		return NULL;
 	}
 	free(msg);
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", id,
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", id,
 			      "name", who->name, "peer_url", who->peer_url,
-			      "client_urls", who->client_urls, "csr", csr,
-			      "time", (json_int_t)now, "nonce", nonce, "proof",
-			      proof);
+			      "client_urls", who->client_urls, "ca_digest",
+			      digest, "csr", csr, "time", (json_int_t)now,
+			      "nonce", nonce, "proof", proof);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -146,7 +149,7 @@ int trust_join(peer_trust *t, raftnode_identity *who)
 			int status = 0;
 			char *resp = NULL;
 			free(body); /* a fresh nonce and time each try */
-			body = join_body(who, csr, secret);
+			body = join_body(who, csr, digest, secret);
 			if (body == NULL ||
 			    post(pinned, targets[i], body, &status, &resp) != 0)
 				continue;

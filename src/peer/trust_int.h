@@ -75,7 +75,8 @@ void trust_admit_on_leader(peer_trust *t, const char *body, size_t len,
 /* The message a join proof covers, malloc'd. */
 char *trust_join_message(const char *id, const char *name,
 			 const char *peer_url, const char *client_urls,
-			 const char *csr, long long time, const char *nonce);
+			 const char *digest, long long time, const char *nonce,
+			 const char *csr);
 
 /* upkeep.c: publishing, removals, renewal */
 void trust_upkeep_start(peer_trust *t);
