@@ -26,7 +26,7 @@ int pki_ca_create(pki_ca **out);
 /* The CA of a static cluster: the same secret gives the same key and the
  * same certificate on every host (Ed25519 from HKDF-SHA256 of the secret,
  * fixed serial, subject and validity), so hosts that share nothing but the
- * secret trust each other. */
+ * secret trust each other. The secret has at least 16 characters. */
 int pki_ca_derive(pki_ca **out, const char *secret);
 /* From PEM; key_pem may be NULL (a CA that can verify but not sign). */
 int pki_ca_load(pki_ca **out, const char *cert_pem, const char *key_pem);
