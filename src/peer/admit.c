@@ -123,7 +123,7 @@ static int sign_joiner(peer_trust *t, json_t *j, admission *a)
 	pki_names names = {.member_id = strtoull(a->id, NULL, 16),
 			   .hosts = (const char *const *)hosts,
 			   .n_hosts = n,
-			   .seconds = t->cfg.cert_expiry_s};
+			   .not_after = (int64_t)time(NULL) + t->cfg.cert_expiry_s};
 	int rv = ca && pki_ca_can_sign(ca) &&
 			 pki_sign(ca, csr, &names, &a->cert) == 0 &&
 			 pki_ca_pem(ca, &a->ca, NULL) == 0

@@ -348,7 +348,7 @@ static int issue_own(peer_trust *t, const pki_ca *ca,
 	pki_names names = {.member_id = who->id,
 			   .hosts = (const char *const *)hosts,
 			   .n_hosts = n,
-			   .seconds = t->cfg.cert_expiry_s};
+			   .not_after = (int64_t)time(NULL) + t->cfg.cert_expiry_s};
 	int rv = -1;
 	if (pki_key_new(&key) == 0 && pki_csr_new(key, &csr) == 0 &&
 	    pki_sign(ca, csr, &names, &cert) == 0 &&

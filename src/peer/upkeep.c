@@ -210,7 +210,7 @@ void trust_renew_serve(peer_trust *t, peer_request *req, uint64_t from,
 	pki_names names = {.member_id = from,
 			   .hosts = (const char *const *)hosts,
 			   .n_hosts = nh,
-			   .seconds = t->cfg.cert_expiry_s};
+			   .not_after = (int64_t)time(NULL) + t->cfg.cert_expiry_s};
 	if (who && ca && csr && pki_sign(ca, csr, &names, &cert) == 0)
 		peer_answer(req, 200, cert, strlen(cert));
 	else
