@@ -121,6 +121,10 @@ static int open_layers(daemon_t *d)
 	char path[4096];
 	if (make_dir(c->data_dir) != 0)
 		return -1;
+	/* before the store: a bad TLS flag stops ovld with its line alone */
+	client_tls_warn_plain(c);
+	if (client_tls_open(c, &d->client_tls) != 0)
+		return -1;
 	snprintf(path, sizeof(path), "%s/store", c->data_dir);
 	store_config sc = {.history_window = c->history_window};
 	if (store_open(&d->st, path, &sc) != 0) {
@@ -144,9 +148,6 @@ static int open_layers(daemon_t *d)
 	    .request_timeout_ms = 2000,
 	};
 	if (raftnode_init(&d->rn, &d->loop, d->st, &rc) != 0)
-		return -1;
-	client_tls_warn_plain(c);
-	if (client_tls_open(c, &d->client_tls) != 0)
 		return -1;
 	api_config ac = {.listen_client_urls = c->listen_client_urls,
 			 .tls_ctx = d->client_tls,

@@ -120,8 +120,10 @@ static int use_cert_and_key(SSL_CTX *ctx, const pki_files *f)
 	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert_file) != 1)
 		return pki_fail_ssl("--cert-file %s: not a PEM certificate",
 				    f->cert_file);
+	/* OpenSSL checks the pair as it takes the key */
 	if (SSL_CTX_use_PrivateKey_file(ctx, f->key_file, SSL_FILETYPE_PEM) !=
-	    1)
+		1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return pki_fail_ssl("--key-file %s: not a PEM private key",
 				    f->key_file);
 	if (SSL_CTX_check_private_key(ctx) != 1)
