@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum kind { STR, UINT, ONOFF, BOOL, IGNORED_BOOL, IGNORED_STR };
+enum kind { STR, UINT, DURATION, ONOFF, BOOL, IGNORED_BOOL, IGNORED_STR };
 
 struct flag {
 	const char *name;
@@ -81,8 +81,8 @@ static const struct flag flags[] = {
      "peer TLS with self-signed certificates"},
     {"token", STR, F(token),
      "join token (default: $OVLD_TOKEN, which ps does not show)"},
-    {"cert-expiry", UINT, F(cert_expiry_days),
-     "days issued certificates stay valid"},
+    {"cert-expiry", DURATION, F(cert_expiry_s),
+     "node certificates' lifetime: 90d (default), 12h, 30m, 45s"},
     {"version", BOOL, F(show_version), "print the version and exit"},
     {"help", BOOL, F(show_help), "print this help and exit"},
     {"enable-v2", IGNORED_BOOL, 0, "accepted: v2 is always on"},
@@ -109,7 +109,7 @@ static void set_defaults(config *cfg)
 	cfg->datapath = 1;
 	cfg->docker_sync = 1;
 	cfg->netns_gc_s = 30;
-	cfg->cert_expiry_days = 90;
+	cfg->cert_expiry_s = 90 * 86400;
 }
 
 static const struct flag *find_flag(const char *name, size_t len)
@@ -154,6 +154,22 @@ static int set_value(config *cfg, const struct flag *f, const char *v)
 		    v[0] == '-')
 			return -1;
 		*(unsigned *)base = (unsigned)n;
+		return 0;
+	}
+	case DURATION: /* N days, or N with a unit: 90d, 12h, 30m, 45s */
+	{
+		char *end;
+		errno = 0;
+		unsigned long n = strtoul(v, &end, 10);
+		unsigned long unit = *end == '\0' || !strcmp(end, "d") ? 86400
+				     : !strcmp(end, "h")	       ? 3600
+				     : !strcmp(end, "m")	       ? 60
+				     : !strcmp(end, "s")	       ? 1
+								       : 0;
+		if (*v == '\0' || v[0] == '-' || errno || unit == 0 ||
+		    n > 0xffffffffUL / unit)
+			return -1;
+		*(unsigned *)base = (unsigned)(n * unit);
 		return 0;
 	}
 	case ONOFF:
@@ -232,9 +248,11 @@ static int derive_addresses(config *cfg)
 			adv);
 		return -1;
 	}
+	/* Secure by default: TLS (the node certificate) where the network
+	 * can reach; loopback stays plain for local tools. */
 	if (cfg->advertise && strcmp(adv, "127.0.0.1") != 0)
 		set_default(&cfg->listen_client_urls,
-			    "http://%s:2379,http://127.0.0.1:2379", adv);
+			    "https://%s:2379,http://127.0.0.1:2379", adv);
 	else
 		set_default(&cfg->listen_client_urls, "http://%s:2379", adv);
 	set_default(&cfg->listen_peer_urls, "http://%s:2380", adv);
@@ -348,8 +366,8 @@ int config_parse(config *cfg, int argc, char **argv)
 		fprintf(stderr, "ovld: --max-voters must be at least 1\n");
 		return -1;
 	}
-	if (cfg->cert_expiry_days == 0) {
-		fprintf(stderr, "ovld: --cert-expiry must be at least 1 day\n");
+	if (cfg->cert_expiry_s < 30) {
+		fprintf(stderr, "ovld: --cert-expiry must be at least 30s\n");
 		return -1;
 	}
 	return 0;

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "net/dp.h"
 #include "notify.h"
+#include "peer/peer.h"
 #include "raft/raftnode.h"
 #include "store/store.h"
 #include "url.h"
@@ -29,6 +30,8 @@ typedef struct daemon {
 	api *api;
 	dp *dp;
 	ctl *ctl;
+	peer_trust *trust; /* the host's credentials and its peer port */
+	struct raft_uv_transport transport;
 	SSL_CTX *client_tls; /* https:// listen URLs; NULL without */
 	uv_signal_t sigint, sigterm;
 	uv_timer_t watchdog;
@@ -46,9 +49,10 @@ static int make_dir(const char *path)
 	return 0;
 }
 
-/* Libraries may keep idle timers (H2O's) registered: once Raft is closed
- * nothing left matters, so stop the loop rather than wait for them. */
-static void on_raft_closed(void *ctx)
+/* Libraries may keep idle timers (H2O's) registered: once Raft and the
+ * peer port are closed nothing left matters, so stop the loop rather than
+ * wait for them. */
+static void on_peer_closed(void *ctx)
 {
 	daemon_t *d = ctx;
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -56,6 +60,12 @@ static void on_raft_closed(void *ctx)
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
 	uv_close((uv_handle_t *)&d->ready_poll, NULL);
 	uv_stop(&d->loop);
+}
+
+static void on_raft_closed(void *ctx)
+{
+	daemon_t *d = ctx;
+	peer_trust_close(d->trust, on_peer_closed, d);
 }
 
 /* READY=1 (systemd Type=notify) once clients can use the cluster: a
@@ -109,28 +119,40 @@ static int open_ctl(daemon_t *d, const char *host_ip)
 			 .datapath = c->datapath,
 			 .host_ip = host_ip,
 			 .endpoint_gc_s = c->endpoint_gc_s,
-			 .netns_gc_s = c->netns_gc_s};
+			 .netns_gc_s = c->netns_gc_s,
+			 .trust = d->trust};
 	if (ctl_init(&d->ctl, &d->loop, d->st, d->rn, &cc) != 0)
 		return -1;
 	return ctl_start(d->ctl);
 }
 
-static int open_layers(daemon_t *d)
+/* The host's credentials, its peer port and its Raft member. */
+static int open_raft(daemon_t *d)
 {
 	config *c = &d->cfg;
-	char path[4096];
-	if (make_dir(c->data_dir) != 0)
-		return -1;
-	/* before the store: a bad TLS flag stops ovld with its line alone */
-	client_tls_warn_plain(c);
-	if (client_tls_open(c, &d->client_tls) != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/store", c->data_dir);
-	store_config sc = {.history_window = c->history_window};
-	if (store_open(&d->st, path, &sc) != 0) {
-		log_error("main", "cannot open the store in %s", path);
+	char listen[300];
+	if (url_hostport(c->listen_peer_urls, 2380, listen, sizeof(listen)) !=
+	    0) {
+		log_error("main",
+			  "--listen-peer-urls %s: need scheme://HOST:PORT",
+			  c->listen_peer_urls);
 		return -1;
 	}
+	peer_trust_config tc = {.data_dir = c->data_dir,
+				.listen_addr = listen,
+				.token = c->token,
+				.join = c->join,
+				.static_cluster =
+				    c->initial_cluster && *c->initial_cluster,
+				.peer_cert_file = c->peer_cert_file,
+				.peer_key_file = c->peer_key_file,
+				.peer_trusted_ca_file = c->peer_trusted_ca_file,
+				.cert_expiry_s = c->cert_expiry_s};
+	if (peer_trust_init(&d->trust, &d->loop, d->st, &tc) != 0)
+		return -1;
+	peer *p = peer_trust_peer(d->trust);
+	if (peer_raft_transport(p, &d->transport) != 0)
+		return -1;
 	raftnode_config rc = {
 	    .data_dir = c->data_dir,
 	    .name = c->name,
@@ -146,19 +168,57 @@ static int open_layers(daemon_t *d)
 	    .max_voters = c->max_voters,
 	    .snapshot_threshold = c->snapshot_count,
 	    .request_timeout_ms = 2000,
+	    .transport = &d->transport,
+	    .trust = peer_trust_enter,
+	    .trust_ctx = d->trust,
 	};
+	peer_raft_link(p, &rc.link);
 	if (raftnode_init(&d->rn, &d->loop, d->st, &rc) != 0)
 		return -1;
-	api_config ac = {.listen_client_urls = c->listen_client_urls,
+	peer_trust_attach(d->trust, d->rn);
+	/* joins (and credentials) happen here, before anything serves */
+	if (raftnode_start(d->rn) != 0)
+		return -1;
+	return peer_listen(p);
+}
+
+/* The client API. https:// listen URLs without etcd's --cert-file or
+ * --auto-tls serve the host's node certificate. */
+static int open_api(daemon_t *d)
+{
+	config tls = d->cfg;
+	if (!tls.cert_file && !tls.auto_tls) {
+		tls.cert_file = (char *)peer_trust_cert_file(d->trust);
+		tls.key_file = (char *)peer_trust_key_file(d->trust);
+	}
+	if (client_tls_open(&tls, &d->client_tls) != 0)
+		return -1;
+	api_config ac = {.listen_client_urls = d->cfg.listen_client_urls,
 			 .tls_ctx = d->client_tls,
-			 .client_cert_auth = c->client_cert_auth};
+			 .client_cert_auth = d->cfg.client_cert_auth,
+			 .join = peer_trust_admit,
+			 .join_ctx = d->trust};
 	if (api_init(&d->api, &d->loop, d->st, d->rn, &ac) != 0)
 		return -1;
 	api_add_metrics(d->api, metrics_process, NULL);
 	api_add_metrics(d->api, raftnode_metrics, d->rn);
-	if (api_start(d->api) != 0)
+	return api_start(d->api);
+}
+
+static int open_layers(daemon_t *d)
+{
+	config *c = &d->cfg;
+	char path[4096];
+	if (make_dir(c->data_dir) != 0)
 		return -1;
-	if (raftnode_start(d->rn) != 0)
+	client_tls_warn_plain(c);
+	snprintf(path, sizeof(path), "%s/store", c->data_dir);
+	store_config sc = {.history_window = c->history_window};
+	if (store_open(&d->st, path, &sc) != 0) {
+		log_error("main", "cannot open the store in %s", path);
+		return -1;
+	}
+	if (open_raft(d) != 0 || open_api(d) != 0)
 		return -1;
 	char host_ip[64];
 	if (c->advertise)

@@ -20,8 +20,7 @@ void api_join_handle(api *a, h2o_req_t *req)
 		api_send_text(a, req, 404, "404 page not found\n");
 		return;
 	}
-	if (!h2o_memis(req->method.base, req->method.len,
-		       H2O_STRLIT("POST"))) {
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
 		api_send_text(a, req, 405, "Method Not Allowed\n");
 		return;
 	}

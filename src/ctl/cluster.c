@@ -66,8 +66,9 @@ static void answer(ctl_call *call, int code, json_t *doc, int fail_status)
 	if (code != 0) {
 		const char *why = NULL;
 		json_unpack(doc, "{s:s}", "error", &why);
-		json_t *e = json_pack("{s:s,s:s}", "error", why ? why : "failed",
-				      "code", "unavailable");
+		json_t *e =
+		    json_pack("{s:s,s:s}", "error", why ? why : "failed",
+			      "code", "unavailable");
 		json_decref(doc);
 		doc = e;
 	}

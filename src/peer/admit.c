@@ -123,7 +123,8 @@ static int sign_joiner(peer_trust *t, json_t *j, admission *a)
 	pki_names names = {.member_id = strtoull(a->id, NULL, 16),
 			   .hosts = (const char *const *)hosts,
 			   .n_hosts = n,
-			   .not_after = (int64_t)time(NULL) + t->cfg.cert_expiry_s};
+			   .not_after =
+			       (int64_t)time(NULL) + t->cfg.cert_expiry_s};
 	int rv = ca && pki_ca_can_sign(ca) &&
 			 pki_sign(ca, csr, &names, &a->cert) == 0 &&
 			 pki_ca_pem(ca, &a->ca, NULL) == 0
@@ -218,8 +219,8 @@ void peer_trust_admit(void *ctx, const char *body, size_t len,
 {
 	peer_trust *t = ctx;
 	char addr[300];
-	uint64_t leader = t->rn ? raftnode_leader(t->rn, addr, sizeof(addr))
-				: 0;
+	uint64_t leader =
+	    t->rn ? raftnode_leader(t->rn, addr, sizeof(addr)) : 0;
 	if (leader == 0) {
 		refuse(answer, actx, 503, "no leader");
 		return;

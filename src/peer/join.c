@@ -18,15 +18,13 @@
 #define JOIN_RETRY_MS 500
 #define JOIN_TIMEOUT_S 60
 
-char *trust_join_message(const char *id, const char *name,
-			 const char *peer_url, const char *client_urls,
-			 const char *digest, long long time, const char *nonce,
-			 const char *csr)
+char *trust_join_message(const char *id, const char *name, const char *peer_url,
+			 const char *client_urls, const char *digest,
+			 long long time, const char *nonce, const char *csr)
 {
 	char *msg = NULL;
-	if (asprintf(&msg, "ovld-join-1\n%s\n%s\n%s\n%s\n%s\n%lld\n%s\n%s",
-		     id, name, peer_url, client_urls, digest, time, nonce,
-		     csr) < 0)
+	if (asprintf(&msg, "ovld-join-1\n%s\n%s\n%s\n%s\n%s\n%lld\n%s\n%s", id,
+		     name, peer_url, client_urls, digest, time, nonce, csr) < 0)
 		return NULL;
 	return msg;
 }
@@ -39,19 +37,19 @@ static char *join_body(const raftnode_identity *who, const char *csr,
 	long long now = (long long)time(NULL);
 	if (pki_secret_new(nonce) != 0)
 		return NULL;
-	char *msg = trust_join_message(id, who->name, who->peer_url,
-				       who->client_urls, digest, now, nonce,
-				       csr);
+	char *msg =
+	    trust_join_message(id, who->name, who->peer_url, who->client_urls,
+			       digest, now, nonce, csr);
 	if (msg == NULL || pki_proof(secret, msg, strlen(msg), proof) != 0) {
 		free(msg);
 		return NULL;
 	}
 	free(msg);
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", id,
-			      "name", who->name, "peer_url", who->peer_url,
-			      "client_urls", who->client_urls, "ca_digest",
-			      digest, "csr", csr, "time", (json_int_t)now,
-			      "nonce", nonce, "proof", proof);
+	json_t *j =
+	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", id, "name",
+		      who->name, "peer_url", who->peer_url, "client_urls",
+		      who->client_urls, "ca_digest", digest, "csr", csr, "time",
+		      (json_int_t)now, "nonce", nonce, "proof", proof);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -73,8 +71,8 @@ static int join_targets(const char *join, char out[2][320])
 }
 
 /* The answer's credentials, checked against the pin and our key. */
-static int take_answer(peer_trust *t, raftnode_identity *who,
-		       const char *resp, const char *digest, char *key)
+static int take_answer(peer_trust *t, raftnode_identity *who, const char *resp,
+		       const char *digest, char *key)
 {
 	json_t *j = json_loads(resp, 0, NULL);
 	const char *cid = NULL, *cert = NULL, *ca = NULL;
@@ -83,8 +81,7 @@ static int take_answer(peer_trust *t, raftnode_identity *who,
 	if (!j || json_unpack(j, "{s:s,s:s,s:s}", "cluster_id", &cid, "cert",
 			      &cert, "ca", &ca) != 0) {
 		log_error("peer", "join: the member's answer is malformed");
-	} else if (pki_cert_digest(ca, got) != 0 ||
-		   strcmp(got, digest) != 0) {
+	} else if (pki_cert_digest(ca, got) != 0 || strcmp(got, digest) != 0) {
 		log_error("peer", "join: the member's CA is not the one the "
 				  "token pins (a man in the middle?)");
 	} else if (pki_cert_check(cert, key, NULL, ca) != 0) {
@@ -105,9 +102,9 @@ static int post(SSL_CTX *pinned, const char *target, const char *body,
 {
 	size_t len = 0;
 	if (strncmp(target, "https://", 8) == 0)
-		return httpc_request_tls(pinned, target, "POST", "/ovld/v1/join",
-					 "application/json", body, strlen(body),
-					 5000, status, resp, &len);
+		return httpc_request_tls(
+		    pinned, target, "POST", "/ovld/v1/join", "application/json",
+		    body, strlen(body), 5000, status, resp, &len);
 	return httpc_request(target, "POST", "/ovld/v1/join",
 			     "application/json", body, strlen(body), 5000,
 			     status, resp, &len);

@@ -11,17 +11,16 @@ typedef struct link_call {
 	void *ctx;
 } link_call;
 
-static void on_link_answer(void *ctx, int status, const void *body,
-			   size_t len)
+static void on_link_answer(void *ctx, int status, const void *body, size_t len)
 {
 	link_call *c = ctx;
 	c->cb(c->ctx, status, body, len);
 	free(c);
 }
 
-static int link_send(void *link_ctx, uint64_t id, const char *address,
-		     int kind, const void *body, size_t len,
-		     raftnode_answer_cb cb, void *ctx)
+static int link_send(void *link_ctx, uint64_t id, const char *address, int kind,
+		     const void *body, size_t len, raftnode_answer_cb cb,
+		     void *ctx)
 {
 	link_call *c = malloc(sizeof(*c));
 	if (c == NULL)
@@ -42,8 +41,7 @@ void peer_raft_link(peer *p, raftnode_link *out)
 	out->link_ctx = p;
 }
 
-static void on_raft_answer(void *ctx, int answer, const void *body,
-			   size_t len)
+static void on_raft_answer(void *ctx, int answer, const void *body, size_t len)
 {
 	peer_answer(ctx, answer, body, len);
 }

@@ -132,8 +132,7 @@ void trust_hosts_free(char **hosts, size_t n)
 	free(hosts);
 }
 
-int trust_install(peer_trust *t, char *cert_pem, char *key_pem,
-		  char *trust_pem)
+int trust_install(peer_trust *t, char *cert_pem, char *key_pem, char *trust_pem)
 {
 	pki_cert_info info;
 	SSL_CTX *server = NULL, *client = NULL;
@@ -187,8 +186,7 @@ static int was_removed(peer_trust *t, uint64_t id)
 	return 0;
 }
 
-static int user_pki_allows(X509 *cert, const char *host, char *why,
-			   size_t len)
+static int user_pki_allows(X509 *cert, const char *host, char *why, size_t len)
 {
 	if (host == NULL || host[0] == '\0' ||
 	    X509_check_host(cert, host, 0, 0, NULL) == 1 ||
@@ -309,7 +307,7 @@ int peer_trust_init(peer_trust **out, uv_loop_t *loop, store *st,
 	t->cfg.peer_trusted_ca_file = dup_or_null(cfg->peer_trusted_ca_file);
 	if (!t->cfg.cert_expiry_s)
 		t->cfg.cert_expiry_s = 90 * 86400;
-	t->mode = cfg->peer_cert_file ? TRUST_USER_PKI
+	t->mode = cfg->peer_cert_file	? TRUST_USER_PKI
 		  : cfg->static_cluster ? TRUST_STATIC
 					: TRUST_CLUSTER_CA;
 	snprintf(t->dir, sizeof(t->dir), "%s/pki", cfg->data_dir);
@@ -348,7 +346,8 @@ static int issue_own(peer_trust *t, const pki_ca *ca,
 	pki_names names = {.member_id = who->id,
 			   .hosts = (const char *const *)hosts,
 			   .n_hosts = n,
-			   .not_after = (int64_t)time(NULL) + t->cfg.cert_expiry_s};
+			   .not_after =
+			       (int64_t)time(NULL) + t->cfg.cert_expiry_s};
 	int rv = -1;
 	if (pki_key_new(&key) == 0 && pki_csr_new(key, &csr) == 0 &&
 	    pki_sign(ca, csr, &names, &cert) == 0 &&
@@ -420,9 +419,10 @@ static int enter_user_pki(peer_trust *t)
 	char *key = trust_read_file(t->cfg.peer_key_file);
 	char *ca = trust_read_file(t->cfg.peer_trusted_ca_file);
 	if (!cert || !key || !ca) {
-		log_error("peer", "cannot read %s", !cert ? t->cfg.peer_cert_file
-						    : !key ? t->cfg.peer_key_file
-							   : t->cfg.peer_trusted_ca_file);
+		log_error("peer", "cannot read %s",
+			  !cert	 ? t->cfg.peer_cert_file
+			  : !key ? t->cfg.peer_key_file
+				 : t->cfg.peer_trusted_ca_file);
 		free(cert);
 		free(key);
 		free(ca);
@@ -474,8 +474,7 @@ int peer_trust_enter(void *ctx, raftnode_identity *who)
 
 const char *peer_trust_cert_file(peer_trust *t)
 {
-	return t->mode == TRUST_USER_PKI ? t->cfg.peer_cert_file
-					 : t->cert_file;
+	return t->mode == TRUST_USER_PKI ? t->cfg.peer_cert_file : t->cert_file;
 }
 
 const char *peer_trust_key_file(peer_trust *t)
@@ -496,7 +495,8 @@ int peer_trust_client_cert(peer_trust *t, const char *name, char **key_pem,
 	}
 	char *csr = NULL;
 	pki_names names = {.common_name = name, .days = 365};
-	int rv = pki_key_new(key_pem) == 0 && pki_csr_new(*key_pem, &csr) == 0 &&
+	int rv = pki_key_new(key_pem) == 0 &&
+			 pki_csr_new(*key_pem, &csr) == 0 &&
 			 pki_sign(ca, csr, &names, cert_pem) == 0 &&
 			 pki_ca_pem(ca, ca_pem, NULL) == 0
 		     ? 0

@@ -28,7 +28,7 @@ struct peer_trust {
 	peer_trust_config cfg;
 	int mode;
 	uint64_t self_id;
-	char dir[4096];	     /* <data_dir>/pki */
+	char dir[4096]; /* <data_dir>/pki */
 	char cert_file[4200], key_file[4200], ca_file[4200];
 	char *cert_pem, *key_pem, *trust_pem; /* this host's */
 	int64_t cert_not_before, cert_not_after;
@@ -73,10 +73,9 @@ void trust_admit_on_leader(peer_trust *t, const char *body, size_t len,
 					  const char *json),
 			   void *actx);
 /* The message a join proof covers, malloc'd. */
-char *trust_join_message(const char *id, const char *name,
-			 const char *peer_url, const char *client_urls,
-			 const char *digest, long long time, const char *nonce,
-			 const char *csr);
+char *trust_join_message(const char *id, const char *name, const char *peer_url,
+			 const char *client_urls, const char *digest,
+			 long long time, const char *nonce, const char *csr);
 
 /* upkeep.c: publishing, removals, renewal */
 void trust_upkeep_start(peer_trust *t);

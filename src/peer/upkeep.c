@@ -112,8 +112,9 @@ static void follow_removals(peer_trust *t)
 		uint64_t gone = t->members[i];
 		if (listed(ids, n, gone) || gone == t->self_id)
 			continue;
-		log_info("peer", "%016llx left: its certificate no longer "
-				 "opens the peer port",
+		log_info("peer",
+			 "%016llx left: its certificate no longer "
+			 "opens the peer port",
 			 (unsigned long long)gone);
 		t->removed[t->n_removed++ % TRUST_REMOVED_MAX] = gone;
 		if (t->n_removed > TRUST_REMOVED_MAX)
@@ -174,8 +175,8 @@ static void renew(peer_trust *t)
 		return;
 	r->t = t;
 	if (pki_key_new(&r->key) != 0 || pki_csr_new(r->key, &csr) != 0 ||
-	    peer_call(t->peer, leader, addr, PEER_KIND_RENEW, csr,
-		      strlen(csr), 5000, on_renewed, r) != 0) {
+	    peer_call(t->peer, leader, addr, PEER_KIND_RENEW, csr, strlen(csr),
+		      5000, on_renewed, r) != 0) {
 		free(r->key);
 		free(r);
 	} else {
@@ -210,7 +211,8 @@ void trust_renew_serve(peer_trust *t, peer_request *req, uint64_t from,
 	pki_names names = {.member_id = from,
 			   .hosts = (const char *const *)hosts,
 			   .n_hosts = nh,
-			   .not_after = (int64_t)time(NULL) + t->cfg.cert_expiry_s};
+			   .not_after =
+			       (int64_t)time(NULL) + t->cfg.cert_expiry_s};
 	if (who && ca && csr && pki_sign(ca, csr, &names, &cert) == 0)
 		peer_answer(req, 200, cert, strlen(cert));
 	else
@@ -281,18 +283,21 @@ void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx)
 {
 	char token[PKI_TOKEN_MAX];
 	if (t->mode != TRUST_CLUSTER_CA) {
-		cb(ctx, -1, "this cluster takes no join tokens (static "
-			    "cluster or the user's own PKI)");
+		cb(ctx, -1,
+		   "this cluster takes no join tokens (static "
+		   "cluster or the user's own PKI)");
 		return;
 	}
 	if (!rotate) {
 		char *secret = trust_meta(t, TRUST_META_SECRET);
-		if (secret && format_token(t, secret, token, sizeof(token)) == 0)
+		if (secret &&
+		    format_token(t, secret, token, sizeof(token)) == 0)
 			cb(ctx, 0, token);
 		else
-			cb(ctx, -1, "this host does not hold the join secret "
-				    "(not a voter or standby, or the cluster "
-				    "CA is not published yet)");
+			cb(ctx, -1,
+			   "this host does not hold the join secret "
+			   "(not a voter or standby, or the cluster "
+			   "CA is not published yet)");
 		free(secret);
 		return;
 	}

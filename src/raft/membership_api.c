@@ -17,16 +17,15 @@ typedef struct member_call {
 	char peer_url[128];
 } member_call;
 
-static void on_member_reply(void *ctx, int answer, const void *body,
-			    size_t len)
+static void on_member_reply(void *ctx, int answer, const void *body, size_t len)
 {
 	member_call *mc = ctx;
 	raftnode_member m = {.id = mc->id};
 	snprintf(m.peer_url, sizeof(m.peer_url), "%s", mc->peer_url);
 	mc->cb(mc->ctx, answer < 0 ? RAFTNODE_FAILED : answer,
-	       answer == RAFTNODE_DONE	       ? NULL
+	       answer == RAFTNODE_DONE	      ? NULL
 	       : answer == RAFTNODE_NO_MEMBER ? "No such member"
-					       : "membership change failed",
+					      : "membership change failed",
 	       &m);
 	free(mc);
 }

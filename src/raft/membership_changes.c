@@ -66,7 +66,8 @@ static void on_record_written(void *ctx, store_result *res)
 	change_job *job = ctx;
 	int ok = res->error == 0;
 	store_result_free(res);
-	job_answer(job, ok ? RAFTNODE_DONE : RAFTNODE_FAILED, ok ? NULL : "record not written");
+	job_answer(job, ok ? RAFTNODE_DONE : RAFTNODE_FAILED,
+		   ok ? NULL : "record not written");
 }
 
 static void on_added(struct raft_change *req, int status)
@@ -190,7 +191,8 @@ static void job_start(raftnode *rn, change_job *job)
 			 job->type, (unsigned long long)job->id,
 			 raft_strerror(rv));
 		job_answer(job,
-			   rv == RAFT_NOTLEADER ? RAFTNODE_NOT_LEADER : RAFTNODE_FAILED,
+			   rv == RAFT_NOTLEADER ? RAFTNODE_NOT_LEADER
+						: RAFTNODE_FAILED,
 			   raft_strerror(rv));
 	}
 }

@@ -53,8 +53,8 @@ static int start_static(raftnode *rn)
 	     item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '=');
 		char addr[300];
-		if (eq == NULL || membership_peer_address(eq + 1, addr,
-							  sizeof(addr)) != 0) {
+		if (eq == NULL ||
+		    membership_peer_address(eq + 1, addr, sizeof(addr)) != 0) {
 			log_error("raft", "--initial-cluster: bad member '%s'",
 				  item);
 			rv = -1;

@@ -14,9 +14,9 @@
 #ifndef OVLD_RAFTNODE_H
 #define OVLD_RAFTNODE_H
 
+#include <raft/uv.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <raft/uv.h>
 #include <uv.h>
 
 #include "../store/store.h"
@@ -26,11 +26,11 @@ typedef struct raftnode raftnode;
 /* Requests between hosts. raft says what to send and serves what comes;
  * the link (src/peer) carries them. */
 enum raftnode_kind {
-	RAFTNODE_FORWARD = 1, /* leader: length-prefixed commands to apply */
-	RAFTNODE_BARRIER,     /* leader: a read point (its applied index) */
-	RAFTNODE_TERM,	      /* any member: its current term */
-	RAFTNODE_JOIN,	      /* leader: a joining host's record (JSON) */
-	RAFTNODE_MEMBER_ADD,  /* leader: {"peer_url"} */
+	RAFTNODE_FORWARD = 1,  /* leader: length-prefixed commands to apply */
+	RAFTNODE_BARRIER,      /* leader: a read point (its applied index) */
+	RAFTNODE_TERM,	       /* any member: its current term */
+	RAFTNODE_JOIN,	       /* leader: a joining host's record (JSON) */
+	RAFTNODE_MEMBER_ADD,   /* leader: {"peer_url"} */
 	RAFTNODE_MEMBER_REMOVE /* leader: the member's id in hex */
 };
 /* How a request ended, as its answer says. */
@@ -52,9 +52,9 @@ typedef void (*raftnode_answer_cb)(void *ctx, int answer, const void *body,
 /* What carries requests to other members: send gets the member's id and
  * its Raft address, and calls cb exactly once (or returns -1 without). */
 typedef struct raftnode_link {
-	int (*send)(void *link_ctx, uint64_t id, const char *address,
-		    int kind, const void *body, size_t len,
-		    raftnode_answer_cb cb, void *ctx);
+	int (*send)(void *link_ctx, uint64_t id, const char *address, int kind,
+		    const void *body, size_t len, raftnode_answer_cb cb,
+		    void *ctx);
 	void *link_ctx;
 } raftnode_link;
 

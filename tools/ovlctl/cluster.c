@@ -58,11 +58,12 @@ static int client_cert(ctl *c, int argc, char **argv)
 				    "[--dir DIR]");
 	}
 	if (name == NULL)
-		return fail("usage: ovlctl cluster client-cert NAME [--dir DIR]");
+		return fail(
+		    "usage: ovlctl cluster client-cert NAME [--dir DIR]");
 	json_t *out = NULL;
 	json_t *body = json_pack("{s:s}", "name", name);
-	int rc = ctl_call(c, "POST", "/v1/cluster/client-cert", body, 10000,
-			  &out);
+	int rc =
+	    ctl_call(c, "POST", "/v1/cluster/client-cert", body, 10000, &out);
 	json_decref(body);
 	if (rc != 0)
 		return 1;
