@@ -297,8 +297,8 @@ class _NsConnection(http.client.HTTPConnection):
 class NsHttp(Http):
     """ovldlab.Http whose connections are made inside a namespace."""
 
-    def __init__(self, ns, host, port, timeout=10.0):
-        super().__init__(host, port, timeout)
+    def __init__(self, ns, host, port, timeout=10.0, retry=True):
+        super().__init__(host, port, timeout, retry)
         self.ns = ns
 
     def _connect(self):
@@ -335,29 +335,9 @@ class NsOvld(ovldlab.Server):
                  "--datapath", "off"] + ovldlab.NO_LOCAL_SOCKETS +
                 self.extra_args)
 
-    def http(self):
-        if self._http is None:
-            self._http = self.new_http()
-        return self._http
-
-    def new_http(self, timeout=10.0):
-        return NsHttp(self.ns, self.ip, self.client_port, timeout=timeout)
-
-    def wait_healthy(self, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError("ovld %s exited with %s during start-up"
-                                   % (self.name, self.proc.returncode))
-            st, _, doc = request(self, "GET", "/health", timeout=2.0)
-            last = "%s %r" % (st, doc)
-            if st == 200 and isinstance(doc, dict) and \
-                    doc.get("health") == "true":
-                return
-            time.sleep(0.1)
-        raise RuntimeError("ovld %s not healthy after %.0fs: %s"
-                           % (self.name, timeout, last))
+    def new_http(self, timeout=10.0, retry=True):
+        return NsHttp(self.ns, self.ip, self.client_port, timeout=timeout,
+                      retry=retry)
 
 
 class Writer:

@@ -48,8 +48,12 @@ class Host:
         self.data = os.path.join(lab.dir, self.name + ".ovld")
         self.sock = os.path.join(lab.dir, self.name + ".sock")
 
-    def start(self, join=None, extra=()):
-        args = ["ip", "netns", "exec", self.ns, OVLD, "--name", self.name,
+    def start(self, join=None, extra=(), enter=None):
+        """Starts ovld in the host's namespace and waits for /health.
+        enter: the command that puts ovld there (default ip netns exec);
+        flags in extra win over the defaults here (the last one wins)."""
+        enter = enter or ["ip", "netns", "exec", self.ns]
+        args = enter + [OVLD, "--name", self.name,
                 "--data-dir", self.data,
                 "--listen-client-urls",
                 "http://%s:2379,http://127.0.0.1:2379" % self.ip,
@@ -64,7 +68,8 @@ class Host:
             args += ["--join", join]
         args += list(extra) + list(self.lab.ovld_args)
         self.proc = subprocess.Popen(args, stdout=open(self.log, "a"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
         ok = wait_until(lambda: self.http("GET", "/health")[0] == 200, 20)
         if not ok:
             raise RuntimeError("%s did not come up; log:\n%s" %

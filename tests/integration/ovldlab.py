@@ -338,7 +338,7 @@ class Server:
 
     def http(self):
         if self._http is None:
-            self._http = Http("127.0.0.1", self.client_port)
+            self._http = self.new_http()
         return self._http
 
     def new_http(self, timeout=10.0, retry=True):
@@ -360,7 +360,7 @@ class Server:
                 raise RuntimeError("%s %s exited with %s during start-up"
                                    % (self.kind, self.name,
                                       self.proc.returncode))
-            h = Http("127.0.0.1", self.client_port, timeout=2.0)
+            h = self.new_http(timeout=2.0)
             try:
                 st, _, body = h.request("GET", "/health")
                 last = "%d %r" % (st, body[:200])

@@ -41,21 +41,23 @@ def timed(fn):
     return val, time.monotonic() - t0
 
 
+def refused_in_time(lab, fn, what, when):
+    """fn's answer is etcd's "no quorum" error within 3.5 s."""
+    (st, _, doc), dt = timed(fn)
+    lab.check(st == 500 and isinstance(doc, dict) and
+              doc.get("errorCode") == 300,
+              "minority refuses %s with 500/errorCode 300" % what,
+              "%s %s" % (st, doc))
+    lab.check(dt < 3.5, "%s within 3.5 s (%.2f s)" % (when, dt))
+
+
 def minority_checks(lab, old):
-    (st, _, doc), dt = timed(lambda: cl.put(old, "/part/minority", "no",
-                                            timeout=8.0))
-    lab.check(st == 500 and isinstance(doc, dict) and
-              doc.get("errorCode") == 300,
-              "minority refuses a write with 500/errorCode 300",
-              "%s %s" % (st, doc))
-    lab.check(dt < 3.5, "minority's refusal came within 3.5 s (%.2f s)" % dt)
-    (st, _, doc), dt = timed(lambda: cl.get(old, "/part/before", quorum=True,
-                                            timeout=8.0))
-    lab.check(st == 500 and isinstance(doc, dict) and
-              doc.get("errorCode") == 300,
-              "minority refuses a quorum read with 500/errorCode 300",
-              "%s %s" % (st, doc))
-    lab.check(dt < 3.5, "quorum read refusal within 3.5 s (%.2f s)" % dt)
+    refused_in_time(lab, lambda: cl.put(old, "/part/minority", "no",
+                                        timeout=8.0),
+                    "a write", "minority's refusal came")
+    refused_in_time(lab, lambda: cl.get(old, "/part/before", quorum=True,
+                                        timeout=8.0),
+                    "a quorum read", "quorum read refusal")
     st, _, doc = cl.get(old, "/part/before")
     lab.check(st == 200, "minority still serves a local (stale) read")
     (st, _, doc), dt = timed(lambda: cl.request(old, "GET", "/health",

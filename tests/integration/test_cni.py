@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import Checks, wait_until  # noqa: E402
 from cnilab import (NetLab, OVL, control, sock_of, start_hosts, conf,  # noqa
-                    cni, netns_path, addr_in)
+                    cni, netns_path, addr_in, require_plugin)
 
 NETNS_GC_S = 3
 SUBNET = "10.77.0.0/24"
@@ -331,12 +331,7 @@ def ovld_down(lab, c):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: test_cni needs root")
-        return 77
-    if not os.access(OVL, os.X_OK):
-        print("SKIP: no plugin binary at %s" % OVL)
-        return 77
+    require_plugin()
     c = Checks()
     with NetLab(2, checks=c) as lab:
         start_hosts(lab, ["--netns-gc", str(NETNS_GC_S)])

@@ -12,6 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ovldlab  # noqa: E402
 from netlab import NetLab, Checks, wait_until  # noqa: E402
 
 GRACE_S = 2
@@ -64,9 +65,7 @@ def scenario(lab, c):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("test_datapath_netns_gc needs root; skipped")
-        return 77
+    ovldlab.require_root("network namespaces, VXLAN devices")
     c = Checks()
     with NetLab(2, ovld_args=["--netns-gc", str(GRACE_S)],
                 checks=c) as lab:

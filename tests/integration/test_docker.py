@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import NetLab, Checks, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
 from ovldlab import require_binary, require_root, skip  # noqa: E402
-from dockerlab import Engine, IMAGE  # noqa: E402
+from dockerlab import Engine, IMAGE, subnet_of  # noqa: E402
 
 ROOT = "/docker/network/v1.0"
 SUBNET = "10.99.0.0/24"
@@ -90,14 +90,6 @@ def check_nodes(c, lab, engines):
 def network_id(e, name):
     rc, out, _ = e.docker("network", "inspect", "-f", "{{.Id}}", name)
     return out if rc == 0 else None
-
-
-def subnet_of(e, name):
-    doc = e.inspect("network", "inspect", name)
-    try:
-        return doc[0]["IPAM"]["Config"][0]["Subnet"]
-    except (TypeError, KeyError, IndexError):
-        return None
 
 
 def check_network(c, lab, e1, e2):

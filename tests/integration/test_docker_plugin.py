@@ -36,9 +36,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlab import NetLab, Checks, OVLD, wait_until  # noqa: E402
+from netlab import NetLab, Checks, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
-from dockerlab import Engine, IMAGE, DOCKERD  # noqa: E402
+from dockerlab import Engine, IMAGE, DOCKERD, subnet_of  # noqa: E402
 from test_docker import allocated_ids  # noqa: E402
 
 ROOT = "/docker/network/v1.0"
@@ -99,34 +99,15 @@ class PluginHost:
         self.engine = engine
         self.ctl = os.path.join(mnt.dir, "ovld.sock")
 
-    def argv(self, join):
+    def start(self, join=None):
         h = self.h
-        args = self.mnt.enter(h.ns) + [
-            OVLD, "--name", h.name, "--data-dir", h.data,
-            "--listen-client-urls",
-            "http://%s:2379,http://127.0.0.1:2379" % h.ip,
-            "--advertise-client-urls", "http://%s:2379" % h.ip,
-            "--listen-peer-urls", "http://%s:2380" % h.ip,
-            "--initial-advertise-peer-urls", "http://%s:2380" % h.ip,
-            "--advertise", h.ip,
-            "--heartbeat-interval", "50", "--election-timeout", "500",
+        h.start(join, enter=self.mnt.enter(h.ns), extra=[
             "--control-socket", self.ctl,
             "--docker-plugin", os.path.join(self.mnt.plugins, "ovl.sock"),
             "--docker-host", "unix://" + self.engine.sock,
-            "--docker-sync", "on", "--log-level", "debug"]
-        if join:
-            args += ["--join", join]
-        return args
-
-    def start(self, join=None):
-        h = self.h
-        h.proc = subprocess.Popen(self.argv(join), stdout=open(h.log, "a"),
-                                  stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        ok = wait_until(lambda: h.http("GET", "/health")[0] == 200 and
-                        os.path.exists(self.ctl), 20)
-        if not ok:
-            raise RuntimeError("%s did not come up; log:\n%s" %
+            "--docker-sync", "on", "--log-level", "debug"])
+        if not wait_until(lambda: os.path.exists(self.ctl), 20):
+            raise RuntimeError("%s serves no control socket; log:\n%s" %
                                (h.name, h.tail()))
 
     def control(self, method, path):
@@ -174,14 +155,6 @@ def docker_nets(e):
     rc, out, _ = e.docker("network", "ls", "--filter", "driver=ovl",
                           "--format", "{{.Name}} {{.Driver}}")
     return out.splitlines() if rc == 0 else None
-
-
-def subnet_of(e, name):
-    doc = e.inspect("network", "inspect", name)
-    try:
-        return doc[0]["IPAM"]["Config"][0]["Subnet"]
-    except (TypeError, KeyError, IndexError):
-        return None
 
 
 def container_ip(e, name):

@@ -36,7 +36,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import Checks, wait_until  # noqa: E402
 from ovldlab import _die_with_parent  # noqa: E402
-from cnilab import NetLab, OVL, control, sock_of, start_hosts  # noqa: E402
+from cnilab import (NetLab, OVL, control, sock_of, start_hosts,  # noqa
+                    require_plugin)
 
 SUBNET = "10.78.0.0/24"
 NETNS_GC_S = 3
@@ -240,15 +241,19 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         # under the lab dir, which netlab removes
 
 
+def ctr_ping(c, ctd, host, name, ip, what):
+    """A --rm container on host pings ip."""
+    p = ctd.run_cni(host, "--rm", "localhost/ovlbb:latest", name, "ping",
+                    "-c", "2", "-W", "2", ip)
+    c.check(p.returncode == 0, what, p.stdout + p.stderr)
+
+
 def containerd_part(lab, c, ctd, ipa):
     h1, h2 = lab.hosts
     img = "localhost/ovlbb:latest"
     if ipa:
-        p = ctd.run_cni(h2, "--rm", img, "ctr-ping", "ping", "-c", "2",
-                        "-W", "2", ipa)
-        c.check(p.returncode == 0,
-                "ctr run --cni on h2 pings podman's pa on h1",
-                p.stdout + p.stderr)
+        ctr_ping(c, ctd, h2, "ctr-ping", ipa,
+                 "ctr run --cni on h2 pings podman's pa on h1")
         st, _ = control(sock_of(h2), "GET",
                         "/v1/endpoints/demo/ovltest-ctr-ping")
         c.check(st == 404,
@@ -262,11 +267,8 @@ def containerd_part(lab, c, ctd, ipa):
             "ovld's endpoint ovltest-ctr-target on h2, runtime cni", ep)
     tip = ep.get("ip") if st == 200 else None
     if tip:
-        p = ctd.run_cni(h1, "--rm", img, "ctr-ping1", "ping", "-c", "2",
-                        "-W", "2", tip)
-        c.check(p.returncode == 0,
-                "ctr run --cni on h1 pings the ctr container on h2",
-                p.stdout + p.stderr)
+        ctr_ping(c, ctd, h1, "ctr-ping1", tip,
+                 "ctr run --cni on h1 pings the ctr container on h2")
     # killed without a DEL: ovld's netns collector must release it
     t0 = time.monotonic()
     ctd.ctr("task", "kill", "-s", "SIGKILL", "ctr-target")
@@ -288,12 +290,7 @@ def podman_rm(lab, c, pm):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: test_podman needs root")
-        return 77
-    if not os.access(OVL, os.X_OK):
-        print("SKIP: no plugin binary at %s" % OVL)
-        return 77
+    require_plugin()
     if not shutil.which("podman") or not os.path.exists(BUSYBOX):
         print("SKIP: podman or busybox-static is not installed")
         return 77
