@@ -61,6 +61,28 @@ static const struct flag flags[] = {
      "on or off: create ovld's networks in the local dockerd"},
     {"netns-gc", UINT, F(netns_gc_s),
      "seconds before an endpoint whose namespace vanished is released"},
+    {"cert-file", STR, F(cert_file), "client API TLS certificate (PEM)"},
+    {"key-file", STR, F(key_file), "client API TLS key (PEM)"},
+    {"trusted-ca-file", STR, F(trusted_ca_file),
+     "CA of client certificates; set, clients must present one"},
+    {"client-cert-auth", BOOL, F(client_cert_auth),
+     "require client certificates; their CN names the v2 auth user"},
+    {"auto-tls", BOOL, F(auto_tls),
+     "client API TLS with a self-signed certificate"},
+    {"cipher-suites", STR, F(cipher_suites),
+     "TLS 1.2 suites in Go's names, comma-separated (caps TLS at 1.2)"},
+    {"peer-cert-file", STR, F(peer_cert_file), "peer TLS certificate (PEM)"},
+    {"peer-key-file", STR, F(peer_key_file), "peer TLS key (PEM)"},
+    {"peer-trusted-ca-file", STR, F(peer_trusted_ca_file),
+     "CA of peer certificates"},
+    {"peer-client-cert-auth", BOOL, F(peer_client_cert_auth),
+     "require peer client certificates"},
+    {"peer-auto-tls", BOOL, F(peer_auto_tls),
+     "peer TLS with self-signed certificates"},
+    {"token", STR, F(token),
+     "join token (default: $OVLD_TOKEN, which ps does not show)"},
+    {"cert-expiry", UINT, F(cert_expiry_days),
+     "days issued certificates stay valid"},
     {"version", BOOL, F(show_version), "print the version and exit"},
     {"help", BOOL, F(show_help), "print this help and exit"},
     {"enable-v2", IGNORED_BOOL, 0, "accepted: v2 is always on"},
@@ -87,6 +109,7 @@ static void set_defaults(config *cfg)
 	cfg->datapath = 1;
 	cfg->docker_sync = 1;
 	cfg->netns_gc_s = 30;
+	cfg->cert_expiry_days = 90;
 }
 
 static const struct flag *find_flag(const char *name, size_t len)
@@ -296,8 +319,12 @@ int config_parse(config *cfg, int argc, char **argv)
 			return -1;
 		}
 	}
+	cfg->listen_client_urls_set = cfg->listen_client_urls != NULL;
 	if (derive_addresses(cfg) != 0 || derive_sockets(cfg) != 0)
 		return -1;
+	const char *env_token = getenv("OVLD_TOKEN");
+	if (!cfg->token && env_token && *env_token)
+		cfg->token = strdup(env_token);
 	if (cfg->data_dir == NULL) {
 		size_t n = strlen(cfg->name) + 6;
 		cfg->data_dir = malloc(n);
@@ -319,6 +346,10 @@ int config_parse(config *cfg, int argc, char **argv)
 	}
 	if (cfg->max_voters == 0) {
 		fprintf(stderr, "ovld: --max-voters must be at least 1\n");
+		return -1;
+	}
+	if (cfg->cert_expiry_days == 0) {
+		fprintf(stderr, "ovld: --cert-expiry must be at least 1 day\n");
 		return -1;
 	}
 	return 0;

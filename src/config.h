@@ -28,10 +28,19 @@ typedef struct config {
 	char *docker_plugin;
 	char *docker_host; /* dockerd's API socket (DOCKER_HOST's form) */
 	int docker_sync;   /* --docker-sync on|off */
+	/* client API TLS, etcd's flags (pki_files) */
+	char *cert_file, *key_file, *trusted_ca_file, *cipher_suites;
+	int client_cert_auth, auto_tls;
+	/* peer TLS, etcd's flags */
+	char *peer_cert_file, *peer_key_file, *peer_trusted_ca_file;
+	int peer_client_cert_auth, peer_auto_tls;
+	char *token;		   /* join token; else OVLD_TOKEN */
+	unsigned cert_expiry_days; /* issued certificates' validity */
 	unsigned netns_gc_s;
 	/* which socket paths the user named (a default one that cannot be
 	 * served is a warning; a named one is an error) */
 	int control_socket_set, docker_plugin_set;
+	int listen_client_urls_set; /* the user wrote the client URLs */
 	int show_version;
 	int show_help;
 } config;

@@ -1,5 +1,6 @@
 /* httpc.c - blocking HTTP/1.1 requests with one deadline (see httpc.h). */
 #include "httpc.h"
+#include "httpc_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@ const char *httpc_strerror(void)
 	return last_error;
 }
 
-static int fail(const char *fmt, ...)
+int httpc_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -34,18 +35,17 @@ static int fail(const char *fmt, ...)
 	return -1;
 }
 
-static int64_t now_ms(void)
+int64_t httpc_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events on fd until the deadline: 0, or -1 on timeout. */
-static int wait_fd(int fd, short events, int64_t deadline)
+int httpc_wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - httpc_now_ms();
 		if (left <= 0)
 			return -1;
 		struct pollfd p = {.fd = fd, .events = events};
@@ -65,7 +65,7 @@ static int connect_by(int fd, const struct sockaddr *sa, socklen_t len,
 		return 0;
 	if (errno != EINPROGRESS && errno != EAGAIN)
 		return -1;
-	if (wait_fd(fd, POLLOUT, deadline) != 0) {
+	if (httpc_wait_fd(fd, POLLOUT, deadline) != 0) {
 		errno = ETIMEDOUT;
 		return -1;
 	}
@@ -80,13 +80,13 @@ static int dial_unix(const char *path, int64_t deadline)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail("socket path too long: %s", path);
+		return httpc_fail("socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return fail("socket: %s", strerror(errno));
+		return httpc_fail("socket: %s", strerror(errno));
 	if (connect_by(fd, (struct sockaddr *)&sa, sizeof(sa), deadline) != 0) {
-		fail("cannot connect to %s: %s", path, strerror(errno));
+		httpc_fail("cannot connect to %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -100,7 +100,8 @@ static int dial_tcp(const char *host, const char *port, int64_t deadline)
 	struct addrinfo *res;
 	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0)
-		return fail("cannot resolve %s: %s", host, gai_strerror(gai));
+		return httpc_fail("cannot resolve %s: %s", host,
+				  gai_strerror(gai));
 	int fd = -1;
 	for (struct addrinfo *a = res; a; a = a->ai_next) {
 		fd = socket(a->ai_family,
@@ -111,8 +112,8 @@ static int dial_tcp(const char *host, const char *port, int64_t deadline)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect_by(fd, a->ai_addr, a->ai_addrlen, deadline) == 0)
 			break;
-		fail("cannot connect to %s:%s: %s", host, port,
-		     strerror(errno));
+		httpc_fail("cannot connect to %s:%s: %s", host, port,
+			   strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -120,24 +121,28 @@ static int dial_tcp(const char *host, const char *port, int64_t deadline)
 	return fd;
 }
 
-/* Opens the connection named by target; fills host for the Host header. */
-static int dial(const char *target, char *host, size_t hlen, int64_t deadline)
+/* Opens the connection named by target ("https://" when tls); fills host
+ * for the Host header and name with the bare host for TLS. */
+static int dial(const char *target, int tls, char *host, char *name,
+		size_t hlen, int64_t deadline)
 {
-	if (strncmp(target, "unix:", 5) == 0) {
+	if (!tls && strncmp(target, "unix:", 5) == 0) {
 		const char *path = target + 5;
 		while (path[0] == '/' && path[1] == '/')
 			path++;
 		snprintf(host, hlen, "localhost");
 		return dial_unix(path, deadline);
 	}
-	if (strncmp(target, "http://", 7) != 0)
-		return fail("unsupported address %s (unix:PATH or http://)",
-			    target);
-	const char *p = target + 7;
+	const char *scheme = tls ? "https://" : "http://";
+	if (strncmp(target, scheme, strlen(scheme)) != 0)
+		return httpc_fail("unsupported address %s (%s)", target,
+				  tls ? "https://" : "unix:PATH or http://");
+	const char *p = target + strlen(scheme);
 	size_t n = strcspn(p, "/");
-	char hp[300], port[16] = "80";
-	if (n == 0 || n >= sizeof(hp))
-		return fail("bad address %s", target);
+	char hp[300], port[16];
+	snprintf(port, sizeof(port), "%s", tls ? "443" : "80");
+	if (n == 0 || n >= sizeof(hp) || n >= hlen)
+		return httpc_fail("bad address %s", target);
 	memcpy(hp, p, n);
 	hp[n] = '\0';
 	snprintf(host, hlen, "%s", hp);
@@ -151,11 +156,15 @@ static int dial(const char *target, char *host, size_t hlen, int64_t deadline)
 		h++;
 		h[strcspn(h, "]")] = '\0';
 	}
+	snprintf(name, hlen, "%s", h);
 	return dial_tcp(h, port, deadline);
 }
 
-static int send_all(int fd, const char *p, size_t n, int64_t deadline)
+static int send_all(httpc_layer *l, int fd, const char *p, size_t n,
+		    int64_t deadline)
 {
+	if (l)
+		return l->send_all(l, p, n, deadline);
 	while (n) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w > 0) {
@@ -164,17 +173,18 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline)
 		} else if (w < 0 && errno == EINTR) {
 			continue;
 		} else if (w < 0 && errno == EAGAIN) {
-			if (wait_fd(fd, POLLOUT, deadline) != 0)
-				return fail("timed out sending the request");
+			if (httpc_wait_fd(fd, POLLOUT, deadline) != 0)
+				return httpc_fail(
+				    "timed out sending the request");
 		} else {
-			return fail("send: %s", strerror(errno));
+			return httpc_fail("send: %s", strerror(errno));
 		}
 	}
 	return 0;
 }
 
 /* Reads until the server closes, as Connection: close asks it to. */
-static char *recv_all(int fd, size_t *len, int64_t deadline)
+static char *recv_all(httpc_layer *l, int fd, size_t *len, int64_t deadline)
 {
 	size_t cap = 8192, n = 0;
 	char *buf = malloc(cap);
@@ -186,7 +196,10 @@ static char *recv_all(int fd, size_t *len, int64_t deadline)
 			buf = nb;
 			cap *= 2;
 		}
-		ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
+		ssize_t r = l ? l->recv(l, buf + n, cap - n - 1, deadline)
+			      : recv(fd, buf + n, cap - n - 1, 0);
+		if (r < 0 && l) /* the layer said why */
+			break;
 		if (r > 0) {
 			n += (size_t)r;
 			buf[n] = '\0';
@@ -199,16 +212,17 @@ static char *recv_all(int fd, size_t *len, int64_t deadline)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN && wait_fd(fd, POLLIN, deadline) == 0)
+		if (errno == EAGAIN && httpc_wait_fd(fd, POLLIN, deadline) == 0)
 			continue;
-		fail(errno == EAGAIN ? "timed out waiting for the answer"
-				     : "recv: %s",
-		     strerror(errno));
+		httpc_fail(errno == EAGAIN ? "timed out waiting for the answer"
+					   : "recv: %s",
+			   strerror(errno));
 		free(buf);
 		return NULL;
 	}
+	if (!buf || !l)
+		httpc_fail("out of memory");
 	free(buf);
-	fail("out of memory");
 	return NULL;
 }
 
@@ -258,7 +272,7 @@ static int parse_reply(char *raw, size_t n, int *status, char **resp,
 	int st = 0;
 	char *stop = strstr(raw, "\r\n\r\n");
 	if (sscanf(raw, "HTTP/1.%*d %d", &st) != 1 || !stop)
-		return fail("the answer is not HTTP");
+		return httpc_fail("the answer is not HTTP");
 	*status = st;
 	char *body = stop + 4;
 	size_t blen = n - (size_t)(body - raw);
@@ -267,7 +281,7 @@ static int parse_reply(char *raw, size_t n, int *status, char **resp,
 	if (resp) {
 		*resp = malloc(blen + 1);
 		if (!*resp)
-			return fail("out of memory");
+			return httpc_fail("out of memory");
 		memcpy(*resp, body, blen);
 		(*resp)[blen] = '\0';
 	}
@@ -276,17 +290,24 @@ static int parse_reply(char *raw, size_t n, int *status, char **resp,
 	return 0;
 }
 
-int httpc_request(const char *target, const char *method, const char *path,
-		  const char *content_type, const char *body, size_t body_len,
-		  int timeout_ms, int *status, char **resp, size_t *resp_len)
+int httpc_request_via(httpc_layer *l, const char *target, const char *method,
+		      const char *path, const char *content_type,
+		      const char *body, size_t body_len, int timeout_ms,
+		      int *status, char **resp, size_t *resp_len)
 {
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
-	char host[300];
+	int64_t deadline =
+	    httpc_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+	char host[300], name[300];
 	if (resp)
 		*resp = NULL;
-	int fd = dial(target, host, sizeof(host), deadline);
+	int fd = dial(target, l != NULL, host, name, sizeof(host), deadline);
 	if (fd < 0)
 		return -1;
+	if (l && l->open(l, fd, name, deadline) != 0) {
+		l->close(l);
+		close(fd);
+		return -1;
+	}
 	char head[1024];
 	int hn = snprintf(
 	    head, sizeof(head),
@@ -298,12 +319,23 @@ int httpc_request(const char *target, const char *method, const char *path,
 	char *raw = NULL;
 	int rc = -1;
 	if (hn < 0 || (size_t)hn >= sizeof(head))
-		fail("request line too long");
-	else if (send_all(fd, head, (size_t)hn, deadline) == 0 &&
-		 (!body_len || send_all(fd, body, body_len, deadline) == 0) &&
-		 (raw = recv_all(fd, &raw_len, deadline)) != NULL)
+		httpc_fail("request line too long");
+	else if (send_all(l, fd, head, (size_t)hn, deadline) == 0 &&
+		 (!body_len ||
+		  send_all(l, fd, body, body_len, deadline) == 0) &&
+		 (raw = recv_all(l, fd, &raw_len, deadline)) != NULL)
 		rc = parse_reply(raw, raw_len, status, resp, resp_len);
 	free(raw);
+	if (l)
+		l->close(l);
 	close(fd);
 	return rc;
+}
+
+int httpc_request(const char *target, const char *method, const char *path,
+		  const char *content_type, const char *body, size_t body_len,
+		  int timeout_ms, int *status, char **resp, size_t *resp_len)
+{
+	return httpc_request_via(NULL, target, method, path, content_type, body,
+				 body_len, timeout_ms, status, resp, resp_len);
 }

@@ -4,11 +4,14 @@
  *
  * One connection per request (Connection: close), over a unix socket or
  * TCP, with one deadline for connect, send and receive together, so a
- * peer that is down or stuck turns into an error, never a hang. */
+ * peer that is down or stuck turns into an error, never a hang; over TLS
+ * with a context the caller chose (its trust, its client certificate). */
 #ifndef OVLD_HTTPC_H
 #define OVLD_HTTPC_H
 
 #include <stddef.h>
+
+typedef struct ssl_ctx_st SSL_CTX; /* OpenSSL's, as <openssl/types.h> */
 
 /* target: "unix:/path/to.sock", "unix:///path" (Docker's form) or
  * "http://host[:port]". body may be NULL (len 0); content_type NULL: none.
@@ -18,6 +21,15 @@
 int httpc_request(const char *target, const char *method, const char *path,
 		  const char *content_type, const char *body, size_t body_len,
 		  int timeout_ms, int *status, char **resp, size_t *resp_len);
+
+/* The same over TLS with ctx (httpc_tls.c, in ovld_util), to
+ * "https://host[:port]" (443 by default). A host name is sent as SNI and
+ * must match the server's certificate; an IP literal is only as checked as
+ * ctx's verification makes it (a pinned or cluster CA). */
+int httpc_request_tls(SSL_CTX *ctx, const char *target, const char *method,
+		      const char *path, const char *content_type,
+		      const char *body, size_t body_len, int timeout_ms,
+		      int *status, char **resp, size_t *resp_len);
 
 /* The last failure of this thread, for messages. */
 const char *httpc_strerror(void);

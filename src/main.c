@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "client_tls.h"
 #include "config.h"
 #include "ctl/ctl.h"
 #include "log.h"
@@ -28,6 +29,7 @@ typedef struct daemon {
 	api *api;
 	dp *dp;
 	ctl *ctl;
+	SSL_CTX *client_tls; /* https:// listen URLs; NULL without */
 	uv_signal_t sigint, sigterm;
 	uv_timer_t watchdog;
 	uv_timer_t ready_poll;
@@ -119,6 +121,10 @@ static int open_layers(daemon_t *d)
 	char path[4096];
 	if (make_dir(c->data_dir) != 0)
 		return -1;
+	/* before the store: a bad TLS flag stops ovld with its line alone */
+	client_tls_warn_plain(c);
+	if (client_tls_open(c, &d->client_tls) != 0)
+		return -1;
 	snprintf(path, sizeof(path), "%s/store", c->data_dir);
 	store_config sc = {.history_window = c->history_window};
 	if (store_open(&d->st, path, &sc) != 0) {
@@ -143,7 +149,9 @@ static int open_layers(daemon_t *d)
 	};
 	if (raftnode_init(&d->rn, &d->loop, d->st, &rc) != 0)
 		return -1;
-	api_config ac = {.listen_client_urls = c->listen_client_urls};
+	api_config ac = {.listen_client_urls = c->listen_client_urls,
+			 .tls_ctx = d->client_tls,
+			 .client_cert_auth = c->client_cert_auth};
 	if (api_init(&d->api, &d->loop, d->st, d->rn, &ac) != 0)
 		return -1;
 	api_add_metrics(d->api, metrics_process, NULL);
@@ -210,6 +218,7 @@ int main(int argc, char **argv)
 	uv_unref((uv_handle_t *)&d.ready_poll);
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	store_close(d.st);
+	SSL_CTX_free(d.client_tls);
 	config_free(&d.cfg);
 	log_info("main", "stopped");
 	return 0;

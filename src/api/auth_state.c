@@ -322,11 +322,26 @@ static void verify_start(api *a, const char *user, char *pw, const char *hash,
 	}
 }
 
+/* etcd 3.4's userFromClientCertificate: only without an Authorization
+ * header and with --client-cert-auth; a CN that names no user leaves the
+ * caller a guest. etcd also tries the CNs of the chain's CAs; ovld takes
+ * the client's own certificate only. */
+static int cert_user(api *a, h2o_req_t *req, char *name, size_t len)
+{
+	return a->cfg.client_cert_auth &&
+	       api_tls_peer_cn(a, req, name, len) == 0 &&
+	       auth_user_get(a, name) != NULL;
+}
+
 void auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
 	if (i < 0 || req->headers.entries[i].value.len == 0) {
-		cb(ctx, AUTH_GUEST, NULL);
+		char name[128];
+		if (cert_user(a, req, name, sizeof(name)))
+			cb(ctx, AUTH_USER, name);
+		else
+			cb(ctx, AUTH_GUEST, NULL);
 		return;
 	}
 	h2o_iovec_t v = req->headers.entries[i].value;

@@ -1,5 +1,5 @@
 /* internal.h - state shared by the API layer's files (server, keys,
- * watch, health, members, stats, metrics, channel). Not part of the public
+ * watch, health, members, stats, metrics, join). Not part of the public
  * api.h. */
 #ifndef OVLD_API_INTERNAL_H
 #define OVLD_API_INTERNAL_H
@@ -79,11 +79,13 @@ struct api {
 	h2o_globalconf_t h2o_conf;
 	h2o_context_t h2o_ctx;
 	h2o_accept_ctx_t accept_ctx;
+	h2o_accept_ctx_t tls_accept_ctx; /* the same, with cfg.tls_ctx */
 	int ctx_ready;
 
 	uv_tcp_t *listeners;
 	size_t n_listeners;
-	h2oconn_set conns; /* live client connections */
+	h2oconn_set conns;     /* live client connections */
+	h2oconn_set tls_conns; /* live client connections over TLS */
 
 	/* Handles, connections and outstanding callbacks still holding the
 	 * api; it is freed when this drops to zero after api_close. */
@@ -107,7 +109,7 @@ struct api {
 };
 
 /* A request waiting for an asynchronous answer (raft, membership, quorum
- * read, internal channel). Kept in malloc'd memory so the callback always
+ * read, join). Kept in malloc'd memory so the callback always
  * has somewhere to land; req becomes NULL if the client went away. */
 struct api_pending {
 	api *a;
@@ -139,6 +141,11 @@ void api_send_405(api *a, h2o_req_t *req, const char *allow);
 void api_count_status(api *a, int status, const h2o_req_t *req);
 int api_req_method(const h2o_req_t *req);
 const char *api_status_reason(int status);
+
+/* tls.c */
+/* The CN of the verified client certificate on req's connection: 0, or -1
+ * when the connection is not TLS or carries no verified certificate. */
+int api_tls_peer_cn(api *a, h2o_req_t *req, char *out, size_t len);
 
 /* keys.c */
 int api_keys_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen,
@@ -175,7 +182,7 @@ void api_stats_store_send(api *a, h2o_req_t *req);
 /* metrics.c */
 void api_metrics_send(api *a, h2o_req_t *req);
 
-/* channel.c */
-void api_channel_handle(api *a, h2o_req_t *req);
+/* join.c */
+void api_join_handle(api *a, h2o_req_t *req);
 
 #endif

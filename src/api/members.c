@@ -180,7 +180,7 @@ typedef struct member_pending {
 	uint64_t id;
 } member_pending;
 
-static void on_member_done(void *ctx, int status, const char *why,
+static void on_member_done(void *ctx, int answer, const char *why,
 			   const raftnode_member *m)
 {
 	member_pending *p = ctx;
@@ -189,7 +189,7 @@ static void on_member_done(void *ctx, int status, const char *why,
 	char msg[256];
 	if (!req) {
 		/* the client left; the change went ahead anyway */
-	} else if (status == 0 && p->op == MEMBER_ADD && m) {
+	} else if (answer == RAFTNODE_DONE && p->op == MEMBER_ADD && m) {
 		abuf b;
 		abuf_init(&b);
 		raftnode_member copy = *m;
@@ -198,18 +198,14 @@ static void on_member_done(void *ctx, int status, const char *why,
 		put_member(&b, &copy, 0);
 		api_send_json(a, req, 201, &b);
 		abuf_free(&b);
-	} else if (status == 0) {
+	} else if (answer == RAFTNODE_DONE) {
 		api_send(a, req, 204, NULL, "", 0);
-	} else if (status == 404) {
+	} else if (answer == RAFTNODE_NO_MEMBER) {
 		snprintf(msg, sizeof(msg), "No such member: %" PRIx64, p->id);
 		api_send_message(a, req, 404, msg);
-	} else if (status == 410) {
-		snprintf(msg, sizeof(msg),
-			 "Member permanently removed: %" PRIx64, p->id);
-		api_send_message(a, req, 410, msg);
 	} else {
-		int code = status >= 400 && status < 600 ? status : 500;
-		api_send_message(a, req, code,
+		api_send_message(a, req,
+				 answer == RAFTNODE_CONFLICT ? 409 : 500,
 				 why ? why : "member change failed");
 	}
 	api_pending_free(p);

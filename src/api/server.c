@@ -327,8 +327,8 @@ static int route(api *a, h2o_req_t *req, const char *path, size_t plen)
 	} else if (api_path_is(path, plen, "/ovld/v1/members")) {
 		if (api_get_only(a, req, 0))
 			api_members_send(a, req, 1);
-	} else if (plen >= 9 && memcmp(path, "/ovld/v1/", 9) == 0) {
-		api_channel_handle(a, req);
+	} else if (api_path_is(path, plen, "/ovld/v1/join")) {
+		api_join_handle(a, req);
 	} else {
 		return -1;
 	}
@@ -370,12 +370,23 @@ static void conn_closed(void *owner)
 	api_unref(owner);
 }
 
-static void on_accept(uv_stream_t *listener, int status)
+static void accept_into(h2oconn_set *set, uv_stream_t *listener, int status)
 {
 	api *a = listener->data;
-	if (status == 0 && !a->closing &&
-	    h2oconn_accept(&a->conns, listener) == 0)
+	if (status == 0 && !a->closing && h2oconn_accept(set, listener) == 0)
 		api_ref(a);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+	accept_into(&((api *)listener->data)->conns, listener, status);
+}
+
+/* H2O runs the TLS handshake before HTTP when the accept ctx has a
+ * context. */
+static void on_accept_tls(uv_stream_t *listener, int status)
+{
+	accept_into(&((api *)listener->data)->tls_conns, listener, status);
 }
 
 int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,
@@ -424,14 +435,17 @@ int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,
 	return 0;
 }
 
-/* "http://IP:PORT" (IPv4, [IPv6] or localhost) into a socket address. */
+/* "http[s]://IP:PORT" (IPv4, [IPv6] or localhost) into a socket address;
+ * *tls says which scheme. */
 static int parse_listen_url(const char *u, size_t n,
-			    struct sockaddr_storage *ss)
+			    struct sockaddr_storage *ss, int *tls)
 {
 	char host[128];
-	if (n < 8 || strncmp(u, "http://", 7) != 0)
+	*tls = n > 8 && strncmp(u, "https://", 8) == 0;
+	size_t skip = *tls ? 8 : 7;
+	if (n < skip + 1 || (!*tls && strncmp(u, "http://", 7) != 0))
 		return -EINVAL;
-	u += 7, n -= 7;
+	u += skip, n -= skip;
 	const char *colon;
 	size_t hl;
 	const char *port;
@@ -472,10 +486,18 @@ static int listen_one(api *a, const char *url, size_t n)
 {
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
-	int rc = parse_listen_url(url, n, &ss);
+	int tls;
+	int rc = parse_listen_url(url, n, &ss, &tls);
 	if (rc != 0) {
 		log_error("api", "bad listen URL '%.*s'", (int)n, url);
 		return rc;
+	}
+	if (tls && !a->cfg.tls_ctx) {
+		log_error("api",
+			  "%.*s: https needs --cert-file and --key-file, or "
+			  "--auto-tls",
+			  (int)n, url);
+		return -EINVAL;
 	}
 	uv_tcp_t *l = &a->listeners[a->n_listeners];
 	uv_tcp_init(a->loop, l);
@@ -484,7 +506,8 @@ static int listen_one(api *a, const char *url, size_t n)
 	a->n_listeners++;
 	rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)l, 1024, on_accept);
+		rc = uv_listen((uv_stream_t *)l, 1024,
+			       tls ? on_accept_tls : on_accept);
 	if (rc != 0) {
 		log_error("api", "listen on %.*s: %s", (int)n, url,
 			  uv_strerror(rc));
@@ -511,6 +534,10 @@ int api_start(api *a)
 				 .tcp = 1,
 				 .closed = conn_closed,
 				 .owner = a};
+	a->tls_accept_ctx = a->accept_ctx;
+	a->tls_accept_ctx.ssl_ctx = a->cfg.tls_ctx;
+	a->tls_conns = a->conns;
+	a->tls_conns.accept = &a->tls_accept_ctx;
 	int rc = api_hub_init(a);
 	if (rc != 0)
 		return rc;
@@ -548,6 +575,7 @@ void api_close(api *a)
 	 * until H2O's timeout: shutting the socket down makes H2O see EOF
 	 * and close them through its own path. */
 	h2oconn_shutdown_all(&a->conns);
+	h2oconn_shutdown_all(&a->tls_conns);
 	api_unref(a);
 }
 

@@ -11,7 +11,7 @@
 #include "../log.h"
 #include "internal.h"
 
-enum { B_GET, B_CREATE, B_CAS, B_DEL, B_SET };
+enum { B_GET, B_CREATE, B_CAS, B_DEL, B_SET, B_RUN };
 
 typedef struct bcall {
 	int kind;
@@ -19,6 +19,8 @@ typedef struct bcall {
 	uint64_t prev_index;
 	int flag; /* GET: recursive; DEL: dir */
 	unsigned ttl_s;
+	ctl_loop_fn run; /* B_RUN */
+	void *arg;
 	/* answer */
 	int done;
 	int code;
@@ -156,6 +158,8 @@ static void on_async(uv_async_t *a)
 		bcall *next = c->next;
 		if (c->kind == B_GET)
 			run_get(b, c);
+		else if (c->kind == B_RUN)
+			c->run(c->arg, c);
 		else
 			run_write(b, c);
 		c = next;
@@ -188,6 +192,17 @@ static int call(ctl_bridge *b, bcall *c, json_t **node)
 	else
 		json_decref(c->node);
 	return c->code;
+}
+
+void ctl_bridge_done(bcall *c, int code, json_t *result)
+{
+	finish(c, code, result);
+}
+
+int ctl_bridge_run(ctl_bridge *b, ctl_loop_fn fn, void *arg, json_t **result)
+{
+	bcall c = {.kind = B_RUN, .run = fn, .arg = arg};
+	return call(b, &c, result);
 }
 
 static int kv_get(void *ctx, const char *key, int recursive, json_t **node)

@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include "../peer/peer.h"
 #include "../raft/raftnode.h"
 #include "../store/store.h"
 
@@ -28,6 +29,7 @@ typedef struct ctl_config {
 	const char *host_ip;	 /* locator / VTEP address */
 	unsigned endpoint_gc_s;	 /* grace for silent hosts */
 	unsigned netns_gc_s;	 /* grace for vanished namespaces */
+	peer_trust *trust;	 /* join tokens and client certificates */
 } ctl_config;
 
 int ctl_init(ctl **out, uv_loop_t *loop, store *st, raftnode *rn,

@@ -41,6 +41,13 @@ void ctl_pool_close(ctl_pool *p);
 typedef struct ctl_bridge ctl_bridge;
 int ctl_bridge_init(ctl_bridge **out, uv_loop_t *loop, store *st, raftnode *rn);
 ovl_kv ctl_bridge_kv(ctl_bridge *b);
+/* Runs fn(arg, call) on the loop thread and waits until it (or a callback
+ * it started) calls ctl_bridge_done(call, code, result); returns code and
+ * hands over result. */
+struct bcall;
+typedef void (*ctl_loop_fn)(void *arg, struct bcall *call);
+int ctl_bridge_run(ctl_bridge *b, ctl_loop_fn fn, void *arg, json_t **result);
+void ctl_bridge_done(struct bcall *call, int code, json_t *result);
 /* Calls still waiting, and those made afterwards, fail with -1. */
 void ctl_bridge_close(ctl_bridge *b);
 
@@ -85,5 +92,7 @@ typedef struct ctl_call {
 
 /* Control API and Docker plugin dispatch (worker thread). */
 void ctl_routes_run(ctl *c, ctl_call *call);
+/* cluster.c: /v1/cluster/<what> (worker thread) */
+void ctl_cluster_route(ctl *c, ctl_call *call, const char *what);
 
 #endif

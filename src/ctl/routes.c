@@ -310,6 +310,10 @@ void ctl_routes_run(ctl *c, ctl_call *call)
 		reply_error(call, OVL_ENOTFOUND, "no such call");
 		return;
 	}
+	if (strncmp(call->path, "/v1/cluster/", 12) == 0) {
+		ctl_cluster_route(c, call, call->path + 12);
+		return;
+	}
 	size_t n = split(call->path + 3, parts, 3);
 	if (n >= 1 && n <= 3 && parts[0] && !strcmp(parts[0], "networks"))
 		route_networks(c, call, parts, n);

@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../raft/raftnode.h"
+#include "../store/store.h"
+
 typedef struct peer peer;
 
 /* The policy: may the verified certificate cert (its chain already checked
@@ -93,5 +96,70 @@ int peer_call_sync(SSL_CTX *client_ctx, peer_authorize_cb authorize,
 		   const char *addr, int kind, const void *body, size_t len,
 		   unsigned timeout_ms, int *status, char **resp,
 		   size_t *resp_len);
+
+/* The kinds of requests between hosts. */
+enum peer_kind {
+	PEER_KIND_RAFT = 0x100, /* + a raftnode_kind: served by raft */
+	PEER_KIND_JOIN = 0x200, /* a join, relayed to the leader to admit */
+	PEER_KIND_RENEW,	/* a member's CSR for a fresh certificate */
+};
+
+/* ---- the host's credentials, and who may join ---------------------------
+ * peer_trust holds this host's node certificate and the cluster's trust:
+ * the cluster CA (created by the first host, kept in the replicated
+ * store's meta so voters and standbys can sign), the join token's secret,
+ * or a static cluster's shared secret, or the user's own PKI (etcd's
+ * --peer-* flags). It decides who may speak on the peer port, admits
+ * joining hosts, renews certificates and issues client certificates. */
+typedef struct peer_trust peer_trust;
+
+typedef struct peer_trust_config {
+	const char *data_dir;	 /* credentials live in <data_dir>/pki */
+	const char *listen_addr; /* the peer port: HOST:PORT */
+	/* --token: a join token (with --join), or a static cluster's
+	 * shared secret (with --initial-cluster) */
+	const char *token;
+	const char *join; /* --join: a member's client address or URL */
+	int static_cluster;
+	/* etcd's --peer-* flags: the user's PKI instead of the cluster CA */
+	const char *peer_cert_file, *peer_key_file, *peer_trusted_ca_file;
+	unsigned cert_expiry_s; /* node certificates' lifetime; 0 = 90 days */
+} peer_trust_config;
+
+/* Checks the configuration (a static cluster with neither a secret nor
+ * the user's PKI would leave the peer port open: refused with one line)
+ * and makes the host's peer, with this trust as its policy. */
+int peer_trust_init(peer_trust **out, uv_loop_t *loop, store *st,
+		    const peer_trust_config *cfg);
+peer *peer_trust_peer(peer_trust *t);
+/* The raftnode_trust_fn: loads or makes this host's credentials once its
+ * member id is known, and for a joining host performs the join. */
+int peer_trust_enter(void *trust, raftnode_identity *who);
+/* Once Raft runs: serve peer requests, publish a new cluster's CA, follow
+ * removals (peer_drop), renew the node certificate. */
+void peer_trust_attach(peer_trust *t, raftnode *rn);
+/* Closes the peer, then frees; cb runs once all is closed. */
+void peer_trust_close(peer_trust *t, void (*cb)(void *ctx), void *ctx);
+
+/* The join token (needs the cluster CA); rotating makes a new secret, and
+ * the old one stops working once the change is applied. cb gets 0 and the
+ * token, or -1 and why. */
+typedef void (*peer_token_cb)(void *ctx, int status, const char *text);
+void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx);
+/* A client certificate for a tool or a dockerd (CN = name, the v2 user),
+ * signed by the cluster CA: malloc'd PEM texts. */
+int peer_trust_client_cert(peer_trust *t, const char *name, char **key_pem,
+			   char **cert_pem, char **ca_pem);
+/* The node certificate and key files (for the client API's TLS). */
+const char *peer_trust_cert_file(peer_trust *t);
+const char *peer_trust_key_file(peer_trust *t);
+/* POST /ovld/v1/join from the client API: answered once with an HTTP
+ * status and JSON (api_config.join). */
+void peer_trust_admit(void *t, const char *body, size_t len,
+		      void (*answer)(void *actx, int status, const char *json),
+		      void *actx);
+
+/* raftnode's link over peer_call (raftnode_config.link). */
+void peer_raft_link(peer *p, raftnode_link *out);
 
 #endif

@@ -26,7 +26,7 @@ int pki_ca_create(pki_ca **out);
 /* The CA of a static cluster: the same secret gives the same key and the
  * same certificate on every host (Ed25519 from HKDF-SHA256 of the secret,
  * fixed serial, subject and validity), so hosts that share nothing but the
- * secret trust each other. */
+ * secret trust each other. The secret has at least 16 characters. */
 int pki_ca_derive(pki_ca **out, const char *secret);
 /* From PEM; key_pem may be NULL (a CA that can verify but not sign). */
 int pki_ca_load(pki_ca **out, const char *cert_pem, const char *key_pem);
@@ -64,6 +64,9 @@ typedef struct pki_names {
 	const char *const *hosts;
 	size_t n_hosts;
 	unsigned days; /* validity; 0 = 90 */
+	/* Unix seconds overriding days; 0 = unset. Tests set a past time to
+	 * make an expired certificate. */
+	int64_t not_after;
 } pki_names;
 
 /* Signs csr_pem with the CA: a node certificate (serverAuth+clientAuth,
@@ -83,7 +86,8 @@ typedef struct pki_cert_info {
 int pki_cert_info_pem(const char *cert_pem, pki_cert_info *out);
 int pki_cert_info_x509(X509 *cert, pki_cert_info *out);
 /* 0 if cert_pem is signed by ca (or by a CA in trust_pem, a PEM bundle,
- * when ca is NULL), is valid now and its public key is key_pem's. */
+ * when ca is NULL), is valid now and its public key is key_pem's (key_pem
+ * NULL: not checked). cert_pem may carry intermediates after the leaf. */
 int pki_cert_check(const char *cert_pem, const char *key_pem, const pki_ca *ca,
 		   const char *trust_pem);
 

@@ -1,11 +1,11 @@
 /* forward.c - writes taken by a follower go to the leader.
  *
- * One POST per write cost an HTTP request on both hosts per write, and a
- * raft_apply each on the leader. The writes a follower takes during a loop
- * turn are sent together instead, as one POST /ovld/v1/propose-batch of
+ * One request per write would cost a round trip on both hosts per write,
+ * and a raft_apply each on the leader. The writes a follower takes during a
+ * loop turn are sent together instead, as one RAFTNODE_FORWARD request of
  * length-prefixed commands (the batch idle handle sends them, see
- * batch.c); the leader hands them to raft together and answers one status
- * line per command. /ovld/v1/propose (one command) stays for older hosts. */
+ * batch.c); the leader hands them to raft together and answers one byte,
+ * a raftnode_answer, per command. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,25 +16,16 @@
 
 #define FORWARD_MAX 4096 /* commands per POST, either side */
 
-/* Per-command outcomes on the wire, and what the proposer reports. */
-enum {
-	FWD_OK = 200,
-	FWD_BAD = 400,
-	FWD_STALE = 408,
-	FWD_LOST = 500,
-	FWD_NOT_LEADER = 503
-};
-
-static const char *outcome_text(int code)
+static const char *outcome_text(int answer)
 {
-	switch (code) {
-	case FWD_OK:
+	switch (answer) {
+	case RAFTNODE_DONE:
 		return "ok";
-	case FWD_BAD:
+	case RAFTNODE_BAD_REQUEST:
 		return "bad command";
-	case FWD_STALE:
+	case RAFTNODE_STALE:
 		return "etcdserver: request timed out";
-	case FWD_NOT_LEADER:
+	case RAFTNODE_NOT_LEADER:
 		return "not leader";
 	default:
 		return "etcdserver: request timed out, possibly due to "
@@ -50,18 +41,18 @@ typedef struct fwd_cookie {
 	uint64_t seqs[];
 } fwd_cookie;
 
-/* One command's fate, as the leader (or the transport) told it. */
-static void settle(raftnode *rn, uint64_t seq, int status, const char *why)
+/* One command's fate, as the leader (or the link: -1) told it. */
+static void settle(raftnode *rn, uint64_t seq, int answer, const char *why)
 {
 	pending *p = pending_find(rn, seq);
 	if (p == NULL || p->state != PENDING_REMOTE)
 		return;
-	if (status == FWD_OK) {
+	if (answer == RAFTNODE_DONE) {
 		p->state = PENDING_APPLYING; /* our own apply answers */
-	} else if (status == FWD_NOT_LEADER) {
+	} else if (answer == RAFTNODE_NOT_LEADER) {
 		/* The leader moved before taking it: safe to send again. */
 		p->state = PENDING_UNSENT;
-	} else if (status < 0) {
+	} else if (answer < 0) {
 		/* It may or may not have been appended: never send twice. */
 		pending_fail(rn, p, "etcdserver: leader unreachable");
 	} else {
@@ -69,21 +60,18 @@ static void settle(raftnode *rn, uint64_t seq, int status, const char *why)
 	}
 }
 
-static void on_forwarded(void *ctx, int status, const char *body, size_t len)
+static void on_forwarded(void *ctx, int answer, const void *body, size_t len)
 {
 	fwd_cookie *k = ctx;
-	const char *p = body, *end = body + len;
+	const unsigned char *codes = body;
 	for (unsigned i = 0; i < k->n; i++) {
-		int code = status;
-		if (status == 200) {
-			/* One "CODE\n" line per command, in order. */
-			code = p < end ? atoi(p) : FWD_LOST;
-			const char *nl = p < end ? memchr(p, '\n', end - p) : 0;
-			p = nl ? nl + 1 : end;
-		}
+		/* DONE: one answer byte per command, in order. */
+		int code = answer;
+		if (answer == RAFTNODE_DONE)
+			code = i < len ? codes[i] : RAFTNODE_FAILED;
 		settle(k->rn, k->seqs[i], code,
-		       status == 200 ? outcome_text(code)
-				     : "etcdserver: forwarding failed");
+		       answer >= 0 ? outcome_text(code)
+				   : "etcdserver: forwarding failed");
 	}
 	free(k);
 }
@@ -106,16 +94,11 @@ void forward_flush(raftnode *rn)
 		k->seqs[live++] = p->seq;
 		size += 4 + p->entry_len;
 	}
-	char hostport[64];
-	raft_id leader = 0;
-	const char *addr;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_id leader = raftnode_leader(rn, NULL, 0);
 	char *body = k && live ? malloc(size) : NULL;
-	if (body == NULL || leader == 0 || leader == rn->id ||
-	    membership_client_url(rn, leader, hostport, sizeof(hostport)) !=
-		0) {
+	if (body == NULL || leader == 0 || leader == rn->id) {
 		for (unsigned i = 0; k && i < live; i++)
-			settle(rn, k->seqs[i], FWD_NOT_LEADER, NULL);
+			settle(rn, k->seqs[i], RAFTNODE_NOT_LEADER, NULL);
 		free(body);
 		free(k);
 		return;
@@ -129,10 +112,10 @@ void forward_flush(raftnode *rn)
 	}
 	k->rn = rn;
 	k->n = live;
-	if (client_post(rn->cl, hostport, "/ovld/v1/propose-batch", body, size,
-			on_forwarded, k) != 0) {
+	if (raftnode_send(rn, leader, RAFTNODE_FORWARD, body, size,
+			  on_forwarded, k) != 0) {
 		for (unsigned i = 0; i < live; i++)
-			settle(rn, k->seqs[i], FWD_NOT_LEADER, NULL);
+			settle(rn, k->seqs[i], RAFTNODE_NOT_LEADER, NULL);
 		free(k);
 	}
 	free(body);
@@ -165,14 +148,14 @@ void forward_free(raftnode *rn)
 
 /* ---- leader side ---- */
 
-/* 0, or the outcome code refusing the command. */
+/* 0, or the answer refusing the command. */
 static int check_forwarded(raftnode *rn, const char *body, size_t len)
 {
 	command c;
 	if (command_decode(body, len, &c) != 0)
-		return FWD_BAD;
+		return RAFTNODE_BAD_REQUEST;
 	if (raft_state(&rn->raft) != RAFT_LEADER)
-		return FWD_NOT_LEADER;
+		return RAFTNODE_NOT_LEADER;
 	/* A forward stuck in TCP retransmission (a healed partition) can
 	 * arrive long after the proposer answered "timed out"; applying it
 	 * then would surprise the client, so refuse what is clearly stale.
@@ -184,7 +167,7 @@ static int check_forwarded(raftnode *rn, const char *body, size_t len)
 			 "refusing a forwarded command proposed %lld ms ago "
 			 "(late delivery, or clocks apart)",
 			 (long long)age_ms);
-		return FWD_STALE;
+		return RAFTNODE_STALE;
 	}
 	return 0;
 }
@@ -192,77 +175,24 @@ static int check_forwarded(raftnode *rn, const char *body, size_t len)
 static int outcome_of(int raft_status)
 {
 	if (raft_status == 0)
-		return FWD_OK;
-	return raft_status == RAFT_NOTLEADER ? FWD_NOT_LEADER : FWD_LOST;
+		return RAFTNODE_DONE;
+	return raft_status == RAFT_NOTLEADER ? RAFTNODE_NOT_LEADER
+					     : RAFTNODE_FAILED;
 }
 
-/* One forwarded command (/ovld/v1/propose). */
-typedef struct remote_apply {
-	raftnode_reply_cb reply;
-	void *ctx;
-} remote_apply;
-
-static void reply_text(raftnode_reply_cb reply, void *ctx, int status,
-		       const char *text)
-{
-	reply(ctx, status, "text/plain", text, strlen(text));
-}
-
-static void on_remote_done(raftnode *rn, void *ctx, uint64_t tag, int status)
-{
-	remote_apply *ra = ctx;
-	int code = outcome_of(status);
-	(void)rn, (void)tag;
-	reply_text(ra->reply, ra->ctx, code,
-		   code == FWD_OK ? "ok\n" : outcome_text(code));
-	free(ra);
-}
-
-void propose_internal(raftnode *rn, const char *body, size_t len,
-		      raftnode_reply_cb reply, void *ctx)
-{
-	int refused = check_forwarded(rn, body, len);
-	if (refused) {
-		reply_text(reply, ctx, refused, outcome_text(refused));
-		return;
-	}
-	remote_apply *ra = calloc(1, sizeof(*ra));
-	if (ra == NULL ||
-	    raftnode_batch_add(rn, body, len, on_remote_done, ra, 0) != 0) {
-		free(ra);
-		reply_text(reply, ctx, FWD_NOT_LEADER, "not leader\n");
-		return;
-	}
-	ra->reply = reply;
-	ra->ctx = ctx;
-}
-
-/* A batch of them (/ovld/v1/propose-batch): answered once all are done. */
+/* A batch of commands: answered once all are done. */
 typedef struct remote_batch {
-	raftnode_reply_cb reply;
+	raftnode_answer_cb cb;
 	void *ctx;
 	unsigned n, left;
-	short codes[];
+	unsigned char answers[];
 } remote_batch;
 
 static void batch_settled(remote_batch *rb)
 {
 	if (--rb->left > 0)
 		return;
-	char *out = malloc((size_t)rb->n * 4 + 1);
-	size_t o = 0;
-	for (unsigned i = 0; out && i < rb->n; i++) {
-		int c = rb->codes[i];
-		out[o++] = (char)('0' + c / 100);
-		out[o++] = (char)('0' + c / 10 % 10);
-		out[o++] = (char)('0' + c % 10);
-		out[o++] = '\n';
-	}
-	if (out)
-		rb->reply(rb->ctx, 200, "text/plain", out, o);
-	else
-		reply_text(rb->reply, rb->ctx, 500, "out of memory\n");
-	free(out);
+	rb->cb(rb->ctx, RAFTNODE_DONE, rb->answers, rb->n);
 	free(rb);
 }
 
@@ -270,7 +200,7 @@ static void on_batch_item_done(raftnode *rn, void *ctx, uint64_t i, int status)
 {
 	remote_batch *rb = ctx;
 	(void)rn;
-	rb->codes[i] = (short)outcome_of(status);
+	rb->answers[i] = (unsigned char)outcome_of(status);
 	batch_settled(rb);
 }
 
@@ -289,20 +219,20 @@ static long count_frames(const char *body, size_t len)
 	return n;
 }
 
-void propose_batch_internal(raftnode *rn, const char *body, size_t len,
-			    raftnode_reply_cb reply, void *ctx)
+void forward_serve(raftnode *rn, const char *body, size_t len,
+		   raftnode_answer_cb cb, void *ctx)
 {
 	long n = count_frames(body, len);
 	if (n <= 0 || n > FORWARD_MAX) {
-		reply_text(reply, ctx, 400, "bad command batch\n");
+		cb(ctx, RAFTNODE_BAD_REQUEST, "bad command batch", 17);
 		return;
 	}
-	remote_batch *rb = calloc(1, sizeof(*rb) + n * sizeof(rb->codes[0]));
+	remote_batch *rb = calloc(1, sizeof(*rb) + (size_t)n);
 	if (rb == NULL) {
-		reply_text(reply, ctx, 500, "out of memory\n");
+		cb(ctx, RAFTNODE_NOT_LEADER, "out of memory", 13);
 		return;
 	}
-	rb->reply = reply;
+	rb->cb = cb;
 	rb->ctx = ctx;
 	rb->n = (unsigned)n;
 	rb->left = rb->n + 1; /* callbacks may run inside raftnode_batch_add */
@@ -315,7 +245,8 @@ void propose_batch_internal(raftnode *rn, const char *body, size_t len,
 		if (!refused && raftnode_batch_add(
 				    rn, cmd, l, on_batch_item_done, rb, i) == 0)
 			continue;
-		rb->codes[i] = (short)(refused ? refused : FWD_NOT_LEADER);
+		rb->answers[i] =
+		    (unsigned char)(refused ? refused : RAFTNODE_NOT_LEADER);
 		rb->left--;
 	}
 	batch_settled(rb);

@@ -21,6 +21,8 @@ const struct raft_server *membership_server_by_id(raftnode *rn, raft_id id);
 /* The id a peer URL gets when it is named up front (--initial-cluster,
  * POST /v2/members), the same on every host. */
 raft_id membership_static_id(const char *peer_url);
+/* The Raft address (HOST:PORT) of a peer URL; 0 or -1 when malformed. */
+int membership_peer_address(const char *peer_url, char *out, size_t len);
 
 /* membership_publish.c: this host's record and the cluster id */
 int membership_propose_meta(raftnode *rn, const char *key, const char *value,
@@ -35,10 +37,10 @@ struct change_job {
 	raftnode *rn;
 	raft_id id;
 	int role;
-	char addr[64];
+	char addr[300];
 	char record[1024];
 	raft_id stale_id; /* JOB_JOIN: an old member at the joiner's address */
-	raftnode_reply_cb reply; /* internal channel answer */
+	raftnode_answer_cb reply; /* a relayed request's answer */
 	void *reply_ctx;
 	raftnode_member_cb member_cb; /* local API answer */
 	void *member_ctx;
@@ -48,9 +50,9 @@ struct change_job {
 
 void membership_job_enqueue(raftnode *rn, change_job *job);
 
-/* membership_relay.c: off the leader, pass a request on to it unchanged;
+/* membership_serve.c: off the leader, pass a request on to it unchanged;
  * -1 when no leader is known or reachable. */
-int membership_relay(raftnode *rn, const char *path, const char *body,
-		     size_t len, raftnode_reply_cb reply, void *ctx);
+int membership_relay(raftnode *rn, int kind, const char *body, size_t len,
+		     raftnode_answer_cb cb, void *ctx);
 
 #endif

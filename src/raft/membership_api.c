@@ -1,6 +1,6 @@
 /* membership_api.c - the API's membership calls (POST, DELETE and PUT
- * /v2/members): add and remove go through the internal channel so that
- * followers and the leader take the same path. */
+ * /v2/members): add and remove take the path of a request from another
+ * member, so that followers and the leader take the same one. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "membership.h"
 
-/* One API call, answered when the internal channel's reply comes. */
+/* One API call, answered when the leader's answer comes. */
 typedef struct member_call {
 	raftnode *rn;
 	raftnode_member_cb cb;
@@ -17,19 +17,17 @@ typedef struct member_call {
 	char peer_url[128];
 } member_call;
 
-static void on_member_reply(void *ctx, int status, const char *ct,
-			    const void *body, size_t len)
+static void on_member_reply(void *ctx, int answer, const void *body,
+			    size_t len)
 {
 	member_call *mc = ctx;
 	raftnode_member m = {.id = mc->id};
 	snprintf(m.peer_url, sizeof(m.peer_url), "%s", mc->peer_url);
-	if (status >= 200 && status < 300)
-		mc->cb(mc->ctx, 0, NULL, &m);
-	else
-		mc->cb(mc->ctx, status == 503 ? 500 : status,
-		       status == 404 ? "No such member"
-				     : "membership change failed",
-		       &m);
+	mc->cb(mc->ctx, answer < 0 ? RAFTNODE_FAILED : answer,
+	       answer == RAFTNODE_DONE	       ? NULL
+	       : answer == RAFTNODE_NO_MEMBER ? "No such member"
+					       : "membership change failed",
+	       &m);
 	free(mc);
 }
 
@@ -39,22 +37,15 @@ static void on_transferred_then_remove(struct raft_transfer *req)
 	free(req);
 	char body[32];
 	snprintf(body, sizeof(body), "%016llx", (unsigned long long)mc->id);
-	if (membership_relay(mc->rn, "/ovld/v1/member/remove", body,
-			     strlen(body), on_member_reply, mc) != 0)
-		on_member_reply(mc, 503, NULL, NULL, 0);
+	if (membership_relay(mc->rn, RAFTNODE_MEMBER_REMOVE, body, strlen(body),
+			     on_member_reply, mc) != 0)
+		on_member_reply(mc, RAFTNODE_NOT_LEADER, NULL, 0);
 }
 
-static void member_request(raftnode *rn, const char *path, const char *body,
+static void member_request(raftnode *rn, int kind, const char *body,
 			   member_call *mc)
 {
-	if (raft_state(&rn->raft) == RAFT_LEADER) {
-		membership_internal(rn, path, body, strlen(body),
-				    on_member_reply, mc);
-		return;
-	}
-	if (membership_relay(rn, path, body, strlen(body), on_member_reply,
-			     mc) != 0)
-		on_member_reply(mc, 503, NULL, NULL, 0);
+	membership_serve(rn, kind, body, strlen(body), on_member_reply, mc);
 }
 
 static member_call *member_call_new(raftnode *rn, raftnode_member_cb cb,
@@ -73,8 +64,8 @@ static member_call *member_call_new(raftnode *rn, raftnode_member_cb cb,
 int raftnode_member_add(raftnode *rn, const char *peer_url,
 			raftnode_member_cb cb, void *ctx)
 {
-	char addr[64];
-	if (client_hostport(peer_url, 2380, addr, sizeof(addr)) != 0)
+	char addr[300];
+	if (membership_peer_address(peer_url, addr, sizeof(addr)) != 0)
 		return -1;
 	member_call *mc =
 	    member_call_new(rn, cb, ctx, membership_static_id(peer_url));
@@ -88,7 +79,7 @@ int raftnode_member_add(raftnode *rn, const char *peer_url,
 		free(mc);
 		return -1;
 	}
-	member_request(rn, "/ovld/v1/member/add", body, mc);
+	member_request(rn, RAFTNODE_MEMBER_ADD, body, mc);
 	free(body);
 	return 0;
 }
@@ -116,7 +107,7 @@ int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 	}
 	char body[32];
 	snprintf(body, sizeof(body), "%016llx", (unsigned long long)id);
-	member_request(rn, "/ovld/v1/member/remove", body, mc);
+	member_request(rn, RAFTNODE_MEMBER_REMOVE, body, mc);
 	return 0;
 }
 
@@ -127,10 +118,10 @@ int raftnode_member_update(raftnode *rn, uint64_t id, const char *peer_url,
 	 * clients use this rarely, so refuse clearly. */
 	raftnode_member m = {.id = id};
 	if (membership_server_by_id(rn, id) == NULL) {
-		cb(ctx, 404, "No such member", &m);
+		cb(ctx, RAFTNODE_NO_MEMBER, "No such member", &m);
 		return 0;
 	}
-	cb(ctx, 409,
+	cb(ctx, RAFTNODE_CONFLICT,
 	   "changing a member's peer URL is not supported; remove "
 	   "and re-join it",
 	   &m);

@@ -30,13 +30,14 @@ static int delete_record(raftnode *rn, raft_id id, raftnode_done_cb cb,
 	return raftnode_propose(rn, &cmd, cb, ctx);
 }
 
-static void job_answer(change_job *job, int status, const char *why)
+/* answer: a raftnode_answer. */
+static void job_answer(change_job *job, int answer, const char *why)
 {
 	raftnode *rn = job->rn;
 	if (job->reply) {
 		char body[256];
 		int n;
-		if (status == 200 || status == 201 || status == 204)
+		if (answer == RAFTNODE_DONE)
 			n = snprintf(body, sizeof(body),
 				     "{\"cluster_id\":\"%016llx\","
 				     "\"id\":\"%016llx\"}",
@@ -45,7 +46,7 @@ static void job_answer(change_job *job, int status, const char *why)
 		else
 			n = snprintf(body, sizeof(body), "%s",
 				     why ? why : "failed");
-		job->reply(job->reply_ctx, status, "application/json", body, n);
+		job->reply(job->reply_ctx, answer, body, (size_t)n);
 	}
 	if (job->member_cb) {
 		raftnode_member m = {.id = job->id};
@@ -53,9 +54,7 @@ static void job_answer(change_job *job, int status, const char *why)
 		if (m.peer_url[0] == '\0')
 			snprintf(m.peer_url, sizeof(m.peer_url), "http://%s",
 				 job->addr);
-		job->member_cb(job->member_ctx,
-			       status >= 200 && status < 300 ? 0 : status, why,
-			       &m);
+		job->member_cb(job->member_ctx, answer, why, &m);
 	}
 	free(job);
 	rn->job_running = 0;
@@ -67,39 +66,39 @@ static void on_record_written(void *ctx, store_result *res)
 	change_job *job = ctx;
 	int ok = res->error == 0;
 	store_result_free(res);
-	job_answer(job, ok ? 200 : 500, ok ? NULL : "record not written");
+	job_answer(job, ok ? RAFTNODE_DONE : RAFTNODE_FAILED, ok ? NULL : "record not written");
 }
 
 static void on_added(struct raft_change *req, int status)
 {
 	change_job *job = req->data;
 	if (status != 0) {
-		job_answer(job, 500, raft_strerror(status));
+		job_answer(job, RAFTNODE_FAILED, raft_strerror(status));
 		return;
 	}
 	log_info("raft", "member %016llx added at %s",
 		 (unsigned long long)job->id, job->addr);
 	if (job->record[0] == '\0') {
-		job_answer(job, 201, NULL);
+		job_answer(job, RAFTNODE_DONE, NULL);
 		return;
 	}
 	char key[64];
 	membership_record_key(job->id, key, sizeof(key));
 	if (membership_propose_meta(job->rn, key, job->record,
 				    on_record_written, job) != 0)
-		job_answer(job, 500, "record not written");
+		job_answer(job, RAFTNODE_FAILED, "record not written");
 }
 
 static void on_removed(struct raft_change *req, int status)
 {
 	change_job *job = req->data;
 	if (status != 0) {
-		job_answer(job, 500, raft_strerror(status));
+		job_answer(job, RAFTNODE_FAILED, raft_strerror(status));
 		return;
 	}
 	log_info("raft", "member %016llx removed", (unsigned long long)job->id);
 	if (delete_record(job->rn, job->id, on_record_written, job) != 0)
-		job_answer(job, 204, NULL);
+		job_answer(job, RAFTNODE_DONE, NULL);
 }
 
 static void on_assigned(struct raft_change *req, int status)
@@ -112,7 +111,7 @@ static void on_assigned(struct raft_change *req, int status)
 		log_info("raft", "member %016llx is now a %s",
 			 (unsigned long long)job->id,
 			 job->role == RAFT_VOTER ? "voter" : "standby");
-	job_answer(job, status ? 500 : 200, NULL);
+	job_answer(job, status ? RAFTNODE_FAILED : RAFTNODE_DONE, NULL);
 }
 
 static void job_start(raftnode *rn, change_job *job);
@@ -123,7 +122,7 @@ static void on_stale_removed(struct raft_change *req, int status)
 {
 	change_job *job = req->data;
 	if (status != 0) {
-		job_answer(job, 500, raft_strerror(status));
+		job_answer(job, RAFTNODE_FAILED, raft_strerror(status));
 		return;
 	}
 	log_info("raft", "stale member %016llx at %s removed for %016llx",
@@ -147,7 +146,7 @@ static void job_start(raftnode *rn, change_job *job)
 	int rv = 0;
 	job->req.data = job;
 	if (raft_state(&rn->raft) != RAFT_LEADER) {
-		job_answer(job, 503, "not leader");
+		job_answer(job, RAFTNODE_NOT_LEADER, "not leader");
 		return;
 	}
 	switch (job->type) {
@@ -167,7 +166,7 @@ static void job_start(raftnode *rn, change_job *job)
 			break;
 		}
 		if (s != NULL) {
-			job_answer(job, 409, "peer URL exists");
+			job_answer(job, RAFTNODE_CONFLICT, "peer URL exists");
 			return;
 		}
 		rv = raft_add(&rn->raft, &job->req, job->id, job->addr,
@@ -176,7 +175,7 @@ static void job_start(raftnode *rn, change_job *job)
 	}
 	case JOB_REMOVE:
 		if (membership_server_by_id(rn, job->id) == NULL) {
-			job_answer(job, 404, "No such member");
+			job_answer(job, RAFTNODE_NO_MEMBER, "No such member");
 			return;
 		}
 		rv = raft_remove(&rn->raft, &job->req, job->id, on_removed);
@@ -190,7 +189,8 @@ static void job_start(raftnode *rn, change_job *job)
 		log_warn("raft", "membership change %d for %016llx: %s",
 			 job->type, (unsigned long long)job->id,
 			 raft_strerror(rv));
-		job_answer(job, rv == RAFT_NOTLEADER ? 503 : 500,
+		job_answer(job,
+			   rv == RAFT_NOTLEADER ? RAFTNODE_NOT_LEADER : RAFTNODE_FAILED,
 			   raft_strerror(rv));
 	}
 }

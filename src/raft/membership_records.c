@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../url.h"
 #include "membership.h"
 
 void membership_record_key(raft_id id, char *out, size_t len)
@@ -39,12 +40,9 @@ int membership_record_read(raftnode *rn, raft_id id, raftnode_member *m)
 	return 0;
 }
 
-int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len)
+int membership_peer_address(const char *peer_url, char *out, size_t len)
 {
-	raftnode_member m;
-	if (membership_record_read(rn, id, &m) != 0 || m.client_urls[0] == '\0')
-		return -1;
-	return client_hostport(m.client_urls, 2379, out, len);
+	return url_hostport(peer_url, 2380, out, len);
 }
 
 static int role_of(int raft_role)

@@ -6,7 +6,6 @@
 #include <raft/uv.h>
 
 #include "../metrics.h"
-#include "client.h"
 #include "compat/commit_early.h"
 #include "raftnode.h"
 
@@ -72,8 +71,7 @@ struct raftnode {
 	raftnode_config cfg;
 	char *data_dir;
 	char raft_dir[4096];
-	char raft_addr[64]; /* IP:PORT from the peer URL */
-	char bind_addr[64];
+	char raft_addr[300]; /* HOST:PORT from the peer URL */
 	raft_id id;
 	uint64_t cluster_id;
 	struct raft raft;
@@ -88,7 +86,6 @@ struct raftnode {
 		raft_id leader_id;	    /* who sent the snapshot */
 		char *leader_addr;
 	} install;
-	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	commit_early early;	 /* a follower applies before its own fsync */
 	struct preload *preload; /* restart: raft's load, on a thread */
@@ -146,7 +143,6 @@ struct raftnode {
 	change_job *jobs_head, *jobs_tail;
 	int job_running;
 
-	client *cl; /* HTTP client for the internal channel */
 	follower_seen seen[SEEN_SLOTS];
 
 	raftnode_status counters;
@@ -177,10 +173,9 @@ void pending_answer_queued(raftnode *rn);
 int forward_add(raftnode *rn, pending *p);
 void forward_flush(raftnode *rn);
 void forward_free(raftnode *rn);
-void propose_internal(raftnode *rn, const char *body, size_t len,
-		      raftnode_reply_cb reply, void *ctx);
-void propose_batch_internal(raftnode *rn, const char *body, size_t len,
-			    raftnode_reply_cb reply, void *ctx);
+/* leader: a follower's RAFTNODE_FORWARD request */
+void forward_serve(raftnode *rn, const char *body, size_t len,
+		   raftnode_answer_cb cb, void *ctx);
 
 /* batch.c */
 void batch_init(raftnode *rn);
@@ -195,8 +190,8 @@ int batch_flush_now(raftnode *rn);
 void raftnode_read_flush(raftnode *rn);
 void read_after_apply(raftnode *rn);
 void read_tick(raftnode *rn);
-void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
-void read_term_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx);
+void read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx);
+void read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx);
 void read_fail_all(raftnode *rn, const char *why);
 
 /* membership_*.c (what those files share among themselves: membership.h) */
@@ -204,10 +199,14 @@ int membership_bootstrap_or_join(raftnode *rn);
 void membership_tick(raftnode *rn);
 /* Voters in the current (possibly uncommitted) configuration. */
 unsigned membership_voters(raftnode *rn);
-void membership_internal(raftnode *rn, const char *path, const char *body,
-			 size_t len, raftnode_reply_cb reply, void *ctx);
-/* The first client URL of a member, from the replicated member records. */
-int membership_client_url(raftnode *rn, raft_id id, char *out, size_t len);
+/* RAFTNODE_JOIN, _MEMBER_ADD and _MEMBER_REMOVE requests */
+void membership_serve(raftnode *rn, int kind, const char *body, size_t len,
+		      raftnode_answer_cb cb, void *ctx);
+
+/* serve.c: a request to member id through the link; -1 when it has no
+ * address or the link refused at once (cb does not run then). */
+int raftnode_send(raftnode *rn, raft_id id, int kind, const void *body,
+		  size_t len, raftnode_answer_cb cb, void *ctx);
 
 /* follower_stats.c */
 void follower_stats_sample(raftnode *rn);

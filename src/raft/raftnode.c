@@ -1,5 +1,5 @@
-/* raftnode.c - life cycle of this host's Raft member: init, start, close,
- * status, and the dispatcher of the internal channel. */
+/* raftnode.c - life cycle of this host's Raft member: init, start, close
+ * and status. */
 #include "node.h"
 
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../log.h"
+#include "../url.h"
 #include "compat/prefill.h"
 #include "compat/probe.h"
 #include "compat/repair.h"
@@ -127,13 +128,10 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	/* Sequence numbers must not repeat across restarts: entries of an
 	 * earlier life may still be applied after new requests are made. */
 	rn->next_seq = (uint64_t)rn->start_ns;
-	if (client_hostport(rn->cfg.peer_url, 2380, rn->raft_addr,
-			    sizeof(rn->raft_addr)) != 0 ||
-	    client_hostport(rn->cfg.listen_peer_url, 2380, rn->bind_addr,
-			    sizeof(rn->bind_addr)) != 0) {
-		log_error("raft",
-			  "peer URL %s: need http://IPv4:PORT (canonical/raft "
-			  "0.15 takes IPv4 literals only)",
+	if (url_hostport(rn->cfg.peer_url, 2380, rn->raft_addr,
+			 sizeof(rn->raft_addr)) != 0 ||
+	    rn->cfg.transport == NULL) {
+		log_error("raft", "peer URL %s: need scheme://HOST:PORT",
 			  rn->cfg.peer_url);
 		free_config(&rn->cfg);
 		free(rn);
@@ -144,11 +142,6 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	if (mkdir(rn->raft_dir, 0700) != 0 && errno != EEXIST) {
 		log_error("raft", "cannot create %s: %s", rn->raft_dir,
 			  strerror(errno));
-		free_config(&rn->cfg);
-		free(rn);
-		return -1;
-	}
-	if (client_init(&rn->cl, loop) != 0) {
 		free_config(&rn->cfg);
 		free(rn);
 		return -1;
@@ -169,17 +162,9 @@ static int init_raft(raftnode *rn)
 	 * leaves (canonical/raft#372); a refusal is logged, raft_start then
 	 * fails with libraft's own message. */
 	repair_segments(rn->raft_dir);
-	int rv = raft_uv_tcp_init(&rn->transport, rn->loop);
-	if (rv == 0)
-		rv =
-		    raft_uv_tcp_set_bind_address(&rn->transport, rn->bind_addr);
-	if (rv != 0) {
-		log_error("raft", "transport on %s: %s", rn->bind_addr,
-			  raft_strerror(rv));
-		return -1;
-	}
 	prefill_register(rn->raft_dir);
-	rv = raft_uv_init(&rn->io, rn->loop, rn->raft_dir, &rn->transport);
+	int rv =
+	    raft_uv_init(&rn->io, rn->loop, rn->raft_dir, rn->cfg.transport);
 	if (rv != 0) {
 		log_error("raft", "raft io in %s: %s", rn->raft_dir,
 			  raft_strerror(rv));
@@ -223,32 +208,12 @@ static int init_raft(raftnode *rn)
 	return 0;
 }
 
-/* raft 0.15 reports a taken peer port as a bare "I/O error"; a test bind
- * gives the user the real reason. 0 when free or unknown. */
-static int peer_port_in_use(const char *hostport)
-{
-	struct sockaddr_in sa;
-	if (client_sockaddr(hostport, &sa) != 0)
-		return 0;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	int busy = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
-		   errno == EADDRINUSE;
-	close(fd);
-	return busy;
-}
-
 static int start_raft(raftnode *rn)
 {
 	int rv = raft_start(&rn->raft);
 	if (rv != 0) {
 		const char *msg = raft_errmsg(&rn->raft);
-		if (peer_port_in_use(rn->bind_addr))
-			msg = "the peer address is in use by another process";
-		log_error("raft", "start on %s: %s", rn->bind_addr,
+		log_error("raft", "start: %s",
 			  msg && *msg ? msg : raft_strerror(rv));
 		return -1;
 	}
@@ -292,7 +257,6 @@ static void on_handle_closed(uv_handle_t *h)
 	raftnode *rn = h->data;
 	if (--rn->handles_open == 0) {
 		log_info("raft", "closed");
-		client_close(rn->cl);
 		batch_free(rn);
 		forward_free(rn);
 		install_free(rn);
@@ -322,7 +286,6 @@ static void on_raft_closed(struct raft *r)
 {
 	raftnode *rn = r->data;
 	raft_uv_close(&rn->io);
-	raft_uv_tcp_close(&rn->transport);
 	close_timers(rn);
 }
 
@@ -413,34 +376,6 @@ int raftnode_has_leader(raftnode *rn)
 int raftnode_is_ready(raftnode *rn)
 {
 	return raftnode_has_leader(rn) && rn->published && rn->cluster_id;
-}
-
-int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
-			     const void *body, size_t len,
-			     raftnode_reply_cb reply, void *ctx)
-{
-	if (strcmp(method, "POST") != 0) {
-		reply(ctx, 405, "text/plain", "method not allowed\n", 19);
-		return 0;
-	}
-	if (!rn->raft_started || rn->closing) {
-		reply(ctx, 503, "text/plain", "not started\n", 12);
-		return 0;
-	}
-	if (strcmp(path, "/ovld/v1/propose-batch") == 0)
-		propose_batch_internal(rn, body, len, reply, ctx);
-	else if (strcmp(path, "/ovld/v1/propose") == 0)
-		propose_internal(rn, body, len, reply, ctx);
-	else if (strcmp(path, "/ovld/v1/barrier") == 0)
-		read_internal(rn, reply, ctx);
-	else if (strcmp(path, "/ovld/v1/term") == 0)
-		read_term_internal(rn, reply, ctx);
-	else if (strncmp(path, "/ovld/v1/member", 15) == 0 ||
-		 strcmp(path, "/ovld/v1/join") == 0)
-		membership_internal(rn, path, body, len, reply, ctx);
-	else
-		reply(ctx, 404, "text/plain", "404 page not found\n", 19);
-	return 0;
 }
 
 void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)

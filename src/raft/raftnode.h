@@ -16,11 +16,66 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <raft/uv.h>
 #include <uv.h>
 
 #include "../store/store.h"
 
 typedef struct raftnode raftnode;
+
+/* Requests between hosts. raft says what to send and serves what comes;
+ * the link (src/peer) carries them. */
+enum raftnode_kind {
+	RAFTNODE_FORWARD = 1, /* leader: length-prefixed commands to apply */
+	RAFTNODE_BARRIER,     /* leader: a read point (its applied index) */
+	RAFTNODE_TERM,	      /* any member: its current term */
+	RAFTNODE_JOIN,	      /* leader: a joining host's record (JSON) */
+	RAFTNODE_MEMBER_ADD,  /* leader: {"peer_url"} */
+	RAFTNODE_MEMBER_REMOVE /* leader: the member's id in hex */
+};
+/* How a request ended, as its answer says. */
+enum raftnode_answer {
+	RAFTNODE_DONE = 0,
+	RAFTNODE_NOT_LEADER,  /* never taken: safe to send to the new leader */
+	RAFTNODE_BAD_REQUEST, /* malformed */
+	RAFTNODE_STALE,	      /* a forwarded command that came too late */
+	RAFTNODE_NO_MEMBER,   /* no such member */
+	RAFTNODE_CONFLICT,    /* the change contradicts the configuration */
+	RAFTNODE_FAILED,      /* taken, and failed or lost */
+	RAFTNODE_NOT_STARTED  /* this host is starting or stopping */
+};
+/* answer is a raftnode_answer, or -1 when the link got no answer (body is
+ * then a NUL-terminated reason). body is valid only during the call. */
+typedef void (*raftnode_answer_cb)(void *ctx, int answer, const void *body,
+				   size_t len);
+
+/* What carries requests to other members: send gets the member's id and
+ * its Raft address, and calls cb exactly once (or returns -1 without). */
+typedef struct raftnode_link {
+	int (*send)(void *link_ctx, uint64_t id, const char *address,
+		    int kind, const void *body, size_t len,
+		    raftnode_answer_cb cb, void *ctx);
+	void *link_ctx;
+} raftnode_link;
+
+/* Who this host is, once its member id is known (raftnode_trust_fn). */
+enum raftnode_entry {
+	RAFTNODE_RESTART = 1, /* a saved identity */
+	RAFTNODE_BOOTSTRAP,   /* a new one-host cluster */
+	RAFTNODE_STATIC,      /* etcd's --initial-cluster */
+	RAFTNODE_JOINING      /* --join through a member */
+};
+typedef struct raftnode_identity {
+	uint64_t id;
+	int entry; /* enum raftnode_entry */
+	const char *name, *peer_url, *client_urls;
+	uint64_t cluster_id; /* RAFTNODE_JOINING: the hook sets it */
+} raftnode_identity;
+/* Runs once the member id is known and before Raft sends or listens: sets
+ * up the host's credentials and, for RAFTNODE_JOINING, performs the join
+ * (the leader adds the member) and fills in who->cluster_id. 0 or -1 (the
+ * hook logged why). */
+typedef int (*raftnode_trust_fn)(void *ctx, raftnode_identity *who);
 
 typedef struct raftnode_config {
 	const char *data_dir;	     /* raft files live in <data_dir>/raft */
@@ -38,6 +93,10 @@ typedef struct raftnode_config {
 	unsigned snapshot_threshold; /* entries between snapshots */
 	unsigned
 	    request_timeout_ms; /* write/quorum read budget, default 2000 */
+	struct raft_uv_transport *transport; /* initialized by the caller */
+	raftnode_link link;
+	raftnode_trust_fn trust;
+	void *trust_ctx;
 } raftnode_config;
 
 /* Member roles, as in canonical/raft. */
@@ -53,7 +112,7 @@ enum {
 typedef struct raftnode_member {
 	uint64_t id;
 	char name[64];
-	char peer_url[128];
+	char peer_url[320];
 	char client_urls[512]; /* comma-separated; "" when not started */
 	int role;	       /* RAFTNODE_VOTER, ... */
 	int is_leader;
@@ -112,9 +171,9 @@ int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n);
 /* Leader only: malloc'd array; returns -1 when not leader. */
 int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n);
 
-/* Membership changes, run on the leader (forwarded from followers).
- * status 0 or an HTTP status (404 no such member, 409 conflict, 500). */
-typedef void (*raftnode_member_cb)(void *ctx, int status, const char *why,
+/* Membership changes, run on the leader (relayed from followers). answer
+ * is a raftnode_answer: RAFTNODE_NO_MEMBER, RAFTNODE_CONFLICT, ... */
+typedef void (*raftnode_member_cb)(void *ctx, int answer, const char *why,
 				   const raftnode_member *m);
 int raftnode_member_add(raftnode *rn, const char *peer_url,
 			raftnode_member_cb cb, void *ctx);
@@ -123,15 +182,20 @@ int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 int raftnode_member_update(raftnode *rn, uint64_t id, const char *peer_url,
 			   raftnode_member_cb cb, void *ctx);
 
-/* The internal channel between hosts rides on the client API port under
- * /ovld/v1/ (join, forwarded commands, barriers). The API hands such
- * requests here untouched; reply is called exactly once. */
-typedef void (*raftnode_reply_cb)(void *ctx, int http_status,
-				  const char *content_type, const void *body,
-				  size_t len);
-int raftnode_handle_internal(raftnode *rn, const char *method, const char *path,
-			     const void *body, size_t len,
-			     raftnode_reply_cb reply, void *ctx);
+/* A request of another member (from: its id) that the link received; cb
+ * runs exactly once, with a raftnode_answer. */
+int raftnode_serve(raftnode *rn, uint64_t from, int kind, const void *body,
+		   size_t len, raftnode_answer_cb cb, void *ctx);
+
+/* Adds a joining host (leader only; RAFTNODE_NOT_LEADER otherwise, and the
+ * caller relays the join to the leader). The answer's body is JSON:
+ * {"cluster_id","id"}. */
+int raftnode_member_join(raftnode *rn, const raftnode_member *m,
+			 raftnode_answer_cb cb, void *ctx);
+/* The member id and Raft address of the leader; 0 when none is known. */
+uint64_t raftnode_leader(raftnode *rn, char *address, size_t len);
+/* 1 when id is in the Raft configuration. */
+int raftnode_is_member(raftnode *rn, uint64_t id);
 
 /* The Raft block of /metrics (an api_metrics_cb): commit latency
  * histogram, snapshots, members. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../byteorder.h"
 #include "node.h"
 
 #define LEADER_BARRIERS 4
@@ -214,13 +215,13 @@ static void unconfirmed(raftnode *rn, read_batch *b)
 	rn->read_term = 0;
 }
 
-static void on_term(void *ctx, int status, const char *body, size_t len)
+/* Terms travel as 8 bytes, big-endian. */
+static void on_term(void *ctx, int answer, const void *body, size_t len)
 {
-	(void)len;
 	read_batch *b = ctx;
 	raftnode *rn = b->rn;
 	b->answered++;
-	if (status == 200 && strtoull(body, NULL, 10) == b->term)
+	if (answer == RAFTNODE_DONE && len == 8 && get_be64(body) == b->term)
 		b->agreed++;
 	confirmed(rn, b);
 	if (b->answered < b->asked)
@@ -236,17 +237,13 @@ static void on_term(void *ctx, int status, const char *body, size_t len)
 static void ask_voters(raftnode *rn, read_batch *b)
 {
 	const struct raft_configuration *c = &rn->raft.configuration;
-	char body[32], hostport[64];
-	int n = snprintf(body, sizeof(body), "%" PRIu64, b->term);
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
 		if (s->role != RAFT_VOTER || s->id == rn->id)
 			continue;
 		b->voters++;
-		if (membership_client_url(rn, s->id, hostport,
-					  sizeof(hostport)) == 0 &&
-		    client_post(rn->cl, hostport, "/ovld/v1/term", body,
-				(size_t)n, on_term, b) == 0)
+		if (raftnode_send(rn, s->id, RAFTNODE_TERM, NULL, 0, on_term,
+				  b) == 0)
 			b->asked++;
 	}
 }
@@ -271,12 +268,13 @@ static void leader_confirm(raftnode *rn)
 	}
 }
 
-static void on_remote_barrier(void *ctx, int status, const char *body,
+/* The leader's applied index travels as 8 bytes, big-endian. */
+static void on_remote_barrier(void *ctx, int answer, const void *body,
 			      size_t len)
 {
 	raftnode *rn = ctx;
-	if (status == 200)
-		batch_done(rn, 1, strtoull(body, NULL, 10), NULL);
+	if (answer == RAFTNODE_DONE && len == 8)
+		batch_done(rn, 1, get_be64(body), NULL);
 	else
 		batch_done(rn, 0, 0, "etcdserver: no leader for quorum read");
 }
@@ -315,11 +313,8 @@ static void issue_barrier(raftnode *rn)
 	rn->read_next = NULL;
 	rn->barrier_busy = 1;
 	rn->read_barriers++;
-	char hostport[64];
-	if (membership_client_url(rn, leader, hostport, sizeof(hostport)) !=
-		0 ||
-	    client_post(rn->cl, hostport, "/ovld/v1/barrier", "", 0,
-			on_remote_barrier, rn) != 0)
+	if (raftnode_send(rn, leader, RAFTNODE_BARRIER, NULL, 0,
+			  on_remote_barrier, rn) != 0)
 		batch_done(rn, 0, 0, "etcdserver: leader unreachable");
 }
 
@@ -380,46 +375,48 @@ void read_fail_all(raftnode *rn, const char *why)
 typedef struct remote_barrier {
 	struct raft_barrier req;
 	raftnode *rn;
-	raftnode_reply_cb reply;
+	raftnode_answer_cb cb;
 	void *ctx;
 } remote_barrier;
+
+static void answer_u64(raftnode_answer_cb cb, void *ctx, uint64_t v)
+{
+	unsigned char body[8];
+	put_be64(body, v);
+	cb(ctx, RAFTNODE_DONE, body, sizeof(body));
+}
 
 static void on_remote_barrier_done(struct raft_barrier *req, int status)
 {
 	remote_barrier *rb = req->data;
-	char body[32];
-	if (status == 0) {
-		int n = snprintf(body, sizeof(body), "%" PRIu64,
-				 (uint64_t)raft_last_applied(&rb->rn->raft));
-		rb->reply(rb->ctx, 200, "text/plain", body, n);
-	} else {
-		rb->reply(rb->ctx, 503, "text/plain", "leader changed\n", 15);
-	}
+	if (status == 0)
+		answer_u64(rb->cb, rb->ctx, raft_last_applied(&rb->rn->raft));
+	else
+		rb->cb(rb->ctx, RAFTNODE_NOT_LEADER, "leader changed", 14);
 	free(rb);
 }
 
 /* Any host: its current term, for a leader confirming a read point. */
-void read_term_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx)
+void read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 {
-	char body[32];
-	int n = snprintf(body, sizeof(body), "%" PRIu64,
-			 (uint64_t)rn->raft.current_term);
-	reply(ctx, 200, "text/plain", body, (size_t)n);
+	answer_u64(cb, ctx, rn->raft.current_term);
 }
 
-void read_internal(raftnode *rn, raftnode_reply_cb reply, void *ctx)
+void read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 {
-	if (raft_state(&rn->raft) != RAFT_LEADER) {
-		reply(ctx, 503, "text/plain", "not leader\n", 11);
+	remote_barrier *rb = raft_state(&rn->raft) == RAFT_LEADER
+				 ? calloc(1, sizeof(*rb))
+				 : NULL;
+	if (rb == NULL) {
+		cb(ctx, RAFTNODE_NOT_LEADER, "not leader", 10);
 		return;
 	}
-	remote_barrier *rb = calloc(1, sizeof(*rb));
 	rb->rn = rn;
-	rb->reply = reply;
+	rb->cb = cb;
 	rb->ctx = ctx;
 	rb->req.data = rb;
 	if (raft_barrier(&rn->raft, &rb->req, on_remote_barrier_done) != 0) {
 		free(rb);
-		reply(ctx, 503, "text/plain", "not leader\n", 11);
+		cb(ctx, RAFTNODE_NOT_LEADER, "not leader", 10);
 	}
 }

@@ -23,6 +23,9 @@ static int usage(FILE *f)
 	      "  endpoint ls [NETWORK]\n"
 	      "  status\n"
 	      "  member ls | member remove ID|NAME\n"
+	      "  cluster token [--rotate]\n"
+	      "  cluster client-cert NAME [--dir DIR]   (NAME.key, NAME.crt, "
+	      "ca.crt)\n"
 	      "\n"
 	      "--socket (ovld's control socket) defaults to "
 	      "$OVLD_CONTROL_SOCKET or " OVLCTL_SOCKET ";\n"
@@ -83,6 +86,8 @@ static int run(ctl *c, const char *cmd, int argc, char **argv)
 		return cmd_status(c, argc, argv);
 	if (!strcmp(cmd, "member"))
 		return cmd_member(c, argc, argv);
+	if (!strcmp(cmd, "cluster"))
+		return cmd_cluster(c, argc, argv);
 	if (!strcmp(cmd, "help"))
 		return usage(stdout);
 	return fail("unknown command: %s (see ovlctl --help)", cmd);

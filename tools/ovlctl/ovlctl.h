@@ -51,5 +51,6 @@ int cmd_detach(ctl *c, int argc, char **argv);
 int cmd_status(ctl *c, int argc, char **argv);
 int cmd_member(ctl *c, int argc, char **argv);
 int cmd_endpoint(ctl *c, int argc, char **argv);
+int cmd_cluster(ctl *c, int argc, char **argv);
 
 #endif

@@ -1,0 +1,86 @@
+/* trust_int.h - what the files of peer_trust share: the state, the files
+ * in <data_dir>/pki, and the meta keys in the replicated store. */
+#ifndef OVLD_PEER_TRUST_INT_H
+#define OVLD_PEER_TRUST_INT_H
+
+#include "../pki/pki.h"
+#include "peer.h"
+
+/* The replicated store's meta: voters and standbys get it, spares not. */
+#define TRUST_META_CA_CERT "pki/ca.crt"
+#define TRUST_META_CA_KEY "pki/ca.key"
+#define TRUST_META_SECRET "pki/secret"
+
+enum trust_mode {
+	TRUST_CLUSTER_CA = 1, /* the cluster's own CA, join tokens */
+	TRUST_STATIC,	      /* a CA derived from a shared secret */
+	TRUST_USER_PKI	      /* etcd's --peer-* files */
+};
+
+#define TRUST_REMOVED_MAX 64
+#define TRUST_NONCES 256
+
+struct peer_trust {
+	uv_loop_t *loop;
+	store *st;
+	peer *peer;
+	raftnode *rn;
+	peer_trust_config cfg;
+	int mode;
+	uint64_t self_id;
+	char dir[4096];	     /* <data_dir>/pki */
+	char cert_file[4200], key_file[4200], ca_file[4200];
+	char *cert_pem, *key_pem, *trust_pem; /* this host's */
+	int64_t cert_not_before, cert_not_after;
+	/* members seen leaving: refused even with a fresh certificate */
+	uint64_t removed[TRUST_REMOVED_MAX];
+	unsigned n_removed;
+	uint64_t *members; /* the last configuration seen */
+	size_t n_members;
+	/* join proofs already used (the leader's replay guard) */
+	char nonces[TRUST_NONCES][33];
+	unsigned next_nonce;
+	uv_timer_t tick;
+	int publishing, renewing, tick_started;
+	uint64_t meta_gen;
+	void (*close_cb)(void *ctx);
+	void *close_ctx;
+};
+
+/* trust.c */
+int trust_write_file(const char *path, const char *text, int mode);
+char *trust_read_file(const char *path);
+/* Installs cert, key and trust as this host's, writes them to the files
+ * and hands fresh contexts to the peer. Takes ownership of the strings. */
+int trust_install(peer_trust *t, char *cert_pem, char *key_pem,
+		  char *trust_pem);
+/* The meta value of key, malloc'd and NUL-terminated; NULL if none. */
+char *trust_meta(peer_trust *t, const char *key);
+/* The cluster CA from meta, able to sign when this host has its key. */
+pki_ca *trust_cluster_ca(peer_trust *t);
+/* The names a member's certificate answers for: the hosts of its peer
+ * and client URLs, malloc'd into hosts (free each, then the array). */
+size_t trust_hosts_of(const char *peer_url, const char *client_urls,
+		      char ***hosts);
+void trust_hosts_free(char **hosts, size_t n);
+
+/* join.c: the joining host's side */
+int trust_join(peer_trust *t, raftnode_identity *who);
+
+/* admit.c: the leader's side; answers (HTTP status, JSON) */
+void trust_admit_on_leader(peer_trust *t, const char *body, size_t len,
+			   void (*answer)(void *actx, int status,
+					  const char *json),
+			   void *actx);
+/* The message a join proof covers, malloc'd. */
+char *trust_join_message(const char *id, const char *name,
+			 const char *peer_url, const char *client_urls,
+			 const char *digest, long long time, const char *nonce,
+			 const char *csr);
+
+/* upkeep.c: publishing, removals, renewal */
+void trust_upkeep_start(peer_trust *t);
+void trust_renew_serve(peer_trust *t, peer_request *req, uint64_t from,
+		       const char *body, size_t len);
+
+#endif

@@ -1,0 +1,87 @@
+/* pinned.c - the joiner's client context, before it trusts anything: the
+ * server's chain must hold the CA certificate whose digest the join token
+ * pins, and the server's leaf must verify up to that certificate. */
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int pin_index = -1;
+static CRYPTO_ONCE pin_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void pin_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+		     long argl, void *argp)
+{
+	free(ptr);
+}
+
+static void pin_index_new(void)
+{
+	pin_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, pin_free);
+}
+
+/* The presented certificate (leaf or chain) with the pinned digest. */
+static X509 *pinned_in(X509 *leaf, STACK_OF(X509) * chain, const char *pin)
+{
+	char digest[65];
+	pki_x509_digest(leaf, digest);
+	if (strcmp(digest, pin) == 0)
+		return leaf;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		pki_x509_digest(sk_X509_value(chain, i), digest);
+		if (strcmp(digest, pin) == 0)
+			return sk_X509_value(chain, i);
+	}
+	return NULL;
+}
+
+static int verify_pinned(X509_STORE_CTX *store_ctx, void *arg)
+{
+	X509 *leaf = X509_STORE_CTX_get0_cert(store_ctx);
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(store_ctx);
+	X509 *pinned = leaf ? pinned_in(leaf, chain, arg) : NULL;
+	if (!pinned) {
+		X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_CERT_UNTRUSTED);
+		return 0;
+	}
+	STACK_OF(X509) *trusted = sk_X509_new_null();
+	int err = X509_V_ERR_OUT_OF_MEM;
+	if (trusted && sk_X509_push(trusted, pinned))
+		pki_verify_chain(leaf, chain, trusted, &err);
+	sk_X509_free(trusted); /* borrowed certificates */
+	X509_STORE_CTX_set_error(store_ctx, err);
+	return err == X509_V_OK;
+}
+
+static int is_digest(const char *s)
+{
+	for (int i = 0; i < 64; i++)
+		if (!s[i] || !strchr("0123456789abcdef", s[i]))
+			return 0;
+	return s[64] == '\0';
+}
+
+SSL_CTX *pki_pinned_client_ctx(const char digest[65])
+{
+	if (!digest || !is_digest(digest)) {
+		pki_fail(
+		    "pinned CA: the digest must be 64 lowercase hex digits");
+		return NULL;
+	}
+	char *pin = strdup(digest);
+	SSL_CTX *ctx = pin ? pki_tls_ctx_new(0) : NULL;
+	if (!ctx || !CRYPTO_THREAD_run_once(&pin_once, pin_index_new) ||
+	    pin_index < 0 || !SSL_CTX_set_ex_data(ctx, pin_index, pin)) {
+		if (!pin)
+			pki_fail("out of memory");
+		else if (ctx)
+			pki_fail_ssl("pinned CA: cannot attach the pin");
+		free(pin);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_cert_verify_callback(ctx, verify_pinned, pin);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
