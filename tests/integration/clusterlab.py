@@ -4,19 +4,16 @@ Builds on ovldlab (processes, logs, checks). Adds: forming clusters by
 bootstrap + --join or by etcd-style --initial-cluster (the same calls also
 build a real etcd 3.4 cluster with CLUSTER_IMPL=etcd, which validates the
 tests themselves), key/value helpers with short timeouts, leader lookup,
-convergence checks, and hosts living in network namespaces that the test
-creates (and always deletes) for partition tests.
+convergence checks, and ovld hosts living in nslab's network namespaces
+for partition tests.
 
 Environment (besides ovldlab's): CLUSTER_IMPL=ovld|etcd (default ovld).
 Ports come from 26000-26999 unless OVLDLAB_PORTS says otherwise.
 """
 
-import ctypes
 import http.client
 import json
 import os
-import socket
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -24,6 +21,7 @@ import urllib.parse
 os.environ.setdefault("OVLDLAB_PORTS", "26000-26999")
 
 import ovldlab  # noqa: E402
+from nslab import Netns, ns_socket, sh  # noqa: E402,F401 (re-exported)
 from ovldlab import (Http, Lab, etcdctl, require_binary,  # noqa: E402,F401
                      require_root, skip)
 
@@ -284,39 +282,7 @@ def form_three(lab, c):
                 start_with_check(lab, "h3 joins", lambda: c.join("h3")))
 
 
-# ---- network namespaces --------------------------------------------------
-
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
-_CLONE_NEWNET = 0x40000000
-
-
-def _setns(fd):
-    if _libc.setns(fd, _CLONE_NEWNET) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, "setns: %s" % os.strerror(e))
-
-
-def ns_socket(ns, addr, timeout):
-    """A TCP socket connected to addr from inside namespace ns: the
-    thread enters the namespace only while it creates the socket."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open("/run/netns/%s" % ns, os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        finally:
-            _setns(own)
-    finally:
-        os.close(target)
-        os.close(own)
-    s.settimeout(timeout)
-    try:
-        s.connect(addr)
-    except OSError:
-        s.close()
-        raise
-    return s
+# ---- ovld in network namespaces -------------------------------------------
 
 
 class _NsConnection(http.client.HTTPConnection):
@@ -331,67 +297,13 @@ class _NsConnection(http.client.HTTPConnection):
 class NsHttp(Http):
     """ovldlab.Http whose connections are made inside a namespace."""
 
-    def __init__(self, ns, host, port, timeout=10.0):
-        super().__init__(host, port, timeout)
+    def __init__(self, ns, host, port, timeout=10.0, retry=True):
+        super().__init__(host, port, timeout, retry)
         self.ns = ns
 
     def _connect(self):
         self.conn = _NsConnection(self.ns, self.host, self.port,
                                   self.timeout)
-
-
-def sh(*argv, check=True):
-    p = subprocess.run(list(argv), capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(argv), p.stderr.strip()))
-    return p
-
-
-class Netns:
-    """A switch namespace with bridge br0 and one namespace per host, each
-    host's eth0 (10.77.0.N/24) cabled to br0 through a veth pair whose
-    switch end is 'pN'. cut(N)/heal(N) set that switch port down/up."""
-
-    def __init__(self, tag, subnet="10.77.0"):
-        self.tag = tag
-        self.subnet = subnet
-        self.sw = "%s-sw" % tag
-        self.hosts = {}
-        self.made = []
-
-    def _add_ns(self, name):
-        sh("ip", "netns", "add", name)
-        self.made.append(name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-
-    def setup(self, n):
-        self._add_ns(self.sw)
-        sh("ip", "-n", self.sw, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", self.sw, "link", "set", "br0", "up")
-        for i in range(1, n + 1):
-            ns = "%s-h%d" % (self.tag, i)
-            self._add_ns(ns)
-            sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth",
-               "peer", "name", "p%d" % i, "netns", self.sw)
-            sh("ip", "-n", ns, "addr", "add", "%s.%d/24" % (self.subnet, i),
-               "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "master",
-               "br0")
-            sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "up")
-            self.hosts[i] = (ns, "%s.%d" % (self.subnet, i))
-        return self
-
-    def cut(self, i):
-        sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "down")
-
-    def heal(self, i):
-        sh("ip", "-n", self.sw, "link", "set", "p%d" % i, "up")
-
-    def teardown(self):
-        for name in reversed(self.made):
-            sh("ip", "netns", "del", name, check=False)
-        self.made = []
 
 
 class NsOvld(ovldlab.Server):
@@ -423,29 +335,9 @@ class NsOvld(ovldlab.Server):
                  "--datapath", "off"] + ovldlab.NO_LOCAL_SOCKETS +
                 self.extra_args)
 
-    def http(self):
-        if self._http is None:
-            self._http = self.new_http()
-        return self._http
-
-    def new_http(self, timeout=10.0):
-        return NsHttp(self.ns, self.ip, self.client_port, timeout=timeout)
-
-    def wait_healthy(self, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError("ovld %s exited with %s during start-up"
-                                   % (self.name, self.proc.returncode))
-            st, _, doc = request(self, "GET", "/health", timeout=2.0)
-            last = "%s %r" % (st, doc)
-            if st == 200 and isinstance(doc, dict) and \
-                    doc.get("health") == "true":
-                return
-            time.sleep(0.1)
-        raise RuntimeError("ovld %s not healthy after %.0fs: %s"
-                           % (self.name, timeout, last))
+    def new_http(self, timeout=10.0, retry=True):
+        return NsHttp(self.ns, self.ip, self.client_port, timeout=timeout,
+                      retry=retry)
 
 
 class Writer:

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from netlab import NetLab  # noqa: E402
-
+from ovldlab import require_root, skip  # noqa: E402
 
 
 def _plugin_bin():
@@ -130,6 +130,13 @@ def cni(command, config, container="", netns="", ifname="eth0", args=None,
     return p.returncode, doc, p.stdout, took
 
 
+def require_plugin():
+    """Skips the test unless it runs as root and the plugin is built."""
+    require_root("network namespaces")
+    if not os.access(OVL, os.X_OK):
+        skip("no plugin binary at %s" % OVL)
+
+
 def netns_path(ns):
     return "/var/run/netns/" + ns
 
@@ -142,4 +149,4 @@ def addr_in(ns, ifname="eth0"):
 
 
 __all__ = ["NetLab", "OVL", "control", "sock_of", "start_hosts", "conf",
-           "cni", "netns_path", "addr_in"]
+           "cni", "require_plugin", "netns_path", "addr_in"]

@@ -155,6 +155,15 @@ class Engine:
         return "\n".join(self.log_text().splitlines()[-n:])
 
 
+def subnet_of(e, name):
+    """The first IPAM subnet of network name as engine e shows it."""
+    doc = e.inspect("network", "inspect", name)
+    try:
+        return doc[0]["IPAM"]["Config"][0]["Subnet"]
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
 def _die_with_parent():
     """Child pre-exec: a killed test (ctest timeout) takes dockerd along.
     unshare, sh's last command and nsenter all exec, so the setting reaches

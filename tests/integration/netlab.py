@@ -1,11 +1,10 @@
 """netlab - a lab of "hosts" and "containers" made of network namespaces,
 for the datapath tests (stdlib only, needs root).
 
-Layout: one underlay namespace holding a bridge; hosts <prefix>-hN with an
-eth0 on it (192.168.205.10, .11, ...), each running its own ovld (the first
-bootstraps, the others --join the first); containers are further namespaces
-that ovlctl attaches. Every namespace name starts with a prefix unique to
-the run, and everything is deleted on exit, even after a failure.
+Layout: nslab's switch and hosts <prefix>-hN, eth0 192.168.205.10, .11,
+..., each running its own ovld (the first bootstraps, the others --join the
+first); containers are further namespaces that ovlctl attaches. Everything
+is deleted on exit, even after a failure. Checks are ovldlab's.
 
 Environment: OVLD_BIN, OVLCTL_BIN (built binaries).
 """
@@ -18,20 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ovldlab import sanitizer_lines  # noqa: E402
+from nslab import Netns, sh  # noqa: E402,F401 (sh re-exported)
+from ovldlab import Checks, sanitizer_lines  # noqa: E402,F401
 
 OVLD = os.environ.get("OVLD_BIN", "build/ovld")
 OVLCTL = os.environ.get("OVLCTL_BIN", "build/ovlctl")
-
-
-def sh(*args, check=True, timeout=30):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(args), p.stderr.strip()))
-    return p
 
 
 def wait_until(fn, timeout, interval=0.05):
@@ -48,15 +42,18 @@ class Host:
         self.lab = lab
         self.idx = idx
         self.name = "h%d" % (idx + 1)
-        self.ns = "%s-%s" % (lab.prefix, self.name)
-        self.ip = "192.168.205.%d" % (10 + idx)
+        self.ns, self.ip = lab.net.host(idx + 1)
         self.proc = None
         self.log = os.path.join(lab.dir, self.name + ".log")
         self.data = os.path.join(lab.dir, self.name + ".ovld")
         self.sock = os.path.join(lab.dir, self.name + ".sock")
 
-    def start(self, join=None, extra=()):
-        args = ["ip", "netns", "exec", self.ns, OVLD, "--name", self.name,
+    def start(self, join=None, extra=(), enter=None):
+        """Starts ovld in the host's namespace and waits for /health.
+        enter: the command that puts ovld there (default ip netns exec);
+        flags in extra win over the defaults here (the last one wins)."""
+        enter = enter or ["ip", "netns", "exec", self.ns]
+        args = enter + [OVLD, "--name", self.name,
                 "--data-dir", self.data,
                 "--listen-client-urls",
                 "http://%s:2379,http://127.0.0.1:2379" % self.ip,
@@ -71,7 +68,8 @@ class Host:
             args += ["--join", join]
         args += list(extra) + list(self.lab.ovld_args)
         self.proc = subprocess.Popen(args, stdout=open(self.log, "a"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
         ok = wait_until(lambda: self.http("GET", "/health")[0] == 200, 20)
         if not ok:
             raise RuntimeError("%s did not come up; log:\n%s" %
@@ -95,8 +93,8 @@ class Host:
             return ""
 
     def exec(self, *args, check=False, timeout=30):
-        return sh("ip", "netns", "exec", self.ns, *args, check=check,
-                  timeout=timeout)
+        return self.lab.net.exec(self.ns, *args, check=check,
+                                 timeout=timeout)
 
     def ovlctl(self, *args, timeout=30):
         """(returncode, stdout, stderr) of ovlctl run on this host."""
@@ -126,37 +124,35 @@ class Host:
 
 
 class NetLab:
-    def __init__(self, n_hosts=3, ovld_args=()):
+    """Hosts running ovld on an nslab.Netns, and its containers.
+
+    Use as a context manager. With checks (an ovldlab.Checks), an exception
+    from the body is reported as a failed check with the hosts' logs, and
+    does not propagate: the test ends with checks.done() as usual."""
+
+    def __init__(self, n_hosts=3, ovld_args=(), checks=None):
         self.prefix = "ovt%d" % os.getpid()
         self.dir = tempfile.mkdtemp(prefix=self.prefix + "-")
-        self.ul = self.prefix + "-ul"
+        self.net = Netns(self.prefix, subnet="192.168.205", first=10)
         self.ovld_args = list(ovld_args)
+        self.checks = checks
         self.hosts = [Host(self, i) for i in range(n_hosts)]
-        self.containers = []
         atexit.register(self.cleanup)
 
     def __enter__(self):
         self.setup()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, etype, evalue, tb):
+        reported = (self.checks is not None and etype is not None and
+                    issubclass(etype, Exception))
+        if reported:
+            self.report(evalue)
         self.cleanup()
-        return False
+        return reported
 
     def setup(self):
-        sh("ip", "netns", "add", self.ul)
-        sh("ip", "-n", self.ul, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", self.ul, "link", "set", "br0", "up")
-        for h in self.hosts:
-            sh("ip", "netns", "add", h.ns)
-            sh("ip", "-n", h.ns, "link", "set", "lo", "up")
-            port = "p%d" % h.idx
-            sh("ip", "-n", h.ns, "link", "add", "eth0", "type", "veth",
-               "peer", "name", port, "netns", self.ul)
-            sh("ip", "-n", h.ns, "addr", "add", h.ip + "/24", "dev", "eth0")
-            sh("ip", "-n", h.ns, "link", "set", "eth0", "up")
-            sh("ip", "-n", self.ul, "link", "set", port, "master", "br0")
-            sh("ip", "-n", self.ul, "link", "set", port, "up")
+        self.net.setup(len(self.hosts))
 
     def start_cluster(self, hosts=None):
         hosts = hosts or self.hosts
@@ -165,16 +161,18 @@ class NetLab:
             h.start(join=hosts[0].ip)
 
     def container(self, name):
-        ns = "%s-%s" % (self.prefix, name)
-        sh("ip", "netns", "add", ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        self.containers.append(ns)
-        return ns
+        return self.net.container(name)
 
     def ping(self, ns, ip, count=1, wait=1):
-        p = sh("ip", "netns", "exec", ns, "ping", "-n", "-q", "-c",
-               str(count), "-W", str(wait), ip, check=False)
-        return p.returncode == 0
+        return self.net.ping(ns, ip, count, wait)
+
+    def report(self, exc):
+        """An exception that ended the lab's body: one failed check, then
+        every host's log tail (before cleanup removes the logs)."""
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+        self.checks.check(False, "lab ran without exceptions", repr(exc))
+        for h in self.hosts:
+            print("--- %s log:\n%s" % (h.name, h.tail()), flush=True)
 
     def cleanup(self):
         # Under sanitizers (tools/sanitize.sh sets OVLD_SANITIZED) hosts end
@@ -189,31 +187,6 @@ class NetLab:
             for ln in sanitizer_lines(h.log)[:10]:
                 print("FAIL sanitizer report in %s: %s" % (h.log, ln),
                       flush=True)
-        names = sh("ip", "netns", "list", check=False).stdout.split("\n")
-        for line in names:
-            ns = line.split(" ")[0]
-            if ns.startswith(self.prefix + "-"):
-                sh("ip", "netns", "del", ns, check=False)
+        self.net.teardown()
         if os.environ.get("NETLAB_KEEP") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Checks:
-    """Counts named checks; prints one line each."""
-
-    def __init__(self):
-        self.failed = []
-        self.n = 0
-
-    def check(self, name, ok, detail=""):
-        self.n += 1
-        print("%s %s%s" % ("ok  " if ok else "FAIL", name,
-                           (": " + detail) if (detail and not ok) else ""))
-        sys.stdout.flush()
-        if not ok:
-            self.failed.append(name)
-        return ok
-
-    def done(self):
-        print("%d checks, %d failed" % (self.n, len(self.failed)))
-        return 1 if self.failed else 0

@@ -338,7 +338,7 @@ class Server:
 
     def http(self):
         if self._http is None:
-            self._http = Http("127.0.0.1", self.client_port)
+            self._http = self.new_http()
         return self._http
 
     def new_http(self, timeout=10.0, retry=True):
@@ -360,7 +360,7 @@ class Server:
                 raise RuntimeError("%s %s exited with %s during start-up"
                                    % (self.kind, self.name,
                                       self.proc.returncode))
-            h = Http("127.0.0.1", self.client_port, timeout=2.0)
+            h = self.new_http(timeout=2.0)
             try:
                 st, _, body = h.request("GET", "/health")
                 last = "%d %r" % (st, body[:200])
@@ -495,19 +495,58 @@ def etcdctl(endpoint, *args, timeout=20.0, env=None):
             p.stderr.decode(errors="replace"))
 
 
-class Lab:
+class Checks:
+    """Counts named checks, prints one line each, and ends a test with
+    "N passed, N failed". One signature for every lab: check(ok, what,
+    detail), the detail printed only when the check failed."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def check(self, ok, what, detail=""):
+        """Counts one check and prints it; returns ok."""
+        if ok:
+            self.passed += 1
+            print("ok   %s" % what, flush=True)
+        else:
+            self.failed += 1
+            self.failures.append(what)
+            print("FAIL %s%s" % (what, ("\n     %s" % (detail,)) if detail
+                                 else ""), flush=True)
+        return bool(ok)
+
+    def check_eq(self, got, want, what):
+        return self.check(got == want, what,
+                          "got %r, want %r" % (got, want))
+
+    def done(self):
+        """Prints the summary; returns the exit code (0 or 1)."""
+        if self.failures:
+            print("failed checks:")
+            for f in self.failures[:50]:
+                print("  - " + f)
+        print("%d passed, %d failed" % (self.passed, self.failed),
+              flush=True)
+        return 1 if self.failed else 0
+
+    def finish(self):
+        """Prints the summary line and exits with 0 or 1."""
+        sys.exit(self.done())
+
+
+class Lab(Checks):
     """The test's world: a temporary directory and the servers in it.
 
     Use as a context manager; on exit every server is killed, and the logs
     are printed when the test failed (or an exception escaped)."""
 
     def __init__(self, title):
+        super().__init__()
         self.title = title
         self.dir = tempfile.mkdtemp(prefix="ovldlab-%s-" % title)
         self.servers = []
-        self.passed = 0
-        self.failed = 0
-        self.failures = []
 
     def etcd(self, name="x", **kw):
         s = Etcd(self, name, **kw)
@@ -526,22 +565,6 @@ class Lab:
             kw.pop("datapath", None)
             return self.etcd(name, **kw)
         return self.ovld(name, **kw)
-
-    def check(self, ok, what, detail=""):
-        """Counts one check and prints it; returns ok."""
-        if ok:
-            self.passed += 1
-            print("ok   %s" % what, flush=True)
-        else:
-            self.failed += 1
-            self.failures.append(what)
-            print("FAIL %s%s" % (what, ("\n     " + detail) if detail
-                                 else ""), flush=True)
-        return bool(ok)
-
-    def check_eq(self, got, want, what):
-        return self.check(got == want, what,
-                          "got %r, want %r" % (got, want))
 
     def __enter__(self):
         print("== %s (tmp %s)" % (self.title, self.dir), flush=True)
@@ -586,16 +609,6 @@ class Lab:
         elif not os.environ.get("OVLDLAB_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         return True  # the exception was reported; finish() sets the code
-
-    def finish(self):
-        """Prints the summary line and exits with 0 or 1."""
-        if self.failures:
-            print("failed checks:")
-            for f in self.failures[:50]:
-                print("  - " + f)
-        print("%d passed, %d failed" % (self.passed, self.failed),
-              flush=True)
-        sys.exit(1 if self.failed else 0)
 
 
 SKIP_EXIT = 77  # ctest's SKIP_RETURN_CODE for every test (tests/CMakeLists.txt)

@@ -39,54 +39,55 @@ def story(lab, c):
     rc, nid, err = h1.ovlctl("network", "create", "-d", "overlay",
                              "--subnet", "10.0.0.0/24", "demo")
     nid = nid.strip()
-    c.check("network create prints a 64-hex id",
-            rc == 0 and len(nid) == 64, err)
+    c.check(rc == 0 and len(nid) == 64,
+            "network create prints a 64-hex id", err)
     seen = wait_until(lambda: nid[:12] in h2.ovlctl("network", "ls")[1], 5)
-    c.check("h2 lists demo with the same id", seen)
+    c.check(seen, "h2 lists demo with the same id")
     rc, out, _ = h2.ovlctl("network", "inspect", "demo")
     try:
         doc = json.loads(out)[0]
     except (ValueError, IndexError):
         doc = {}
-    c.check("inspect on h2: Id, Scope, Driver, IPAM",
-            doc.get("Id") == nid and doc.get("Scope") == "global" and
+    c.check(doc.get("Id") == nid and doc.get("Scope") == "global" and
             doc.get("Driver") == "overlay" and
             doc.get("IPAM", {}).get("Config") ==
-            [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}], out)
+            [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}],
+            "inspect on h2: Id, Scope, Driver, IPAM", out)
 
     c1, c2 = lab.container("c1"), lab.container("c2")
     rc, ip1, err = h1.ovlctl("attach", "demo", "test1", "--netns", c1)
     ip1 = ip1.strip()
-    c.check("attach test1 on h1 prints its address",
-            rc == 0 and ip1 == "10.0.0.2", err + ip1)
+    c.check(rc == 0 and ip1 == "10.0.0.2",
+            "attach test1 on h1 prints its address", err + ip1)
     rc, ip2, err = h2.ovlctl("attach", "demo", "test2", "--netns", c2)
     ip2 = ip2.strip()
-    c.check("attach test2 on h2", rc == 0 and ip2 == "10.0.0.3", err + ip2)
+    c.check(rc == 0 and ip2 == "10.0.0.3", "attach test2 on h2", err + ip2)
     c3 = lab.container("c3")
     rc, _, err = h2.ovlctl("attach", "demo", "test1", "--netns", c3)
-    c.check("a second test1 is refused",
-            rc != 0 and "service endpoint with name test1 already exists"
-            in err, err)
-    c.check("test1 pings test2", lab.ping(c1, ip2, wait=2))
-    c.check("test2 pings test1", lab.ping(c2, ip1, wait=2))
+    c.check(rc != 0 and "service endpoint with name test1 already exists"
+            in err,
+            "a second test1 is refused", err)
+    c.check(lab.ping(c1, ip2, wait=2), "test1 pings test2")
+    c.check(lab.ping(c2, ip1, wait=2), "test2 pings test1")
     mtu = subprocess.run(["ip", "-n", c1, "-o", "link", "show", "eth0"],
                          capture_output=True, text=True).stdout
-    c.check("container interface MTU 1450 and MAC from IP",
-            "mtu 1450" in mtu and "02:42:0a:00:00:02" in mtu, mtu)
-    c.check("h1 has FDB + neighbour entries for test2",
-            "02:42:0a:00:00:03 dev ovx-000100 dst 192.168.205.11" in h1.fdb() and
-            "10.0.0.3 dev ovx-000100 lladdr 02:42:0a:00:00:03" in h1.neigh())
+    c.check("mtu 1450" in mtu and "02:42:0a:00:00:02" in mtu,
+            "container interface MTU 1450 and MAC from IP", mtu)
+    fdb = "02:42:0a:00:00:03 dev ovx-000100 dst 192.168.205.11"
+    c.check(fdb in h1.fdb() and
+            "10.0.0.3 dev ovx-000100 lladdr 02:42:0a:00:00:03" in h1.neigh(),
+            "h1 has FDB + neighbour entries for test2")
     rc, out, _ = h3.ovlctl("endpoint", "ls")
-    c.check("endpoint ls on h3 shows both with hosts",
-            "test1" in out and "192.168.205.10" in out and
-            "test2" in out and "192.168.205.11" in out, out)
+    c.check("test1" in out and "192.168.205.10" in out and
+            "test2" in out and "192.168.205.11" in out,
+            "endpoint ls on h3 shows both with hosts", out)
     rc, out, err = h1.ovlctl("network", "rm", "demo")
-    c.check("network rm refused while endpoints exist",
-            one_line_error(rc, err) and "active endpoints" in err, err)
+    c.check(one_line_error(rc, err) and "active endpoints" in err,
+            "network rm refused while endpoints exist", err)
 
     rc, _, err = h2.ovlctl("detach", "demo", "test2")
-    c.check("detach test2", rc == 0, err)
-    c.check("ping fails after detach", not lab.ping(c1, ip2, wait=1))
+    c.check(rc == 0, "detach test2", err)
+    c.check(not lab.ping(c1, ip2, wait=1), "ping fails after detach")
     def leftovers():
         # ovld's entries: self entries on vxlan devices and neighbours.
         # (A bridge may still hold a dynamically learned entry, which ages
@@ -96,9 +97,9 @@ def story(lab, c):
                 if ("02:42:0a:00:00:03" in l and " self" in l) or
                 l.startswith("10.0.0.3 ")]
     gone = wait_until(lambda: not leftovers(), 5)
-    c.check("test2's entries gone on every host", gone, str(leftovers()))
-    c.check("test2's veth gone on h2",
-            not any(l.startswith("ovv-") for l in ov_links(h2)),
+    c.check(gone, "test2's entries gone on every host", str(leftovers()))
+    c.check(not any(l.startswith("ovv-") for l in ov_links(h2)),
+            "test2's veth gone on h2",
             str(ov_links(h2)))
     h1.ovlctl("detach", "demo", "test1")
     return nid
@@ -107,7 +108,7 @@ def story(lab, c):
 def concurrent(lab, c):
     h = lab.hosts
     rc, _, err = h[0].ovlctl("network", "create", "many")
-    c.check("network create many (default pool)", rc == 0, err)
+    c.check(rc == 0, "network create many (default pool)", err)
     results = {}
 
     def attach(i):
@@ -121,17 +122,17 @@ def concurrent(lab, c):
     [t.join() for t in ts]
     ips = [r[2].strip() for r in results.values() if r[1] == 0]
     errs = [r[3] for r in results.values() if r[1] != 0]
-    c.check("20 concurrent attaches succeed", len(ips) == 20, str(errs[:3]))
-    c.check("20 distinct addresses", len(set(ips)) == 20, str(ips))
-    c.check("addresses from the next free /24",
-            all(ip.startswith("10.0.1.") for ip in ips), str(ips))
+    c.check(len(ips) == 20, "20 concurrent attaches succeed", str(errs[:3]))
+    c.check(len(set(ips)) == 20, "20 distinct addresses", str(ips))
+    c.check(all(ip.startswith("10.0.1.") for ip in ips),
+            "addresses from the next free /24", str(ips))
     fails = []
     nss = [results[i][0] for i in range(20) if results[i][1] == 0]
     for ns in nss:
         for ip in ips:
             if not lab.ping(ns, ip, wait=1):
                 fails.append((ns, ip))
-    c.check("all 20 ping each other (400 pings)", not fails, str(fails[:5]))
+    c.check(not fails, "all 20 ping each other (400 pings)", str(fails[:5]))
     return results
 
 
@@ -148,9 +149,10 @@ def restart(lab, c, results):
     time.sleep(0.3)
     h1.start()
     out, _ = p.communicate(timeout=30)
-    c.check("pings keep flowing while ovld on h1 restarts",
-            " 0% packet loss" in out, out.strip().split("\n")[-2:])
-    c.check("devices adopted, not recreated", ov_links(h1) == before)
+    c.check(" 0% packet loss" in out,
+            "pings keep flowing while ovld on h1 restarts",
+            out.strip().split("\n")[-2:])
+    c.check(ov_links(h1) == before, "devices adopted, not recreated")
 
 
 def remove_host(lab, c, results):
@@ -161,19 +163,19 @@ def remove_host(lab, c, results):
                if any("192.168.205.12" in u for u in m["peerURLs"])][0]
     except (ValueError, KeyError, IndexError):
         mid = None
-    c.check("h3 is a member", mid is not None, body)
+    c.check(mid is not None, "h3 is a member", body)
     st, body = h1.http("DELETE", "/v2/members/%s" % mid)
-    c.check("remove h3 from the cluster", st in (200, 204), body)
+    c.check(st in (200, 204), "remove h3 from the cluster", body)
     h3.stop()
 
     def gone():
         out = h1.ovlctl("endpoint", "ls")[1] + h2.ovlctl("endpoint", "ls")[1]
         return ("192.168.205.12" not in out and
                 "dst 192.168.205.12" not in h1.fdb() + h2.fdb())
-    c.check("h3's endpoints gone from the store and from h1-h2's kernels",
-            wait_until(gone, 30, 0.5))
+    c.check(wait_until(gone, 30, 0.5),
+            "h3's endpoints gone from the store and from h1-h2's kernels")
     src, dst = results[0][0], results[1][2].strip()
-    c.check("h1-h2 traffic unaffected", lab.ping(src, dst, wait=2))
+    c.check(lab.ping(src, dst, wait=2), "h1-h2 traffic unaffected")
 
 
 def bad_input(lab, c):
@@ -196,31 +198,26 @@ def bad_input(lab, c):
     ]
     for name, args, want in cases:
         rc, _, err = h1.ovlctl(*args)
-        c.check("%s: one clear line" % name,
-                one_line_error(rc, err) and want in err, err)
-    c.check("no half-made kernel state", ov_links(h1) == before,
+        c.check(one_line_error(rc, err) and want in err,
+                "%s: one clear line" % name, err)
+    c.check(ov_links(h1) == before, "no half-made kernel state",
             "%s -> %s" % (before, ov_links(h1)))
     rc, out, _ = h1.ovlctl("network", "ls")
     names = [l.split()[1] for l in out.strip().split("\n")[1:] if l]
-    c.check("failed creates left no network",
-            "b1" not in names and "b2" not in names, out)
+    c.check("b1" not in names and "b2" not in names,
+            "failed creates left no network", out)
 
 
 def main():
     ovldlab.require_root("network namespaces, VXLAN devices")
     c = Checks()
-    with NetLab(3, ovld_args=["--endpoint-gc", "600"]) as lab:
-        try:
-            lab.start_cluster()
-            story(lab, c)
-            results = concurrent(lab, c)
-            bad_input(lab, c)
-            restart(lab, c, results)
-            remove_host(lab, c, results)
-        except Exception as e:  # report, then clean up
-            c.check("lab ran without exceptions", False, repr(e))
-            for h in lab.hosts:
-                print("--- %s log:\n%s" % (h.name, h.tail()))
+    with NetLab(3, ovld_args=["--endpoint-gc", "600"], checks=c) as lab:
+        lab.start_cluster()
+        story(lab, c)
+        results = concurrent(lab, c)
+        bad_input(lab, c)
+        restart(lab, c, results)
+        remove_host(lab, c, results)
     return c.done()
 
 

@@ -25,29 +25,29 @@ def ov_links(h):
 def silent_host(lab, c):
     h1, h2, h3 = lab.hosts
     rc, _, err = h1.ovlctl("network", "create", "gcnet")
-    c.check("create gcnet", rc == 0, err)
+    c.check(rc == 0, "create gcnet", err)
     a, b = lab.container("ga"), lab.container("gb")
     rc1, ip1, e1 = h1.ovlctl("attach", "gcnet", "alive", "--netns", a)
     rc3, ip3, e3 = h3.ovlctl("attach", "gcnet", "doomed", "--netns", b)
-    c.check("endpoints on h1 and h3", rc1 == 0 and rc3 == 0, e1 + e3)
-    c.check("h1 -> h3 ping", lab.ping(a, ip3.strip(), wait=2))
+    c.check(rc1 == 0 and rc3 == 0, "endpoints on h1 and h3", e1 + e3)
+    c.check(lab.ping(a, ip3.strip(), wait=2), "h1 -> h3 ping")
     t0 = time.monotonic()
     h3.stop(sig=9)
     time.sleep(2)
-    c.check("a dead host's endpoint is kept during the grace period",
-            "doomed" in h1.ovlctl("endpoint", "ls")[1])
+    c.check("doomed" in h1.ovlctl("endpoint", "ls")[1],
+            "a dead host's endpoint is kept during the grace period")
 
     def collected():
         return ("doomed" not in h1.ovlctl("endpoint", "ls")[1] and
                 "dst 192.168.205.12" not in h1.fdb())
     ok = wait_until(collected, 60, 0.5)
-    c.check("collected after heartbeat TTL + grace (%.0f s)" %
-            (time.monotonic() - t0), ok)
+    c.check(ok, "collected after heartbeat TTL + grace (%.0f s)" %
+            (time.monotonic() - t0))
     rc, _, err = h2.ovlctl("--host", h1.ip, "network", "ls")
-    c.check("store still served by h2 (datapath off)", rc == 0, err)
+    c.check(rc == 0, "store still served by h2 (datapath off)", err)
     rc, _, err = h1.ovlctl("attach", "gcnet", "doomed", "--netns",
                            lab.container("gc"))
-    c.check("the collected name can be used again", rc == 0, err)
+    c.check(rc == 0, "the collected name can be used again", err)
 
 
 def datapath_off(lab, c):
@@ -55,29 +55,25 @@ def datapath_off(lab, c):
     ns = lab.container("off")
     rc, _, err = h2.ovlctl("attach", "gcnet", "nodp", "--netns", ns,
                            timeout=60)
-    c.check("attach on a --datapath off host fails with one line",
-            rc != 0 and err.count("\n") == 1 and "datapath" in err, err)
-    c.check("...and leaves no record",
-            "nodp" not in h2.ovlctl("endpoint", "ls")[1])
-    c.check("no kernel state on the --datapath off host", not ov_links(h2),
+    c.check(rc != 0 and err.count("\n") == 1 and "datapath" in err,
+            "attach on a --datapath off host fails with one line", err)
+    c.check("nodp" not in h2.ovlctl("endpoint", "ls")[1],
+            "...and leaves no record")
+    c.check(not ov_links(h2), "no kernel state on the --datapath off host",
             str(ov_links(h2)))
 
 
 def main():
     ovldlab.require_root("network namespaces, VXLAN devices")
     c = Checks()
-    with NetLab(3, ovld_args=["--endpoint-gc", str(GRACE_S)]) as lab:
-        try:
-            h1, h2, h3 = lab.hosts
-            h1.start()
-            h2.start(join=h1.ip, extra=["--datapath", "off"])
-            h3.start(join=h1.ip)
-            silent_host(lab, c)
-            datapath_off(lab, c)
-        except Exception as e:
-            c.check("lab ran without exceptions", False, repr(e))
-            for h in lab.hosts:
-                print("--- %s log:\n%s" % (h.name, h.tail()))
+    with NetLab(3, ovld_args=["--endpoint-gc", str(GRACE_S)],
+                checks=c) as lab:
+        h1, h2, h3 = lab.hosts
+        h1.start()
+        h2.start(join=h1.ip, extra=["--datapath", "off"])
+        h3.start(join=h1.ip)
+        silent_host(lab, c)
+        datapath_off(lab, c)
     return c.done()
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import NetLab, Checks, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
 from ovldlab import require_binary, require_root, skip  # noqa: E402
-from dockerlab import Engine, IMAGE  # noqa: E402
+from dockerlab import Engine, IMAGE, subnet_of  # noqa: E402
 
 ROOT = "/docker/network/v1.0"
 SUBNET = "10.99.0.0/24"
@@ -76,14 +76,15 @@ def check_nodes(c, lab, engines):
     want = {e.advertise for e in engines}
     ok = wait_until(lambda: set(registered(h1, engines)) >= want, 20, 0.3)
     nodes = registered(h1, engines)
-    c.check("both engines register under /docker/nodes", ok,
+    c.check(ok, "both engines register under /docker/nodes",
             "got %s" % sorted(nodes))
-    c.check("...with a TTL",
-            all(nodes.get(a, {}).get("ttl", 0) > 0 for a in want),
+    c.check(all(nodes.get(a, {}).get("ttl", 0) > 0 for a in want),
+            "...with a TTL",
             json.dumps(nodes))
     h2n = registered(lab.hosts[1], engines)
-    c.check("...and h2's ovld serves the same registrations",
-            set(h2n) >= want, "got %s" % sorted(h2n))
+    c.check(set(h2n) >= want,
+            "...and h2's ovld serves the same registrations",
+            "got %s" % sorted(h2n))
 
 
 def network_id(e, name):
@@ -91,31 +92,23 @@ def network_id(e, name):
     return out if rc == 0 else None
 
 
-def subnet_of(e, name):
-    doc = e.inspect("network", "inspect", name)
-    try:
-        return doc[0]["IPAM"]["Config"][0]["Subnet"]
-    except (TypeError, KeyError, IndexError):
-        return None
-
-
 def check_network(c, lab, e1, e2):
     h1, h2 = lab.hosts
     rc, out, err = e1.docker("network", "create", "-d", "overlay",
                              "--subnet", SUBNET, "demo")
-    c.check("h1: docker network create -d overlay --subnet demo", rc == 0,
+    c.check(rc == 0, "h1: docker network create -d overlay --subnet demo",
             err)
     nid = out
     rc, out, err = e2.docker("network", "ls", "--no-trunc", "--filter",
                              "driver=overlay", "--format",
                              "{{.ID}} {{.Name}} {{.Scope}}")
-    c.check("h2 lists demo with the same id, scope global",
-            "%s demo global" % nid in out.splitlines(), out + err)
-    c.check("--subnet is honoured (seen from h2)",
-            subnet_of(e2, "demo") == SUBNET, str(subnet_of(e2, "demo")))
+    c.check("%s demo global" % nid in out.splitlines(),
+            "h2 lists demo with the same id, scope global", out + err)
+    c.check(subnet_of(e2, "demo") == SUBNET,
+            "--subnet is honoured (seen from h2)", str(subnet_of(e2, "demo")))
     rc, _, err = e2.docker("network", "create", "-d", "overlay", "demo")
-    c.check("a duplicate network name is refused (h2)",
-            rc != 0 and "already exists" in err, err)
+    c.check(rc != 0 and "already exists" in err,
+            "a duplicate network name is refused (h2)", err)
     return nid
 
 
@@ -123,25 +116,25 @@ def check_coexistence(c, lab, nid):
     h1, h2 = lab.hosts
     p = h1.exec("env", "ETCDCTL_API=2", "etcdctl", "--endpoints",
                 "http://127.0.0.1:2379", "ls", ROOT + "/network")
-    c.check("etcdctl ls lists Docker's network",
-            ROOT + "/network/" + nid in p.stdout.split(), p.stdout + p.stderr)
+    c.check(ROOT + "/network/" + nid in p.stdout.split(),
+            "etcdctl ls lists Docker's network", p.stdout + p.stderr)
     rc, out, err = h2.ovlctl("network", "ls")
-    c.check("ovlctl network ls lists Docker's network",
-            rc == 0 and "demo" in out and nid[:12] in out, out + err)
+    c.check(rc == 0 and "demo" in out and nid[:12] in out,
+            "ovlctl network ls lists Docker's network", out + err)
     rc, _, err = h1.ovlctl("network", "create", "demo")
-    c.check("ovlctl refuses the name of a Docker network",
-            rc != 0 and "already exists" in err, err)
+    c.check(rc != 0 and "already exists" in err,
+            "ovlctl refuses the name of a Docker network", err)
     rc, _, err = h1.ovlctl("network", "create", "ovlnet")
-    c.check("ovlctl creates its own network next to Docker's", rc == 0, err)
+    c.check(rc == 0, "ovlctl creates its own network next to Docker's", err)
     st, doc = get_json(h2, ROOT + "/idm/vxlan-id")
-    c.check("...and reserves its VNI in Docker's vxlan-id allocator",
-            st == 200 and allocated_ids(doc["node"].get("value")) == 1,
+    c.check(st == 200 and allocated_ids(doc["node"].get("value")) == 1,
+            "...and reserves its VNI in Docker's vxlan-id allocator",
             "%d %s" % (st, doc))
     ns = lab.container("oc")
     rc, _, err = h1.ovlctl("attach", "ovlnet", "oc1", "--netns", ns)
-    c.check("ovlctl attach on h1", rc == 0, err)
+    c.check(rc == 0, "ovlctl attach on h1", err)
     ok = wait_until(lambda: ov_devices(h1), 10, 0.2)
-    c.check("ovld programs its own network (ovb-/ovx- on h1)", bool(ok),
+    c.check(bool(ok), "ovld programs its own network (ovb-/ovx- on h1)",
             h1.links())
 
 
@@ -151,8 +144,10 @@ def check_no_devices_for_docker(c, lab, what):
     for h in lab.hosts:
         devs = ov_devices(h)
         want = 2 if h is lab.hosts[0] else 0
-        c.check("%s: ovld made no device for Docker's network on %s" %
-                (what, h.name), len(devs) == want, "devices %s" % devs)
+        c.check(len(devs) == want,
+                "%s: ovld made no device for Docker's network on %s" %
+                (what, h.name),
+                "devices %s" % devs)
 
 
 def check_gc_spares_docker(c, lab):
@@ -170,8 +165,9 @@ def check_gc_spares_docker(c, lab):
                 "value=" + rec, "http://127.0.0.1:2379/v2/keys" + key)
     time.sleep(3)  # the leader sweeps once a second
     st, _ = get_json(h1, key)
-    c.check("endpoint GC leaves a Docker endpoint of a non-member alone",
-            st == 200, p.stdout)
+    c.check(st == 200,
+            "endpoint GC leaves a Docker endpoint of a non-member alone",
+            p.stdout)
     h1.http("DELETE", "/v2/keys" + key.rsplit("/", 1)[0] + "?recursive=true")
 
 
@@ -185,8 +181,9 @@ def check_members(c, lab, engines):
     except (ValueError, KeyError, TypeError):
         urls = []
     want = sorted("http://%s:2379" % h.ip for h in lab.hosts)
-    c.check("/v2/members advertises each host's reachable client URL",
-            st == 200 and urls == want, "%d %s" % (st, body))
+    c.check(st == 200 and urls == want,
+            "/v2/members advertises each host's reachable client URL",
+            "%d %s" % (st, body))
 
 
 def curl_times(host, method, urls):
@@ -210,9 +207,9 @@ def check_latency(c, lab):
         writes = curl_times(h, "PUT", ["%s/%s-%d?prevExist=false" %
                                        (base, h.name, i) for i in range(20)])
         for what, t in (("quorum reads", reads), ("create writes", writes)):
-            c.check("%s: %s answer fast (median < 35 ms, max < 1.5 s)" %
+            c.check(len(t) == 20 and t[10] < 0.035 and t[-1] < 1.5,
+                    "%s: %s answer fast (median < 35 ms, max < 1.5 s)" %
                     (h.name, what),
-                    len(t) == 20 and t[10] < 0.035 and t[-1] < 1.5,
                     "times %s" % t)
     lab.hosts[0].http("DELETE", "/v2/keys/ovldtest-latency?recursive=true")
 
@@ -225,8 +222,10 @@ def check_engine_logs(c, engines):
     for e in engines:
         hits = [l for l in e.log_text().splitlines()
                 if any(b in l for b in bad)]
-        c.check("%s: no store timeouts or refused connections in dockerd's"
-                " log" % e.host.name, not hits, "\n".join(hits[:5]))
+        c.check(not hits,
+                "%s: no store timeouts or refused connections in dockerd's"
+      " log" % e.host.name,
+                "\n".join(hits[:5]))
 
 
 def container_ip(e, name):
@@ -246,23 +245,25 @@ def check_containers(c, lab, e1, e2):
     for e, name in ((e1, "c1"), (e2, "c2")):
         rc, _, err = e.docker("run", "-d", "--net", "demo", "--name", name,
                               IMAGE, "sleep", "600", timeout=90)
-        c.check("%s: docker run --net demo %s" % (e.host.name, name),
-                rc == 0, err + "\n" + e.tail())
+        c.check(rc == 0,
+                "%s: docker run --net demo %s" % (e.host.name, name),
+                err + "\n" + e.tail())
     ip1, ip2 = container_ip(e1, "c1"), container_ip(e2, "c2")
-    c.check("containers get distinct addresses in %s" % SUBNET,
-            ip1.startswith("10.99.0.") and ip2.startswith("10.99.0.") and
-            ip1 != ip2, "%r %r" % (ip1, ip2))
+    c.check(ip1.startswith("10.99.0.") and ip2.startswith("10.99.0.") and
+            ip1 != ip2,
+            "containers get distinct addresses in %s" % SUBNET,
+            "%r %r" % (ip1, ip2))
     for e, ctr, target in ((e1, "c1", ip2), (e2, "c2", ip1),
                            (e1, "c1", "c2"), (e2, "c2", "c1")):
         ok = wait_until(lambda: ping(e, ctr, target)[0], 20, 0.5)
-        c.check("%s pings %s across hosts" % (ctr, target), ok,
+        c.check(ok, "%s pings %s across hosts" % (ctr, target),
                 ping(e, ctr, target)[1])
     rc, out, err = h_ovlctl_endpoints(lab)
-    c.check("ovlctl endpoint ls shows Docker's containers",
-            rc == 0 and "c1" in out and "c2" in out, out + err)
+    c.check(rc == 0 and "c1" in out and "c2" in out,
+            "ovlctl endpoint ls shows Docker's containers", out + err)
     rc, _, err = e2.docker("network", "rm", "demo")
-    c.check("removing a network in use is refused",
-            rc != 0 and "active endpoints" in err, err)
+    c.check(rc != 0 and "active endpoints" in err,
+            "removing a network in use is refused", err)
 
 
 def h_ovlctl_endpoints(lab):
@@ -283,12 +284,12 @@ def check_concurrent(c, e1, e2):
     for t in threads:
         t.join()
     bad = {n: r[2] for n, r in results.items() if r[0] != 0}
-    c.check("six concurrent network creates (both hosts) succeed",
-            not bad, str(bad))
+    c.check(not bad,
+            "six concurrent network creates (both hosts) succeed", str(bad))
     subnets = [subnet_of(e1, "par%d" % i) for i in range(6)]
-    c.check("...with six distinct subnets",
-            None not in subnets and len(set(subnets)) == 6 and
-            SUBNET not in subnets, str(subnets))
+    c.check(None not in subnets and len(set(subnets)) == 6 and
+            SUBNET not in subnets,
+            "...with six distinct subnets", str(subnets))
     return subnets
 
 
@@ -301,8 +302,8 @@ def check_ovlctl_avoids_pools(c, lab, docker_subnets):
         sub = json.loads(out)[0]["IPAM"]["Config"][0]["Subnet"]
     except (ValueError, KeyError, IndexError, TypeError):
         sub = None
-    c.check("ovlctl's default subnet avoids Docker's pools",
-            rc == 0 and sub and sub not in docker_subnets,
+    c.check(rc == 0 and sub and sub not in docker_subnets,
+            "ovlctl's default subnet avoids Docker's pools",
             "%s %s among %s" % (err, sub, docker_subnets))
     h1.ovlctl("network", "rm", "ovlnet2")
 
@@ -310,17 +311,17 @@ def check_ovlctl_avoids_pools(c, lab, docker_subnets):
 def remove_all(c, lab, e1, e2):
     for e, name in ((e1, "c1"), (e2, "c2")):
         rc, _, err = e.docker("rm", "-f", name)
-        c.check("docker rm -f %s" % name, rc == 0, err)
+        c.check(rc == 0, "docker rm -f %s" % name, err)
     names = ["demo"] + ["par%d" % i for i in range(6)]
     rc, _, err = e2.docker("network", "rm", *names, timeout=120)
-    c.check("all Docker networks removed", rc == 0, err)
+    c.check(rc == 0, "all Docker networks removed", err)
     h1 = lab.hosts[0]
     rc1, _, err1 = h1.ovlctl("detach", "ovlnet", "oc1")
     rc2, _, err2 = h1.ovlctl("network", "rm", "ovlnet")
-    c.check("ovlctl detach + network rm", rc1 == 0 and rc2 == 0,
+    c.check(rc1 == 0 and rc2 == 0, "ovlctl detach + network rm",
             err1 + err2)
     ok = wait_until(lambda: not ov_devices(h1), 10, 0.2)
-    c.check("ovld removed its own devices", ok, str(ov_devices(h1)))
+    c.check(ok, "ovld removed its own devices", str(ov_devices(h1)))
 
 
 def allocated_ids(value):
@@ -400,13 +401,14 @@ def check_expiry(c, lab, e1, e2):
     t0 = time.monotonic()
     e2.stop()
     ev = watch_expire(h1, key, start, 40)
-    c.check("a stopped engine's node key expires (expire event, %.0f s)" %
-            (time.monotonic() - t0), ev is not None)
-    c.check("...and is gone from the store",
-            e2.advertise not in registered(h1, [e1]))
+    c.check(ev is not None,
+            "a stopped engine's node key expires (expire event, %.0f s)" %
+            (time.monotonic() - t0))
+    c.check(e2.advertise not in registered(h1, [e1]),
+            "...and is gone from the store")
     ok = wait_until(lambda: e1.log_text().count(
         "Watch triggered with 1 nodes") > before, 15, 0.3)
-    c.check("the other engine's discovery watch notices", ok,
+    c.check(ok, "the other engine's discovery watch notices",
             e1.tail(20))
 
 
@@ -419,17 +421,17 @@ def start_engines(c, lab):
         # Does dockerd run here at all, without a cluster store?
         if not e1.start(cluster=False):
             skip("dockerd cannot start on this machine:\n" + e1.tail())
-        c.check("dockerd starts with ovld as its cluster store", False, log)
+        c.check(False, "dockerd starts with ovld as its cluster store", log)
         return engines, False
     # Two engines starting at once race to create /docker/nodes (harmless,
     # but noisy); starting e2 only once e1 is up staggers them as a 2 s
     # delay between the two would.
     if not e2.start():
-        c.check("dockerd on h2 starts", False, e2.tail())
+        c.check(False, "dockerd on h2 starts", e2.tail())
         return engines, False
     rc, out, err = e1.docker("info", "--format", "{{.ClusterStore}}")
-    c.check("docker info shows ovld as the cluster store",
-            out == "etcd://127.0.0.1:2379", out + err)
+    c.check(out == "etcd://127.0.0.1:2379",
+            "docker info shows ovld as the cluster store", out + err)
     return engines, True
 
 
@@ -438,7 +440,7 @@ def import_image(c, lab, engines):
     dockerlab.busybox_tar(tar)
     for e in engines:
         rc, _, err = e.docker("import", tar, IMAGE, timeout=60)
-        c.check("busybox image imported on %s" % e.host.name, rc == 0, err)
+        c.check(rc == 0, "busybox image imported on %s" % e.host.name, err)
 
 
 def run(lab, c):
@@ -462,7 +464,7 @@ def run(lab, c):
         check_ovlctl_avoids_pools(c, lab, check_concurrent(c, e1, e2))
         remove_all(c, lab, e1, e2)
         bad = leftovers(h2)
-        c.check("the store holds no leftovers", not bad, "\n".join(bad))
+        c.check(not bad, "the store holds no leftovers", "\n".join(bad))
         check_engine_logs(c, engines)
         check_expiry(c, lab, e1, e2)
     finally:
@@ -483,13 +485,8 @@ def main():
         skip("dockerd %s has no --cluster-store (removed in 23)" % text)
     t0 = time.monotonic()
     c = Checks()
-    with NetLab(n_hosts=2) as lab:
-        try:
-            run(lab, c)
-        except Exception as ex:  # reported as a failed check
-            c.check("no exception", False, repr(ex))
-            for h in lab.hosts:
-                print("---- ovld %s ----\n%s" % (h.name, h.tail()))
+    with NetLab(n_hosts=2, checks=c) as lab:
+        run(lab, c)
     print("test_docker: %.0f s" % (time.monotonic() - t0))
     return c.done()
 

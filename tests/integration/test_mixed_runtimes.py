@@ -37,70 +37,72 @@ def lab_args(h):
             "--docker-sync", "off"]
 
 
-def podman_ping(pm, name, ip):
+def podman_ping(pm, name, ip, what):
+    """(ok, what, detail) for Checks.check: pm's container pings ip."""
     p = pm("exec", name, "ping", "-c", "2", "-W", "2", ip)
-    return p.returncode == 0, p.stdout + p.stderr
+    return p.returncode == 0, what, p.stdout + p.stderr
 
 
-def docker_ping(engine, name, ip):
+def docker_ping(engine, name, ip, what):
+    """(ok, what, detail) for Checks.check: a container pings ip."""
     rc, out, err = engine.docker("exec", name, "ping", "-c", "2", "-W", "2",
                                  ip)
-    return rc == 0, out + err
+    return rc == 0, what, out + err
 
 
 def run(lab, c, pm, engine):
     h1, h2, h3 = lab.hosts
     st, net = control(sock_of(h1), "POST", "/v1/networks",
                       {"name": "demo", "subnet": SUBNET})
-    c.check("network demo created through h1's control socket", st == 201,
+    c.check(st == 201, "network demo created through h1's control socket",
             net)
     ok = wait_until(lambda: "demo" in engine.docker(
         "network", "ls", "--format", "{{.Name}}")[1].split(), 15, 0.2)
-    c.check("demo appears in h2's dockerd", bool(ok))
+    c.check(bool(ok), "demo appears in h2's dockerd")
 
     p = pm("run", "-d", "--name", "pa", "--network", "ovlh1",
            "--cap-add", "NET_RAW", "localhost/ovlbb", "sleep", "600")
-    c.check("podman container pa on h1", p.returncode == 0, p.stderr)
+    c.check(p.returncode == 0, "podman container pa on h1", p.stderr)
     ip_pa = pm.ip_of("pa")
     rc, _, err = engine.docker("run", "-d", "--net", "demo", "--name", "db",
                                dockerlab.IMAGE, "sleep", "600")
-    c.check("docker container db on h2", rc == 0, err)
+    c.check(rc == 0, "docker container db on h2", err)
     ip_db = container_ip(engine, "db")
     ns = lab.container("n3")
     p = h3.exec(OVLCTL, "--socket", sock_of(h3), "attach", "demo", "n3",
                 "--netns", ns)
     ip_n3 = p.stdout.strip()
-    c.check("plain netns n3 attached on h3 with ovlctl",
-            p.returncode == 0 and ip_n3.startswith("10.79.0."), p.stderr)
-    c.check("three distinct addresses in %s" % SUBNET,
-            len({ip_pa, ip_db, ip_n3}) == 3 and
+    c.check(p.returncode == 0 and ip_n3.startswith("10.79.0."),
+            "plain netns n3 attached on h3 with ovlctl", p.stderr)
+    c.check(len({ip_pa, ip_db, ip_n3}) == 3 and
             all(ip and ip.startswith("10.79.0.")
                 for ip in (ip_pa, ip_db, ip_n3)),
+            "three distinct addresses in %s" % SUBNET,
             "%s %s %s" % (ip_pa, ip_db, ip_n3))
     if not (ip_pa and ip_db and ip_n3):
         return
-    c.check("podman (h1) pings docker (h2)", *podman_ping(pm, "pa", ip_db))
-    c.check("podman (h1) pings netns (h3)", *podman_ping(pm, "pa", ip_n3))
-    c.check("docker (h2) pings podman (h1)",
-            *docker_ping(engine, "db", ip_pa))
-    c.check("docker (h2) pings netns (h3)",
-            *docker_ping(engine, "db", ip_n3))
-    c.check("netns (h3) pings podman (h1)", lab.ping(ns, ip_pa, count=2,
-                                                     wait=2))
-    c.check("netns (h3) pings docker (h2)", lab.ping(ns, ip_db, count=2,
-                                                     wait=2))
+    c.check(*podman_ping(pm, "pa", ip_db, "podman (h1) pings docker (h2)"))
+    c.check(*podman_ping(pm, "pa", ip_n3, "podman (h1) pings netns (h3)"))
+    c.check(*docker_ping(engine, "db", ip_pa,
+                         "docker (h2) pings podman (h1)"))
+    c.check(*docker_ping(engine, "db", ip_n3,
+                         "docker (h2) pings netns (h3)"))
+    c.check(lab.ping(ns, ip_pa, count=2, wait=2),
+            "netns (h3) pings podman (h1)")
+    c.check(lab.ping(ns, ip_db, count=2, wait=2),
+            "netns (h3) pings docker (h2)")
     p = h3.exec(OVLCTL, "--socket", sock_of(h3), "status")
     out = p.stdout
-    c.check("ovlctl status names each endpoint's runtime",
-            p.returncode == 0 and "cni" in out and "docker" in out and
-            "ovlctl" in out, out)
+    c.check(p.returncode == 0 and "cni" in out and "docker" in out and
+            "ovlctl" in out,
+            "ovlctl status names each endpoint's runtime", out)
     pm("rm", "-f", "-t", "0", "pa")
     engine.docker("rm", "-f", "db")
     h3.exec(OVLCTL, "--socket", sock_of(h3), "detach", "demo", "n3")
     ok = wait_until(lambda: control(sock_of(h1), "GET",
                                     "/v1/endpoints?network=demo")[1]
                     == {"endpoints": []}, 15, 0.2)
-    c.check("every runtime released its endpoint", bool(ok))
+    c.check(bool(ok), "every runtime released its endpoint")
 
 
 def main():
@@ -111,7 +113,7 @@ def main():
                           capture_output=True).returncode != 0:
             skip("%s is not installed" % tool)
     c = Checks()
-    with NetLab(n_hosts=3) as lab:
+    with NetLab(n_hosts=3, checks=c) as lab:
         h1, h2, h3 = lab.hosts
         pm = Podman(lab, tempfile.mkdtemp(prefix="pm-", dir=lab.dir))
         why = pm.start()
@@ -128,18 +130,14 @@ def main():
                 ok, log = dockerd_runs_here(lab)
                 if not ok:
                     skip("dockerd cannot start on this machine:\n" + log)
-                c.check("dockerd on h2 starts", False, engine.tail())
+                c.check(False, "dockerd on h2 starts", engine.tail())
                 return c.done()
             tar = os.path.join(lab.dir, "busybox.tar")
             dockerlab.busybox_tar(tar)
             rc, _, err = engine.docker("import", tar, dockerlab.IMAGE)
-            c.check("busybox image imported on h2", rc == 0, err)
+            c.check(rc == 0, "busybox image imported on h2", err)
             run(lab, c, pm, engine)
-        except Exception as ex:  # reported as a failed check
-            c.check("no exception", False, repr(ex))
-            for h in lab.hosts:
-                print("---- ovld %s ----\n%s" % (h.name, h.tail()))
-        finally:
+        finally:  # an exception is the lab's failed check, after this
             pm.cleanup()
             dockerlab.cleanup([engine], lab.dir)
             mnt.stop()

@@ -36,7 +36,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlab import Checks, wait_until  # noqa: E402
 from ovldlab import _die_with_parent  # noqa: E402
-from cnilab import NetLab, OVL, control, sock_of, start_hosts  # noqa: E402
+from cnilab import (NetLab, OVL, control, sock_of, start_hosts,  # noqa
+                    require_plugin)
 
 SUBNET = "10.78.0.0/24"
 NETNS_GC_S = 3
@@ -134,34 +135,35 @@ def podman_part(lab, c, pm):
     # NET_RAW: podman 4 no longer grants it, and busybox's ping needs it
     p = pm("run", "-d", "--name", "pa", "--network", "ovlh1",
            "--cap-add", "NET_RAW", "localhost/ovlbb", "sleep", "600")
-    c.check("podman run pa on h1's network", p.returncode == 0, p.stderr)
+    c.check(p.returncode == 0, "podman run pa on h1's network", p.stderr)
     p = pm("run", "-d", "--name", "pb", "--network", "ovlh2",
            "--cap-add", "NET_RAW", "localhost/ovlbb", "sleep", "600")
-    c.check("podman run pb on h2's network", p.returncode == 0, p.stderr)
+    c.check(p.returncode == 0, "podman run pb on h2's network", p.stderr)
     ipa, ipb = pm.ip_of("pa"), pm.ip_of("pb")
-    c.check("both have an address in %s" % SUBNET,
-            bool(ipa and ipb and ipa.startswith("10.78.0.") and
-                 ipb.startswith("10.78.0.")), "%s %s" % (ipa, ipb))
+    c.check(bool(ipa and ipb and ipa.startswith("10.78.0.") and
+                 ipb.startswith("10.78.0.")),
+            "both have an address in %s" % SUBNET, "%s %s" % (ipa, ipb))
     st, ep = control(sock_of(h1), "GET", "/v1/endpoints/demo/pa")
-    c.check("ovld's endpoint pa: on h1, runtime cni",
-            st == 200 and ep.get("runtime") == "cni" and
-            ep.get("host") == h1.ip and ep.get("ip") == ipa, ep)
+    c.check(st == 200 and ep.get("runtime") == "cni" and
+            ep.get("host") == h1.ip and ep.get("ip") == ipa,
+            "ovld's endpoint pa: on h1, runtime cni", ep)
     if ipa and ipb:
         p = pm("exec", "pa", "ping", "-c", "2", "-W", "2", ipb)
-        c.check("podman pa (h1) pings pb (h2)", p.returncode == 0,
+        c.check(p.returncode == 0, "podman pa (h1) pings pb (h2)",
                 p.stdout + p.stderr)
         p = pm("exec", "pb", "ping", "-c", "2", "-W", "2", ipa)
-        c.check("podman pb (h2) pings pa (h1)", p.returncode == 0,
+        c.check(p.returncode == 0, "podman pb (h2) pings pa (h1)",
                 p.stdout + p.stderr)
     p = pm("run", "-d", "--name", "pc", "--network", "ovlh2",
            "--ip", "10.78.0.50", "--mac-address", "02:00:00:4e:00:32",
            "localhost/ovlbb", "sleep", "600")
     st, ep = control(sock_of(h2), "GET", "/v1/endpoints/demo/pc")
-    c.check("podman run --ip --mac-address: ovld's endpoint has both",
-            p.returncode == 0 and st == 200 and
+    c.check(p.returncode == 0 and st == 200 and
             ep.get("ip") == "10.78.0.50" and
             ep.get("mac") == "02:00:00:4e:00:32" and
-            pm.ip_of("pc") == "10.78.0.50", p.stderr + str(ep))
+            pm.ip_of("pc") == "10.78.0.50",
+            "podman run --ip --mac-address: ovld's endpoint has both",
+            p.stderr + str(ep))
     p = pm("rm", "-f", "-t", "0", "pc")
     return ipa
 
@@ -239,71 +241,69 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         # under the lab dir, which netlab removes
 
 
+def ctr_ping(c, ctd, host, name, ip, what):
+    """A --rm container on host pings ip."""
+    p = ctd.run_cni(host, "--rm", "localhost/ovlbb:latest", name, "ping",
+                    "-c", "2", "-W", "2", ip)
+    c.check(p.returncode == 0, what, p.stdout + p.stderr)
+
+
 def containerd_part(lab, c, ctd, ipa):
     h1, h2 = lab.hosts
     img = "localhost/ovlbb:latest"
     if ipa:
-        p = ctd.run_cni(h2, "--rm", img, "ctr-ping", "ping", "-c", "2",
-                        "-W", "2", ipa)
-        c.check("ctr run --cni on h2 pings podman's pa on h1",
-                p.returncode == 0, p.stdout + p.stderr)
+        ctr_ping(c, ctd, h2, "ctr-ping", ipa,
+                 "ctr run --cni on h2 pings podman's pa on h1")
         st, _ = control(sock_of(h2), "GET",
                         "/v1/endpoints/demo/ovltest-ctr-ping")
-        c.check("...and its endpoint is gone after --rm (ctr's DEL)",
-                st == 404, st)
+        c.check(st == 404,
+                "...and its endpoint is gone after --rm (ctr's DEL)", st)
     p = ctd.run_cni(h2, "-d", img, "ctr-target", "sleep", "600")
-    c.check("ctr run --cni -d on h2", p.returncode == 0, p.stderr)
+    c.check(p.returncode == 0, "ctr run --cni -d on h2", p.stderr)
     st, ep = control(sock_of(h2), "GET",
                      "/v1/endpoints/demo/ovltest-ctr-target")
-    c.check("ovld's endpoint ovltest-ctr-target on h2, runtime cni",
-            st == 200 and ep.get("runtime") == "cni" and
-            ep.get("host") == h2.ip, ep)
+    c.check(st == 200 and ep.get("runtime") == "cni" and
+            ep.get("host") == h2.ip,
+            "ovld's endpoint ovltest-ctr-target on h2, runtime cni", ep)
     tip = ep.get("ip") if st == 200 else None
     if tip:
-        p = ctd.run_cni(h1, "--rm", img, "ctr-ping1", "ping", "-c", "2",
-                        "-W", "2", tip)
-        c.check("ctr run --cni on h1 pings the ctr container on h2",
-                p.returncode == 0, p.stdout + p.stderr)
+        ctr_ping(c, ctd, h1, "ctr-ping1", tip,
+                 "ctr run --cni on h1 pings the ctr container on h2")
     # killed without a DEL: ovld's netns collector must release it
     t0 = time.monotonic()
     ctd.ctr("task", "kill", "-s", "SIGKILL", "ctr-target")
     gone = wait_until(lambda: control(
         sock_of(h2), "GET", "/v1/endpoints/demo/ovltest-ctr-target")[0] ==
         404, NETNS_GC_S + 30, 0.25)
-    c.check("a ctr container killed without DEL is released by ovld "
-            "(%.1f s)" % (time.monotonic() - t0), gone)
+    c.check(gone, "a ctr container killed without DEL is released by ovld "
+            "(%.1f s)" % (time.monotonic() - t0))
 
 
 def podman_rm(lab, c, pm):
     p = pm("rm", "-f", "-t", "0", "pa", "pb")
-    c.check("podman rm pa pb", p.returncode == 0, p.stderr)
+    c.check(p.returncode == 0, "podman rm pa pb", p.stderr)
     st, doc = control(sock_of(lab.hosts[0]), "GET",
                       "/v1/endpoints?network=demo")
     names = [e.get("name") for e in (doc or {}).get("endpoints", [])]
-    c.check("...their endpoints are released (podman's DEL)",
-            st == 200 and "pa" not in names and "pb" not in names, names)
+    c.check(st == 200 and "pa" not in names and "pb" not in names,
+            "...their endpoints are released (podman's DEL)", names)
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: test_podman needs root")
-        return 77
-    if not os.access(OVL, os.X_OK):
-        print("SKIP: no plugin binary at %s" % OVL)
-        return 77
+    require_plugin()
     if not shutil.which("podman") or not os.path.exists(BUSYBOX):
         print("SKIP: podman or busybox-static is not installed")
         return 77
     c = Checks()
     ran = 0
-    with NetLab(2) as lab:
+    with NetLab(2, checks=c) as lab:
         pm = ctd = None
         try:
             start_hosts(lab, ["--netns-gc", str(NETNS_GC_S)])
             st, doc = control(sock_of(lab.hosts[0]), "POST",
                               "/v1/networks",
                               {"name": "demo", "subnet": SUBNET})
-            c.check("network demo", st == 201, doc)
+            c.check(st == 201, "network demo", doc)
             pm = Podman(lab, os.path.join(lab.dir, "podman"))
             why = pm.start()
             ipa = None
@@ -332,13 +332,7 @@ def main():
                 containerd_part(lab, c, ctd, ipa)
             if ipa:
                 podman_rm(lab, c, pm)
-        except Exception as e:
-            import traceback
-            traceback.print_exc()
-            c.check("lab ran without exceptions", False, repr(e))
-            for h in lab.hosts:
-                print("--- %s log:\n%s" % (h.name, h.tail()))
-        finally:
+        finally:  # an exception is the lab's failed check, after this
             if ctd:
                 ctd.stop()
             if pm:

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "net/dp.h"
+#include "test_netns.h"
 
 /* ---- a tiny key-value store standing in for store.h ---- */
 
@@ -187,44 +188,7 @@ void raftnode_get_status(raftnode *rn, raftnode_status *out)
 #define EID4 "dddddddd00000000000000000000000000000000000000000000000000000004"
 #define ROOT "/docker/network/v1.0"
 
-static pid_t container_pid;
-static char container_path[64];
-
-static void container_start(void)
-{
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	container_pid = fork();
-	if (container_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		unshare(CLONE_NEWNET);
-		if (write(p[1], "y", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	char c;
-	assert_int_equal(read(p[0], &c, 1), 1);
-	close(p[0]);
-	close(p[1]);
-	snprintf(container_path, sizeof(container_path), "/proc/%d/ns/net",
-		 (int)container_pid);
-}
-
-static char *sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *f = popen(cmd, "r");
-	static char out[16384];
-	size_t n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	pclose(f);
-	return out;
-}
+static container ctr; /* started by the first test, stopped by the last */
 
 static void put_network(const char *nid, int ovld, unsigned vni)
 {
@@ -243,42 +207,34 @@ static void put_network(const char *nid, int ovld, unsigned vni)
 	fake_put(key, val);
 }
 
-static void put_endpoint(const char *nid, const char *eid, const char *ip,
-			 const char *locator, const char *netns)
+/* An endpoint record; ifname (CNI_IFNAME) and peer (Docker's end left in
+ * the host namespace) are ovld's newer fields, left out when NULL. */
+static void put_endpoint_ex(const char *nid, const char *eid, const char *ip,
+			    const char *locator, const char *netns,
+			    const char *ifname, const char *peer)
 {
-	char key[256], val[1024];
+	char key[256], val[1024], newer[256] = "";
 	uint32_t a;
 	inet_pton(AF_INET, ip, &a);
 	const uint8_t *b = (const uint8_t *)&a;
+	if (ifname)
+		snprintf(newer, sizeof(newer),
+			 ",\"ovld_ifname\":\"%s\",\"ovld_peer\":\"%s\"", ifname,
+			 peer);
 	snprintf(key, sizeof(key), ROOT "/endpoint/%s/%s", nid, eid);
 	snprintf(val, sizeof(val),
 		 "{\"id\":\"%s\",\"name\":\"e\",\"locator\":\"%s\","
 		 "\"ep_iface\":{\"addr\":\"%s/24\",\"mac\":"
 		 "\"02:42:%02x:%02x:%02x:%02x\",\"srcName\":\"x\"},"
-		 "\"ovld\":true,\"ovld_netns\":\"%s\"}",
-		 eid, locator, ip, b[0], b[1], b[2], b[3], netns);
+		 "\"ovld\":true,\"ovld_netns\":\"%s\"%s}",
+		 eid, locator, ip, b[0], b[1], b[2], b[3], netns, newer);
 	fake_put(key, val);
 }
 
-/* An endpoint with ovld's newer fields: an interface name inside the
- * namespace (CNI_IFNAME), or Docker's peer left in the host namespace. */
-static void put_endpoint_ex(const char *nid, const char *eid, const char *ip,
-			    const char *netns, const char *ifname,
-			    const char *peer)
+static void put_endpoint(const char *nid, const char *eid, const char *ip,
+			 const char *locator, const char *netns)
 {
-	char key[256], val[1024];
-	uint32_t a;
-	inet_pton(AF_INET, ip, &a);
-	const uint8_t *b = (const uint8_t *)&a;
-	snprintf(key, sizeof(key), ROOT "/endpoint/%s/%s", nid, eid);
-	snprintf(val, sizeof(val),
-		 "{\"id\":\"%s\",\"name\":\"e\",\"locator\":\"192.0.2.1\","
-		 "\"ep_iface\":{\"addr\":\"%s/24\",\"mac\":"
-		 "\"02:42:%02x:%02x:%02x:%02x\",\"srcName\":\"x\"},"
-		 "\"ovld\":true,\"ovld_netns\":\"%s\",\"ovld_ifname\":\"%s\","
-		 "\"ovld_peer\":\"%s\"}",
-		 eid, ip, b[0], b[1], b[2], b[3], netns, ifname, peer);
-	fake_put(key, val);
+	put_endpoint_ex(nid, eid, ip, locator, netns, NULL, NULL);
 }
 
 static void pump(uv_loop_t *loop, int ms)
@@ -300,14 +256,14 @@ static void test_reconcile(void **state)
 {
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	container_start();
+	assert_int_equal(container_start(&ctr), 0);
 	fake_reset();
 	put_network(NID1, 1, 300);
-	put_endpoint(NID1, EID1, "10.0.0.2", "192.0.2.1", container_path);
+	put_endpoint(NID1, EID1, "10.0.0.2", "192.0.2.1", ctr.path);
 	put_endpoint(NID1, EID2, "10.0.0.3", "192.0.2.2", "");
 	/* Docker's own network with an endpoint "here": not ours. */
 	put_network(NID2, 0, 301);
-	put_endpoint(NID2, EID4, "10.0.1.2", "192.0.2.1", container_path);
+	put_endpoint(NID2, EID4, "10.0.1.2", "192.0.2.1", ctr.path);
 
 	dp *d;
 	dp_config cfg = {.host_ip = "192.0.2.1", .resync_ms = 60000};
@@ -321,7 +277,7 @@ static void test_reconcile(void **state)
 	assert_true(
 	    has(sh("ip -o link show ovv-aaaaaaaa"), "master ovb-00012c"));
 	assert_false(has(sh("ip -o link"), "ovb-00012d"));
-	o = sh("nsenter --net=%s ip -o addr show eth0", container_path);
+	o = sh("nsenter --net=%s ip -o addr show eth0", ctr.path);
 	assert_true(has(o, "10.0.0.2/24"));
 	o = sh("bridge fdb show dev ovx-00012c");
 	assert_true(has(o, "02:42:0a:00:00:03 dst 192.0.2.2 self permanent"));
@@ -382,34 +338,33 @@ static void test_reconcile(void **state)
 	assert_false(has(o, "ovx-00012c"));
 	assert_false(has(o, "ovb-00012c"));
 	assert_false(has(o, "ovv-aaaaaaaa"));
-	assert_false(
-	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	assert_false(has(sh("nsenter --net=%s ip -o link", ctr.path), "eth0"));
 
 	dp_close(d);
 	pump(&loop, 2);
 	sh("ip link del vx-000100-abcde");
 	uv_loop_close(&loop);
-	kill(container_pid, SIGKILL);
-	waitpid(container_pid, NULL, 0);
+	container_stop(&ctr);
 }
 
 static void test_ifname_and_peer(void **state)
 {
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	container_start();
+	assert_int_equal(container_start(&ctr), 0);
 	fake_reset();
 	put_network(NID1, 1, 302);
-	put_endpoint_ex(NID1, EID1, "10.0.0.2", container_path, "net5", "");
-	put_endpoint_ex(NID1, EID2, "10.0.0.3", "", "", "ovp-bbbbbbbb");
+	put_endpoint_ex(NID1, EID1, "10.0.0.2", "192.0.2.1", ctr.path, "net5",
+			"");
+	put_endpoint_ex(NID1, EID2, "10.0.0.3", "192.0.2.1", "", "",
+			"ovp-bbbbbbbb");
 	dp *d;
 	dp_config cfg = {.host_ip = "192.0.2.1", .resync_ms = 60000};
 	assert_int_equal(dp_init(&d, &loop, (store *)1, NULL, &cfg), 0);
 	assert_int_equal(dp_start(d), 0);
-	char *o = sh("nsenter --net=%s ip -o addr show net5", container_path);
+	char *o = sh("nsenter --net=%s ip -o addr show net5", ctr.path);
 	assert_true(has(o, "10.0.0.2/24"));
-	assert_false(
-	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	assert_false(has(sh("nsenter --net=%s ip -o link", ctr.path), "eth0"));
 	o = sh("ip -o link show ovp-bbbbbbbb");
 	assert_true(has(o, "mtu 1450"));
 	assert_true(has(o, "02:42:0a:00:00:03"));
@@ -419,42 +374,34 @@ static void test_ifname_and_peer(void **state)
 	/* Docker moves the peer into the container: the endpoint is still
 	 * programmed (its host end is there); a full resync keeps it and
 	 * makes no second peer. */
-	sh("ip link set ovp-bbbbbbbb netns %s name eth0", container_path);
+	sh("ip link set ovp-bbbbbbbb netns %s name eth0", ctr.path);
 	fake_put(ROOT "/network", "x");
 	fake_del(ROOT "/network");
 	pump(&loop, 20);
 	assert_true(has(sh("ip -o link"), "ovv-bbbbbbbb"));
 	assert_false(has(sh("ip -o link"), "ovp-bbbbbbbb"));
-	assert_true(
-	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	assert_true(has(sh("nsenter --net=%s ip -o link", ctr.path), "eth0"));
 	/* Detached: its veth goes, the other endpoint stays. */
 	fake_del(ROOT "/endpoint/" NID1 "/" EID2);
 	pump(&loop, 20);
 	o = sh("ip -o link");
 	assert_false(has(o, "ovv-bbbbbbbb"));
 	assert_true(has(o, "ovv-aaaaaaaa"));
-	assert_false(
-	    has(sh("nsenter --net=%s ip -o link", container_path), "eth0"));
+	assert_false(has(sh("nsenter --net=%s ip -o link", ctr.path), "eth0"));
 	fake_del(ROOT "/endpoint/" NID1 "/" EID1);
 	pump(&loop, 20);
 	assert_false(has(sh("ip -o link"), "ovb-00012e"));
 	dp_close(d);
 	pump(&loop, 2);
 	uv_loop_close(&loop);
-	kill(container_pid, SIGKILL);
-	waitpid(container_pid, NULL, 0);
+	container_stop(&ctr);
 }
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		puts("SKIP: test_net_dp needs root (a network namespace)");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		perror("unshare");
-		return 1;
-	}
+	int rc = netns_enter("test_net_dp");
+	if (rc != 0)
+		return rc;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reconcile),
 	    cmocka_unit_test(test_ifname_and_peer),

@@ -20,60 +20,7 @@
 #include <unistd.h>
 
 #include "net/nl.h"
-
-/* A process parked in a fresh network namespace; dies with the test. */
-typedef struct container {
-	pid_t pid;
-	char path[64];
-} container;
-
-static int container_start(container *c)
-{
-	int p[2];
-	if (pipe(p) < 0)
-		return -1;
-	c->pid = fork();
-	if (c->pid < 0)
-		return -1;
-	if (c->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		char ok = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-		if (write(p[1], &ok, 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	char ok = 0;
-	close(p[1]);
-	if (read(p[0], &ok, 1) != 1 || ok != 'y')
-		return -1;
-	close(p[0]);
-	snprintf(c->path, sizeof(c->path), "/proc/%d/ns/net", (int)c->pid);
-	return 0;
-}
-
-static void container_stop(container *c)
-{
-	kill(c->pid, SIGKILL);
-	waitpid(c->pid, NULL, 0);
-}
-
-/* Output of a shell command, for checking what iproute2 sees. */
-static char *sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *f = popen(cmd, "r");
-	assert_non_null(f);
-	static char out[16384];
-	size_t n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	pclose(f);
-	return out;
-}
+#include "test_netns.h"
 
 static uint32_t ip4(const char *s)
 {
@@ -423,14 +370,9 @@ static void test_two_host_ping(void **state)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		puts("SKIP: test_net_nl needs root (a network namespace)");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		perror("unshare");
-		return 1;
-	}
+	int rc = netns_enter("test_net_nl");
+	if (rc != 0)
+		return rc;
 	system("ip link set lo up");
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mac_helpers),

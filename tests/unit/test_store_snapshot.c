@@ -278,31 +278,43 @@ static void test_snapshot_on_worker_thread(void **state)
 	teardown_store((void **)&b);
 }
 
-static void test_bad_snapshot_refused(void **state)
+/* t's snapshot, and a second store b holding a key of its own that a
+ * refused restore must leave in place. */
+static tstore *restore_target(tstore *t, void **buf, size_t *len)
 {
-	tstore *t = *state;
 	populate(t);
-	void *buf;
-	size_t len;
-	take_snapshot(t, t->raft, &buf, &len);
-
+	take_snapshot(t, t->raft, buf, len);
 	tstore *b;
 	assert_int_equal(setup_store((void **)&b), 0);
 	set_kv(b, "/mine", "kept");
+	return b;
+}
+
+/* After the refusals: b kept its key, and the intact buffer restores. */
+static void intact_restores(tstore *t, tstore *b, void *buf, size_t len)
+{
+	store_result r = get_ok(b, "/mine", 0);
+	store_result_free(&r);
+	assert_int_equal(store_restore(b->s, buf, len), 0);
+	free(buf);
+	trees_equal(t, b, "/");
+	teardown_store((void **)&b);
+}
+
+static void test_bad_snapshot_refused(void **state)
+{
+	tstore *t = *state;
+	void *buf;
+	size_t len;
+	tstore *b = restore_target(t, &buf, &len);
 	unsigned char *p = buf;
 	p[len / 2] ^= 0x40;
 	assert_true(store_restore(b->s, buf, len) < 0);
 	p[len / 2] ^= 0x40;
 	assert_true(store_restore(b->s, buf, len - 1) < 0);
 	assert_true(store_restore(b->s, buf, 10) < 0);
-	store_result r = get_ok(b, "/mine", 0);
-	store_result_free(&r);
 	assert_int_equal(store_applied_raft_index(b->s), 1);
-	/* the intact buffer still restores */
-	assert_int_equal(store_restore(b->s, buf, len), 0);
-	free(buf);
-	trees_equal(t, b, "/");
-	teardown_store((void **)&b);
+	intact_restores(t, b, buf, len);
 }
 
 static void put_sum(unsigned char *p, size_t len)
@@ -317,13 +329,9 @@ static void put_sum(unsigned char *p, size_t len)
 static void test_any_flipped_bit_refused(void **state)
 {
 	tstore *t = *state;
-	populate(t);
 	void *buf;
 	size_t len;
-	take_snapshot(t, t->raft, &buf, &len);
-	tstore *b;
-	assert_int_equal(setup_store((void **)&b), 0);
-	set_kv(b, "/mine", "kept");
+	tstore *b = restore_target(t, &buf, &len);
 	unsigned char *p = buf;
 	for (size_t at = 8; at < len; at += len / 97 + 1)
 		for (int bit = 0; bit < 8; bit += 3) {
@@ -331,12 +339,7 @@ static void test_any_flipped_bit_refused(void **state)
 			assert_true(store_restore(b->s, buf, len) < 0);
 			p[at] ^= (unsigned char)(1u << bit);
 		}
-	store_result r = get_ok(b, "/mine", 0);
-	store_result_free(&r);
-	assert_int_equal(store_restore(b->s, buf, len), 0);
-	trees_equal(t, b, "/");
-	free(buf);
-	teardown_store((void **)&b);
+	intact_restores(t, b, buf, len);
 }
 
 /* Snapshots written by earlier builds ("OVLDSNP1", FNV-1a) still restore,

@@ -78,7 +78,7 @@ def bench_remote(lab, c, res):
     rc, nid, err = h1.ovlctl("network", "create", "--subnet", "10.50.0.0/20",
                              "bench")
     nid = nid.strip()
-    if not c.check("create bench network", rc == 0, err):
+    if not c.check(rc == 0, "create bench network", err):
         return
     vni = int(json.loads(h1.ovlctl("network", "inspect", "bench")[1])[0]
               ["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
@@ -86,7 +86,7 @@ def bench_remote(lab, c, res):
     t = time.monotonic()
     p = h1.exec("python3", "-c", WRITER, nid, str(N_REMOTE), str(FAKE_HOSTS),
                 timeout=300)
-    c.check("wrote %d remote records" % N_REMOTE, p.returncode == 0,
+    c.check(p.returncode == 0, "wrote %d remote records" % N_REMOTE,
             p.stderr[-300:])
     res["store_writes_per_s"] = round(N_REMOTE / (time.monotonic() - t))
     # The first local endpoint makes the host program all remote entries.
@@ -102,10 +102,10 @@ def bench_remote(lab, c, res):
     res["remote_program_wall_ms"] = round(wall)
     print("1,000 remote endpoints programmed: %.1f ms in the reconciler, "
           "%d ms wall (attach + polling)" % (conv or -1, wall))
-    c.check("all %d FDB/neighbour entries present" % N_REMOTE, done,
+    c.check(done, "all %d FDB/neighbour entries present" % N_REMOTE,
             str(count_entries(h1, dev)))
-    c.check("1,000 remote endpoints programmed <= 1 s",
-            conv is not None and conv <= 1000 and wall <= 1500)
+    c.check(conv is not None and conv <= 1000 and wall <= 1500,
+            "1,000 remote endpoints programmed <= 1 s")
     # Restart: adopt everything without changes.
     h1.stop()
     h1.start()
@@ -113,8 +113,8 @@ def bench_remote(lab, c, res):
     res["restart_reconcile_ms"] = ms
     print("reconciler restart with %d endpoints: %.1f ms" %
           (N_REMOTE + 1, ms or -1))
-    c.check("restart reconcile <= 200 ms", ms is not None and ms <= 200)
-    c.check("entries intact after restart", count_entries(h1, dev) == want)
+    c.check(ms is not None and ms <= 200, "restart reconcile <= 200 ms")
+    c.check(count_entries(h1, dev) == want, "entries intact after restart")
 
 
 def bench_latency(lab, c, res):
@@ -127,18 +127,18 @@ def bench_latency(lab, c, res):
         return
     rc, _, err = h1.ovlctl("network", "create", "lat")
     ok = wait_until(lambda: "lat" in h2.ovlctl("network", "ls")[1], 10)
-    if not c.check("lat network visible on h2", rc == 0 and ok, err):
+    if not c.check(rc == 0 and ok, "lat network visible on h2", err):
         return
     nb = lab.container("lb")
     rc, _, err = h2.ovlctl("attach", "lat", "pinger", "--netns", nb)
-    c.check("pinger attached on h2", rc == 0, err)
+    c.check(rc == 0, "pinger attached on h2", err)
     lat = []
     for i in range(N_ATTACH):
         ns = lab.container("la%d" % i)
         rc, ip, err = h1.ovlctl("attach", "lat", "t%d" % i, "--netns", ns)
         t0 = time.monotonic()
         if rc != 0:
-            c.check("attach t%d" % i, False, err)
+            c.check(False, "attach t%d" % i, err)
             return
         # -w: keep sending every 2 ms until one reply (or 2 s).
         p = subprocess.run(["ip", "netns", "exec", nb, "ping", "-n", "-q",
@@ -153,8 +153,8 @@ def bench_latency(lab, c, res):
     print("attach -> first ping answered from the other host: p50 %.1f ms, "
           "p99 %.1f ms (%d samples, includes ping process start)" %
           (res["attach_ping_p50_ms"] or -1, p99 or -1, len(lat)))
-    c.check("every attach answered a ping", len(lat) == N_ATTACH)
-    c.check("attach -> ping p99 <= 50 ms", p99 is not None and p99 <= 50)
+    c.check(len(lat) == N_ATTACH, "every attach answered a ping")
+    c.check(p99 is not None and p99 <= 50, "attach -> ping p99 <= 50 ms")
 
 
 def main():
@@ -163,15 +163,10 @@ def main():
         return 77
     c = Checks()
     res = {}
-    with NetLab(2, ovld_args=["--log-level", "debug"]) as lab:
-        try:
-            lab.hosts[0].start()
-            bench_remote(lab, c, res)
-            bench_latency(lab, c, res)
-        except Exception as e:
-            c.check("bench ran without exceptions", False, repr(e))
-            for h in lab.hosts:
-                print("--- %s log:\n%s" % (h.name, h.tail()))
+    with NetLab(2, ovld_args=["--log-level", "debug"], checks=c) as lab:
+        lab.hosts[0].start()
+        bench_remote(lab, c, res)
+        bench_latency(lab, c, res)
     print(json.dumps(res))
     if os.environ.get("BENCH_JSON"):
         with open(os.environ["BENCH_JSON"], "w") as f:

@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 os.environ.setdefault("OVLD_BIN", os.path.join(HERE, "..", "..", "build",
                                                "ovld"))
-from netlab import NetLab, OVLD, wait_until  # noqa: E402
+from netlab import NetLab, wait_until  # noqa: E402
 import dockerlab  # noqa: E402
 from dockerlab import Engine, IMAGE  # noqa: E402
 
@@ -71,23 +71,10 @@ class HostNs:
 
 
 def start_ovld(h, ns, engine, join=None):
-    ctl = os.path.join(ns.dir, "ovld.sock")
-    args = ns.enter() + [
-        OVLD, "--name", h.name, "--data-dir", h.data,
-        "--listen-client-urls", "http://%s:2379,http://127.0.0.1:2379" % h.ip,
-        "--advertise-client-urls", "http://%s:2379" % h.ip,
-        "--listen-peer-urls", "http://%s:2380" % h.ip,
-        "--initial-advertise-peer-urls", "http://%s:2380" % h.ip,
-        "--advertise", h.ip, "--heartbeat-interval", "50",
-        "--election-timeout", "500", "--control-socket", ctl,
+    h.start(join, enter=ns.enter(), extra=[
+        "--control-socket", os.path.join(ns.dir, "ovld.sock"),
         "--docker-plugin", os.path.join(ns.plugins, "ovl.sock"),
-        "--docker-host", "unix://" + engine.sock, "--docker-sync", "on"]
-    if join:
-        args += ["--join", join]
-    h.proc = subprocess.Popen(args, stdout=open(h.log, "a"),
-                              stderr=subprocess.STDOUT)
-    if not wait_until(lambda: h.http("GET", "/health")[0] == 200, 20):
-        raise RuntimeError("%s: ovld did not start\n%s" % (h.name, h.tail()))
+        "--docker-host", "unix://" + engine.sock, "--docker-sync", "on"])
 
 
 class TaggedEngine(Engine):

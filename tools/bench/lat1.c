@@ -7,6 +7,8 @@
  * response's read in strace -tt; docs/benchmarks.md). Timing the requests
  * here, with CLOCK_MONOTONIC around write and read, is easy to check.
  *
+ * Not src/httpc: that client closes each connection; this times keep-alive.
+ *
  * usage: lat1 PORT PREFIX NKEYS VSIZE SECONDS
  * Prints one line "BENCHJSON {...}" with the fields kv.lua prints. */
 #include <arpa/inet.h>
