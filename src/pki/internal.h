@@ -31,6 +31,8 @@ STACK_OF(X509) * pki_pem_certs(const char *pem, const char *what);
 EVP_PKEY *pki_pem_key(const char *pem, const char *what);
 int pki_cert_to_pem(X509 *cert, char **out);
 int pki_key_to_pem(EVP_PKEY *key, char **out); /* PKCS#8 */
+/* A memory BIO's text as a malloc'd NUL-terminated string. */
+int pki_bio_string(BIO *bio, char **out);
 void pki_hex(const unsigned char *bytes, size_t len, char *out);
 void pki_x509_digest(X509 *cert, char out[65]);
 /* SHA-256 of the public key's DER (SubjectPublicKeyInfo). */

@@ -1,8 +1,6 @@
 /* key.c - a joiner's own key and its certificate request: the key never
  * leaves the host, only the request travels to the CA. */
 #include <openssl/pem.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "internal.h"
 
@@ -19,21 +17,11 @@ int pki_key_new(char **key_pem)
 static int csr_to_pem(X509_REQ *req, char **out)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL;
 	int rc = -1;
-	if (!bio || !PEM_write_bio_X509_REQ(bio, req)) {
-		rc = pki_fail_ssl("certificate request: cannot write PEM");
-	} else {
-		long len = BIO_get_mem_data(bio, &data);
-		*out = malloc((size_t)len + 1);
-		if (*out) {
-			memcpy(*out, data, (size_t)len);
-			(*out)[len] = '\0';
-			rc = 0;
-		} else {
-			rc = pki_fail("out of memory");
-		}
-	}
+	if (!bio || !PEM_write_bio_X509_REQ(bio, req))
+		pki_fail_ssl("certificate request: cannot write PEM");
+	else
+		rc = pki_bio_string(bio, out);
 	BIO_free(bio);
 	return rc;
 }

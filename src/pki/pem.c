@@ -73,7 +73,7 @@ EVP_PKEY *pki_pem_key(const char *pem, const char *what)
 }
 
 /* The memory BIO's text, NUL-terminated, as a malloc'd string. */
-static int bio_to_string(BIO *bio, char **out)
+int pki_bio_string(BIO *bio, char **out)
 {
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
@@ -93,7 +93,7 @@ int pki_cert_to_pem(X509 *cert, char **out)
 	if (!bio || !PEM_write_bio_X509(bio, cert))
 		pki_fail_ssl("certificate: cannot write PEM");
 	else
-		rc = bio_to_string(bio, out);
+		rc = pki_bio_string(bio, out);
 	BIO_free(bio);
 	return rc;
 }
@@ -106,7 +106,7 @@ int pki_key_to_pem(EVP_PKEY *key, char **out)
 	    !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL))
 		pki_fail_ssl("private key: cannot write PEM");
 	else
-		rc = bio_to_string(bio, out);
+		rc = pki_bio_string(bio, out);
 	BIO_free(bio);
 	return rc;
 }

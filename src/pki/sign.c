@@ -13,31 +13,42 @@
 #define DEFAULT_DAYS 90
 #define MAX_CN 64 /* X.509's upper bound for a common name */
 
-static EVP_PKEY *request_key(const char *csr_pem)
+static X509_REQ *request_from_pem(const char *csr_pem)
 {
-	if (!csr_pem)
-		return pki_fail("certificate request: missing"), NULL;
+	if (!csr_pem) {
+		pki_fail("certificate request: missing");
+		return NULL;
+	}
 	BIO *bio = BIO_new_mem_buf(csr_pem, -1);
 	X509_REQ *req =
 	    bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	if (!req)
-		return pki_fail_ssl("certificate request: not PEM"), NULL;
-	EVP_PKEY *key = X509_REQ_get_pubkey(req);
-	if (!key)
+		pki_fail_ssl("certificate request: not PEM");
+	return req;
+}
+
+/* The request's key, once its signature proves the joiner holds it. */
+static EVP_PKEY *request_key(const char *csr_pem)
+{
+	X509_REQ *req = request_from_pem(csr_pem);
+	EVP_PKEY *key = req ? X509_REQ_get_pubkey(req) : NULL;
+	int rc = -1;
+	if (req && !key)
 		pki_fail_ssl("certificate request: no usable public key");
-	else if (X509_REQ_verify(req, key) != 1)
+	else if (key && X509_REQ_verify(req, key) != 1)
 		pki_fail_ssl("certificate request: its signature does not "
 			     "verify");
-	else if (EVP_PKEY_get_security_bits(key) < 112)
+	else if (key && EVP_PKEY_get_security_bits(key) < 112)
 		pki_fail("certificate request: its key is too weak");
-	else {
-		X509_REQ_free(req);
-		return key;
-	}
-	EVP_PKEY_free(key);
+	else if (key)
+		rc = 0;
 	X509_REQ_free(req);
-	return NULL;
+	if (rc < 0) {
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
 }
 
 /* The CN: a node's member id, else the client's name. */

@@ -246,6 +246,15 @@ static void test_derived_ca(void **state)
 	leaf node = new_node(a, 9);
 	assert_int_equal(pki_cert_check(node.cert, node.key, b, NULL), 0);
 	assert_int_equal(pki_cert_check(node.cert, node.key, c, NULL), -1);
+	/* Hosts of different ovld versions must derive the same CA. */
+	pki_ca *known = NULL;
+	char dk[65];
+	assert_int_equal(pki_ca_derive(&known, "same secret for two hosts"), 0);
+	pki_ca_digest(known, dk);
+	assert_string_equal(dk,
+			    "022e0539dd8781cd6ca3c07062bc800d273583a8c7a76ff"
+			    "d317180eadd33b247");
+	pki_ca_free(known);
 	assert_int_equal(pki_ca_derive(&d, "short"), -1);
 	assert_non_null(strstr(pki_strerror(), "at least 16"));
 	leaf_free(&node);

@@ -133,6 +133,17 @@ static void test_refused_handshakes(void **state)
 	pair pe = contexts(&expired, trust);
 	assert_int_equal(handshake(pa.server, pe.client), -1);
 	assert_int_equal(handshake(pe.server, pa.client), -1);
+	/* A tool's client certificate cannot serve as a host. */
+	pki_names alice = {.common_name = "alice"};
+	leaf user = sign_leaf(ca, &alice);
+	SSL_CTX *u_server = pki_peer_server_ctx(user.cert, user.key, trust);
+	SSL_CTX *u_client = pki_peer_client_ctx(user.cert, user.key, trust);
+	assert_int_equal(handshake(u_server, pa.client), -1);
+	char cn[128] = "";
+	assert_int_equal(handshake_with(pa.server, u_client, 1, cn), 0);
+	assert_string_equal(cn, "alice");
+	SSL_CTX_free(u_server), SSL_CTX_free(u_client);
+	leaf_free(&user);
 	/* A key that is not the certificate's makes no context. */
 	assert_null(pki_peer_server_ctx(a.cert, stranger.key, trust));
 	assert_null(pki_peer_client_ctx(a.cert, a.key, "no PEM here"));
