@@ -14,6 +14,7 @@ Ports come from 26000-26999 unless OVLDLAB_PORTS says otherwise.
 import http.client
 import json
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -260,6 +261,54 @@ class Cluster:
             return all(t is not None and t == vals[0] for t in vals)
         ok = wait_until(same, timeout, 0.2)
         return bool(ok), dict(last)
+
+
+# ---- the peer port, as a member speaks it ---------------------------------
+
+PEER_KIND_RAFT = 0x100  # + raftnode_kind (src/raft/raftnode.h)
+RAFT_FORWARD = 1
+
+
+def peer_call(srv, cert_dir, claim, kind, body, timeout=5.0):
+    """One request on srv's peer port with the member certificate in
+    cert_dir (node.crt, node.key), claiming member id `claim`: returns
+    (status, body), or (None, reason) when the port refused us."""
+    import ssl
+    import struct
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(os.path.join(cert_dir, "node.crt"),
+                        os.path.join(cert_dir, "node.key"))
+    raw = socket.create_connection(("127.0.0.1", srv.peer_port),
+                                   timeout=timeout)
+    try:
+        s = ctx.wrap_socket(raw)
+        addr = b"127.0.0.1:1"
+        s.sendall(b"OVLP\x01\x02" + struct.pack(">QH", claim, len(addr)) +
+                  addr)
+        head = _recv_exact(s, 3)
+        if head[0] != 0:
+            n = struct.unpack(">H", head[1:3])[0]
+            return None, _recv_exact(s, n).decode(errors="replace")
+        frame = struct.pack(">IBQi", 13 + len(body), 1, 7, kind) + body
+        s.sendall(frame)
+        rest = struct.unpack(">I", _recv_exact(s, 4))[0]
+        ans = _recv_exact(s, rest)
+        _, _, status = struct.unpack(">BQi", ans[:13])
+        return status, ans[13:]
+    finally:
+        raw.close()
+
+
+def _recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise OSError("connection closed")
+        out += chunk
+    return out
 
 
 def start_with_check(lab, what, fn):

@@ -21,6 +21,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import ovldlab  # noqa: E402
 from nslab import Netns, sh  # noqa: E402,F401 (sh re-exported)
 from ovldlab import Checks, sanitizer_lines  # noqa: E402,F401
 
@@ -67,9 +68,11 @@ class Host:
         if join:
             args += ["--join", join]
         args += list(extra) + list(self.lab.ovld_args)
+        env = ovldlab.token_env(args, [h.data for h in self.lab.hosts
+                                       if h is not self])
         self.proc = subprocess.Popen(args, stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         ok = wait_until(lambda: self.http("GET", "/health")[0] == 200, 20)
         if not ok:
             raise RuntimeError("%s did not come up; log:\n%s" %

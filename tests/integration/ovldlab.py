@@ -287,6 +287,48 @@ class Watch:
                 pass
 
 
+# The shared secret of the labs' static (--initial-cluster) ovld clusters.
+STATIC_SECRET = "ovldlab-static-cluster-secret"
+
+
+def join_token(data_dir, timeout=15.0):
+    """The join token a bootstrapped ovld keeps in DATA/pki/join-token
+    (written once the cluster CA is in the store), or None."""
+    path = os.path.join(data_dir, "pki", "join-token")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path) as f:
+                tok = f.read().strip()
+            if tok:
+                return tok
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def token_env(argv, data_dirs):
+    """The environment for an ovld started with argv: a --join without
+    --token gets the token of the first of data_dirs that has one, and an
+    --initial-cluster without --token the labs' static secret, both through
+    OVLD_TOKEN (as the Debian package passes it, out of ps)."""
+    env = dict(os.environ)
+    if "--token" in argv or os.path.basename(argv[0]) == "etcd" or \
+            not any("ovld" in os.path.basename(a) for a in argv[:6]):
+        return env
+    if "--join" in argv:
+        for d in data_dirs:
+            tok = join_token(d, timeout=15.0)
+            if tok:
+                env["OVLD_TOKEN"] = tok
+                break
+    elif "--initial-cluster" in argv:
+        env["OVLD_TOKEN"] = STATIC_SECRET
+    return env
+
+
 class Server:
     """One daemon process with a client and a peer port on 127.0.0.1."""
 
@@ -327,10 +369,12 @@ class Server:
         with open(log, "wb") as f:
             f.write(("# " + " ".join(argv) + "\n").encode())
             f.flush()
+            env = token_env(argv, [s.data_dir for s in self.lab.servers
+                                   if s is not self and s.kind == "ovld"])
             self.proc = subprocess.Popen(argv, stdout=f,
                                          stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,
-                                         cwd=self.lab.dir,
+                                         cwd=self.lab.dir, env=env,
                                          preexec_fn=_die_with_parent)
         if wait:
             self.wait_healthy(timeout)

@@ -117,20 +117,22 @@ def check_follower_burst(lab, c):
               "all 64 burst writes on every host", repr(trees)[:300])
     if cl.is_etcd():
         return
-    # The leader's side of forwarding refuses malformed batches whole, and
-    # answers a bad command inside a good frame with its own status.
+    # The leader's side of forwarding (over the peer port, as a member)
+    # refuses malformed batches whole, and answers a bad command inside a
+    # good frame with its own answer (raftnode_answer: 2 = bad request).
     ldr = c.leader()
+    fol = [s for s in c.hosts if s is not ldr][0]
+    fid = int([m["id"] for m in cl.members(ldr) or []
+               if m["name"] == fol.name][0], 16)
+    pki = os.path.join(fol.data_dir, "pki")
     before = cl.etcd_index(ldr)
-    st, _, _ = cl.request(ldr, "POST", "/ovld/v1/propose-batch",
-                          body=b"\x00\x00\x00\x09abc")
-    lab.check_eq(st, 400, "a truncated forwarded batch is refused (400)")
-    h = ldr.new_http(timeout=5.0)
-    st, _, body = h.request("POST", "/ovld/v1/propose-batch",
-                            body=b"\x00\x00\x00\x03abc")
-    h.close()
-    lab.check(st == 200 and body == b"400\n",
-              "a garbage command in a batch is answered 400 on its line",
-              "%s %r" % (st, body))
+    kind = cl.PEER_KIND_RAFT + cl.RAFT_FORWARD
+    st, _ = cl.peer_call(ldr, pki, fid, kind, b"\x00\x00\x00\x09abc")
+    lab.check_eq(st, 2, "a truncated forwarded batch is refused whole")
+    st, body = cl.peer_call(ldr, pki, fid, kind, b"\x00\x00\x00\x03abc")
+    lab.check(st == 0 and body == b"\x02",
+              "a garbage command in a batch is answered 'bad request' on "
+              "its own", repr((st, body)))
     lab.check_eq(cl.etcd_index(ldr), before,
                  "neither bad batch changed the store")
 

@@ -57,11 +57,18 @@ def run(lab, c):
               repr(ms))
     init = [ln.split("=", 1)[1].strip('"') for ln in out.splitlines()
             if ln.startswith("ETCD_INITIAL_CLUSTER=")]
-    h4.extra_args += ["--initial-cluster", init[0] if init else "",
-                      "--initial-cluster-state", "existing"]
+    if cl.is_etcd():
+        h4.extra_args += ["--initial-cluster", init[0] if init else "",
+                          "--initial-cluster-state", "existing"]
+        how = "--initial-cluster-state existing"
+    else:
+        # ovld's credentials come from a join (the token's proof), so an
+        # added member starts as any joining host does.
+        h4.extra_args += ["--join", "127.0.0.1:%d" % h2.client_port]
+        how = "--join and the token"
     c.hosts.append(h4)
-    if not cl.start_with_check(lab, "h4 starts with --initial-cluster-state"
-                               " existing", lambda: h4.start(timeout=30)):
+    if not cl.start_with_check(lab, "h4 starts with " + how,
+                               lambda: h4.start(timeout=30)):
         return
     lab.check(cl.wait_until(lambda: started(h1, 4), 15),
               "h4 is a full member with name and client URL",

@@ -181,7 +181,7 @@ def attack_joins(lab, c, h1):
     rc, out = stranger(lab, c, "s1", via, env={"OVLD_TOKEN": ""})
     lab.check(rc != 0 and "needs a join token" in out,
               "a --join without a token is refused at start", out[-400:])
-    token = cl.join_token(h1)
+    token = ovldlab.join_token(h1.data_dir)
     digest, secret = token.split("-")[2], token.split("-")[3]
     forged = "OVLTKN-1-%s-%s" % (digest, secrets.token_hex(16))
     rc, out = stranger(lab, c, "s2", via + ["--token", forged])
@@ -314,7 +314,7 @@ def static_cluster(lab):
               "--token" in lines[0],
               "a static cluster without a secret is refused with one line",
               out[-500:])
-    hosts = c.static(["a", "b", "c"], extra=["--token", "s3cret"])
+    hosts = c.static(["a", "b", "c"], extra=["--token", "a-static-cluster-secret"])
     ok = cl.put(hosts[0], "/static/k", "v")[0] in (200, 201)
     lab.check(ok and cl.wait_until(lambda: value_of(hosts[2], "/static/k"),
                                    10) == "v",
@@ -322,28 +322,32 @@ def static_cluster(lab):
     return c
 
 
+def run(lab):
+    c = cl.Cluster(lab)
+    sock = os.path.join(lab.dir, "h1.sock")
+    if not cl.start_with_check(lab, "h1 bootstraps", lambda: c.bootstrap(
+            "h1", extra=["--control-socket", sock])):
+        return
+    h1 = c.hosts[0]
+    h1.ctl_socket = sock
+    lab.check(ovldlab.join_token(h1.data_dir, 10),
+              "h1 writes its join token to pki/join-token")
+    if not cl.start_with_check(lab, "h2 joins with the token",
+                               lambda: c.join("h2")):
+        return
+    h2 = c.hosts[1]
+    client_cert(lab, h1)
+    attack_joins(lab, c, h1)
+    attack_paths(lab, h1)
+    attack_peer_port(lab, c, h1, h2)
+    static_cluster(lab)
+
+
 def main():
     with cl.Lab("peer-security") as lab:
-        c = cl.Cluster(lab)
-        sock = os.path.join(lab.dir, "h1.sock")
-        if not cl.start_with_check(lab, "h1 bootstraps", lambda: c.bootstrap(
-                "h1", extra=["--control-socket", sock])):
-            return lab.finish()
-        h1 = c.hosts[0]
-        h1.ctl_socket = sock
-        lab.check(cl.wait_until(lambda: cl.join_token(h1), 10),
-                  "h1 writes its join token to pki/join-token")
-        if not cl.start_with_check(lab, "h2 joins with the token",
-                                   lambda: c.join("h2")):
-            return lab.finish()
-        h2 = c.hosts[1]
-        client_cert(lab, h1)
-        attack_joins(lab, c, h1)
-        attack_paths(lab, h1)
-        attack_peer_port(lab, c, h1, h2)
-        static_cluster(lab)
-        return lab.finish()
+        run(lab)
+    lab.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
