@@ -2,8 +2,11 @@
  * a repeated flag's last value wins, boolean flags need no value. */
 #include "config.h"
 
+#include "url.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -192,16 +195,16 @@ static int takes_value(const struct flag *f)
 
 /* The local address the kernel would use to reach host: a UDP connect
  * sends nothing, it only picks a route. */
-static int route_source_ip(const char *host, char *out, size_t outlen)
+static int route_source_ip(const char *join, char *out, size_t outlen)
 {
-	char ip[64];
-	snprintf(ip, sizeof(ip), "%s", host);
-	char *colon = strchr(ip, ':');
-	if (colon)
-		*colon = '\0';
+	char host[256];
+	url_host(join, host, sizeof(host));
 	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(9)};
-	if (inet_pton(AF_INET, ip, &dst.sin_addr) != 1)
+	struct addrinfo hints = {.ai_family = AF_INET}, *ai = NULL;
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL)
 		return -1;
+	dst.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	freeaddrinfo(ai);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return -1;
@@ -234,8 +237,8 @@ static int derive_addresses(config *cfg)
 	if (cfg->advertise == NULL && cfg->join != NULL) {
 		if (route_source_ip(cfg->join, ip, sizeof(ip)) != 0) {
 			fprintf(stderr,
-				"ovld: --join %s: not an IPv4 address with a "
-				"route (use --advertise IP)\n",
+				"ovld: --join %s: no IPv4 address with a route "
+				"(use --advertise IP)\n",
 				cfg->join);
 			return -1;
 		}

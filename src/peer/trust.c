@@ -186,7 +186,9 @@ static int was_removed(peer_trust *t, uint64_t id)
 	return 0;
 }
 
-static int user_pki_allows(X509 *cert, const char *host, char *why, size_t len)
+/* Certificates are checked against the name that was configured (the
+ * host dialed, or the address a dialer claims). */
+static int names_host(X509 *cert, const char *host, char *why, size_t len)
 {
 	if (host == NULL || host[0] == '\0' ||
 	    X509_check_host(cert, host, 0, 0, NULL) == 1 ||
@@ -201,7 +203,7 @@ static int authorize(void *ctx, X509 *cert, uint64_t claimed_id,
 {
 	peer_trust *t = ctx;
 	if (t->mode == TRUST_USER_PKI)
-		return user_pki_allows(cert, host, why, len);
+		return names_host(cert, host, why, len);
 	pki_cert_info info;
 	if (pki_cert_info_x509(cert, &info) != 0 || info.member_id == 0) {
 		snprintf(why, len, "not a member's certificate");
@@ -218,6 +220,8 @@ static int authorize(void *ctx, X509 *cert, uint64_t claimed_id,
 			 (unsigned long long)info.member_id);
 		return -1;
 	}
+	if (names_host(cert, host, why, len) != 0)
+		return -1;
 	/* Once this host knows a configuration, only members may speak; a
 	 * certificate issued moments ago belongs to a join in progress. */
 	int known = t->rn && raftnode_is_member(t->rn, t->self_id);

@@ -311,7 +311,8 @@ def join_token(data_dir, timeout=15.0):
 
 def token_env(argv, data_dirs):
     """The environment for an ovld started with argv: a --join without
-    --token gets the token of the first of data_dirs that has one, and an
+    --token gets the token of the host it joins through (data_dirs: {client
+    port: data dir} of the lab's hosts, or a list to try in order), and an
     --initial-cluster without --token the labs' static secret, both through
     OVLD_TOKEN (as the Debian package passes it, out of ps)."""
     env = dict(os.environ)
@@ -319,6 +320,11 @@ def token_env(argv, data_dirs):
             not any("ovld" in os.path.basename(a) for a in argv[:6]):
         return env
     if "--join" in argv:
+        if isinstance(data_dirs, dict):
+            target = argv[len(argv) - 1 - argv[::-1].index("--join") + 1]
+            port = int(target.rsplit(":", 1)[1]) if ":" in target else 2379
+            data_dirs = [data_dirs[port]] if port in data_dirs else \
+                list(data_dirs.values())
         for d in data_dirs:
             tok = join_token(d, timeout=15.0)
             if tok:
@@ -369,8 +375,9 @@ class Server:
         with open(log, "wb") as f:
             f.write(("# " + " ".join(argv) + "\n").encode())
             f.flush()
-            env = token_env(argv, [s.data_dir for s in self.lab.servers
-                                   if s is not self and s.kind == "ovld"])
+            env = token_env(argv, {s.client_port: s.data_dir
+                                   for s in self.lab.servers
+                                   if s is not self and s.kind == "ovld"})
             self.proc = subprocess.Popen(argv, stdout=f,
                                          stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,

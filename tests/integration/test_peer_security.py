@@ -14,8 +14,8 @@ A cluster of h1 (bootstrap) and h2 (--join with the token) is attacked:
     completes no session; a removed member's certificate stops working;
   - `ovlctl cluster client-cert` writes a key, a certificate and the CA.
 Then a static cluster: --initial-cluster without --token is refused at
-start with one line; with --token the hosts form a cluster, and a host
-with another secret cannot take part.
+start with one line; with --token the hosts form a cluster. And hosts
+named by localhost in every URL (--join localhost:PORT) form a cluster.
 """
 
 import hashlib
@@ -322,6 +322,38 @@ def static_cluster(lab):
     return c
 
 
+def by_name(lab, name, join=None):
+    """An ovld whose URLs all say localhost (flags after the lab's win)."""
+    s = lab.ovld(name)
+    cu = "http://localhost:%d" % s.client_port
+    pu = "http://localhost:%d" % s.peer_port
+    s.extra_args += ["--listen-client-urls", cu, "--advertise-client-urls",
+                     cu, "--listen-peer-urls", pu,
+                     "--initial-advertise-peer-urls", pu]
+    if join:
+        s.extra_args += ["--join", "localhost:%d" % join.client_port]
+    return s, pu
+
+
+def host_names(lab):
+    """etcd's users write localhost and DNS names in their URLs."""
+    a, pa = by_name(lab, "n1")
+    ok = cl.start_with_check(lab, "a host with localhost peer and client "
+                             "URLs starts", a.start)
+    b, pb = by_name(lab, "n2", join=a) if ok else (None, None)
+    if not ok or not cl.start_with_check(lab, "a host joins through "
+                                         "--join localhost:PORT", b.start):
+        return
+    st = cl.put(b, "/names/k", "v")[0]
+    lab.check(st == 201 and cl.wait_until(lambda: value_of(a, "/names/k"),
+                                          10) == "v",
+              "a write on the joined host reaches the other (Raft and "
+              "forwarding over names)")
+    peers = sorted(u for m in cl.members(a) or [] for u in m["peerURLs"])
+    lab.check_eq(peers, sorted([pa, pb]),
+                 "/v2/members shows the peer URLs with their names")
+
+
 def run(lab):
     c = cl.Cluster(lab)
     sock = os.path.join(lab.dir, "h1.sock")
@@ -341,6 +373,7 @@ def run(lab):
     attack_paths(lab, h1)
     attack_peer_port(lab, c, h1, h2)
     static_cluster(lab)
+    host_names(lab)
 
 
 def main():
