@@ -182,6 +182,20 @@ static int open_raft(daemon_t *d)
 	return peer_listen(p);
 }
 
+/* A renewed node certificate serves new client connections too. */
+static void on_renewed(void *ctx)
+{
+	daemon_t *d = ctx;
+	if (d->client_tls == NULL || d->cfg.cert_file || d->cfg.auto_tls)
+		return;
+	if (SSL_CTX_use_certificate_chain_file(
+		d->client_tls, peer_trust_cert_file(d->trust)) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(d->client_tls,
+					peer_trust_key_file(d->trust),
+					SSL_FILETYPE_PEM) != 1)
+		log_warn("main", "the client API keeps its old certificate");
+}
+
 /* The client API. https:// listen URLs without etcd's --cert-file or
  * --auto-tls serve the host's node certificate. */
 static int open_api(daemon_t *d)
@@ -193,6 +207,7 @@ static int open_api(daemon_t *d)
 	}
 	if (client_tls_open(&tls, &d->client_tls) != 0)
 		return -1;
+	peer_trust_on_renewed(d->trust, on_renewed, d);
 	api_config ac = {.listen_client_urls = d->cfg.listen_client_urls,
 			 .tls_ctx = d->client_tls,
 			 .client_cert_auth = d->cfg.client_cert_auth,

@@ -1,6 +1,7 @@
 /* cluster.c - the control API's cluster calls (docs/control-api.md):
  * the join token (GET /v1/cluster/token, POST /v1/cluster/token/rotate)
- * and client certificates (POST /v1/cluster/client-cert {"name"}). They
+ * the CA's rotation (POST /v1/cluster/rotate-ca) and client certificates
+ * (POST /v1/cluster/client-cert {"name"}). They
  * run on the loop thread, where the trust lives. */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,21 @@ static void token_on_loop(void *arg, struct bcall *call)
 	token_req *r = arg;
 	r->call = call;
 	peer_trust_token(r->c->cfg.trust, r->rotate, on_token, r);
+}
+
+static void on_rotation(void *ctx, int status, const char *text)
+{
+	token_req *r = ctx;
+	ctl_bridge_done(r->call, status,
+			json_pack("{s:s}", status == 0 ? "status" : "error",
+				  text));
+}
+
+static void rotate_ca_on_loop(void *arg, struct bcall *call)
+{
+	token_req *r = arg;
+	r->call = call;
+	peer_trust_rotate_ca(r->c->cfg.trust, on_rotation, r);
 }
 
 typedef struct cert_req {
@@ -93,6 +109,11 @@ void ctl_cluster_route(ctl *c, ctl_call *call, const char *what)
 		token_req r = {.c = c, .rotate = 1};
 		int code = ctl_bridge_run(c->bridge, token_on_loop, &r, &doc);
 		answer(call, code, doc, 503);
+	} else if (!strcmp(what, "rotate-ca") && !strcmp(call->method, "POST")) {
+		token_req r = {.c = c};
+		int code =
+		    ctl_bridge_run(c->bridge, rotate_ca_on_loop, &r, &doc);
+		answer(call, code, doc, 409);
 	} else if (!strcmp(what, "client-cert") &&
 		   !strcmp(call->method, "POST")) {
 		json_t *in = json_loadb(call->body ? call->body : "",

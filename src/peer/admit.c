@@ -86,7 +86,7 @@ static const char *check_proof(peer_trust *t, json_t *j, const char *secret)
 {
 	const char *id, *name, *peer, *clients, *digest, *csr, *nonce, *proof;
 	json_int_t when;
-	char *ca = trust_meta(t, TRUST_META_CA_CERT), ours[65] = "";
+	char *ca = trust_meta_ca_field(t, TRUST_META_CA, "cert"), ours[65] = "";
 	int pinned_ours = ca && pki_cert_digest(ca, ours) == 0;
 	free(ca);
 	if (json_unpack(j, "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", &id,
@@ -117,7 +117,7 @@ static int sign_joiner(peer_trust *t, json_t *j, admission *a)
 	const char *csr = NULL, *peer = NULL, *clients = NULL;
 	json_unpack(j, "{s:s,s:s,s:s}", "csr", &csr, "peer_url", &peer,
 		    "client_urls", &clients);
-	pki_ca *ca = trust_cluster_ca(t);
+	pki_ca *ca = trust_signing_ca(t);
 	char **hosts = NULL;
 	size_t n = trust_hosts_of(peer, clients, &hosts);
 	pki_names names = {.member_id = strtoull(a->id, NULL, 16),
@@ -125,11 +125,20 @@ static int sign_joiner(peer_trust *t, json_t *j, admission *a)
 			   .n_hosts = n,
 			   .not_after =
 			       (int64_t)time(NULL) + t->cfg.cert_expiry_s};
-	int rv = ca && pki_ca_can_sign(ca) &&
+	char *tail = trust_chain_tail(t);
+	int rv = ca && pki_ca_can_sign(ca) && tail &&
 			 pki_sign(ca, csr, &names, &a->cert) == 0 &&
-			 pki_ca_pem(ca, &a->ca, NULL) == 0
+			 (a->ca = trust_bundle(t)) != NULL
 		     ? 0
 		     : -1;
+	if (rv == 0 && *tail) { /* leaf, then the cross-signed next CA */
+		char *chain = NULL;
+		if (asprintf(&chain, "%s%s", a->cert, tail) > 0) {
+			free(a->cert);
+			a->cert = chain;
+		}
+	}
+	free(tail);
 	trust_hosts_free(hosts, n);
 	pki_ca_free(ca);
 	return rv;

@@ -146,6 +146,11 @@ void peer_trust_close(peer_trust *t, void (*cb)(void *ctx), void *ctx);
  * token, or -1 and why. */
 typedef void (*peer_token_cb)(void *ctx, int status, const char *text);
 void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx);
+/* Replaces the cluster CA with no downtime (rotate.c says how); cb gets 0
+ * once the rotation has started. */
+void peer_trust_rotate_ca(peer_trust *t, peer_token_cb cb, void *ctx);
+/* cb runs after this host's certificate files were renewed. */
+void peer_trust_on_renewed(peer_trust *t, void (*cb)(void *ctx), void *ctx);
 /* A client certificate for a tool or a dockerd (CN = name, the v2 user),
  * signed by the cluster CA: malloc'd PEM texts. */
 int peer_trust_client_cert(peer_trust *t, const char *name, char **key_pem,

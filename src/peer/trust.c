@@ -3,6 +3,7 @@
  * certificate in <data_dir>/pki, and the policy for who may speak on the
  * peer port. */
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,16 +79,56 @@ char *trust_meta(peer_trust *t, const char *key)
 	return s;
 }
 
-pki_ca *trust_cluster_ca(peer_trust *t)
+char *trust_meta_ca_field(peer_trust *t, const char *key, const char *field)
 {
-	char *cert = trust_meta(t, TRUST_META_CA_CERT);
-	char *key = trust_meta(t, TRUST_META_CA_KEY);
+	char *v = trust_meta(t, key), *out = NULL;
+	json_t *j = v ? json_loads(v, 0, NULL) : NULL;
+	const char *f = json_string_value(json_object_get(j, field));
+	if (f)
+		out = strdup(f);
+	json_decref(j);
+	free(v);
+	return out;
+}
+
+pki_ca *trust_meta_ca(peer_trust *t, const char *key)
+{
+	char *cert = trust_meta_ca_field(t, key, "cert");
+	char *pk = trust_meta_ca_field(t, key, "key");
 	pki_ca *ca = NULL;
-	if (cert && pki_ca_load(&ca, cert, key) != 0)
+	if (cert && pki_ca_load(&ca, cert, pk) != 0)
 		ca = NULL;
 	free(cert);
-	free(key);
+	free(pk);
 	return ca;
+}
+
+pki_ca *trust_signing_ca(peer_trust *t)
+{
+	if (t->mode == TRUST_STATIC) {
+		pki_ca *ca = NULL;
+		return pki_ca_derive(&ca, t->cfg.token) == 0 ? ca : NULL;
+	}
+	pki_ca *next = trust_meta_ca(t, TRUST_META_NEXT);
+	return next ? next : trust_meta_ca(t, TRUST_META_CA);
+}
+
+char *trust_bundle(peer_trust *t)
+{
+	char *cur = trust_meta_ca_field(t, TRUST_META_CA, "cert");
+	char *next = trust_meta_ca_field(t, TRUST_META_NEXT, "cert");
+	char *out = NULL;
+	if (cur && asprintf(&out, "%s%s", cur, next ? next : "") < 0)
+		out = NULL;
+	free(cur);
+	free(next);
+	return out;
+}
+
+char *trust_chain_tail(peer_trust *t)
+{
+	char *cross = trust_meta_ca_field(t, TRUST_META_NEXT, "cross");
+	return cross ? cross : strdup("");
 }
 
 static int add_host(char **hosts, size_t n, const char *url)
@@ -490,9 +531,7 @@ int peer_trust_client_cert(peer_trust *t, const char *name, char **key_pem,
 			   char **cert_pem, char **ca_pem)
 {
 	*key_pem = *cert_pem = *ca_pem = NULL;
-	pki_ca *ca = t->mode == TRUST_CLUSTER_CA ? trust_cluster_ca(t) : NULL;
-	if (ca == NULL && t->mode == TRUST_STATIC)
-		pki_ca_derive(&ca, t->cfg.token);
+	pki_ca *ca = t->mode != TRUST_USER_PKI ? trust_signing_ca(t) : NULL;
 	if (ca == NULL || !pki_ca_can_sign(ca)) {
 		pki_ca_free(ca);
 		return -1;

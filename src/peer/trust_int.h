@@ -6,9 +6,12 @@
 #include "../pki/pki.h"
 #include "peer.h"
 
-/* The replicated store's meta: voters and standbys get it, spares not. */
-#define TRUST_META_CA_CERT "pki/ca.crt"
-#define TRUST_META_CA_KEY "pki/ca.key"
+/* The replicated store's meta: voters and standbys get it, spares not.
+ * A CA is one JSON value {"cert","key"} (a rotation's next one also
+ * carries "cross", its certificate signed by the current CA's key), so a
+ * certificate never goes without its key. */
+#define TRUST_META_CA "pki/ca"
+#define TRUST_META_NEXT "pki/next"
 #define TRUST_META_SECRET "pki/secret"
 
 enum trust_mode {
@@ -43,6 +46,14 @@ struct peer_trust {
 	uv_timer_t tick;
 	int publishing, renewing, tick_started;
 	uint64_t meta_gen;
+	/* a CA rotation, on the leader: who holds a certificate of the next
+	 * CA, and since when the rotation runs */
+	uint64_t rotated[TRUST_REMOVED_MAX];
+	unsigned n_rotated;
+	int64_t rotation_since;
+	int finalizing;
+	void (*renewed_cb)(void *ctx);
+	void *renewed_ctx;
 	void (*close_cb)(void *ctx);
 	void *close_ctx;
 };
@@ -56,8 +67,19 @@ int trust_install(peer_trust *t, char *cert_pem, char *key_pem,
 		  char *trust_pem);
 /* The meta value of key, malloc'd and NUL-terminated; NULL if none. */
 char *trust_meta(peer_trust *t, const char *key);
-/* The cluster CA from meta, able to sign when this host has its key. */
-pki_ca *trust_cluster_ca(peer_trust *t);
+/* The CA in meta key (TRUST_META_CA or _NEXT), able to sign; NULL when
+ * there is none. */
+pki_ca *trust_meta_ca(peer_trust *t, const char *key);
+/* One field ("cert", "key", "cross") of that CA's value, malloc'd. */
+char *trust_meta_ca_field(peer_trust *t, const char *key, const char *field);
+/* The CA that signs now: a rotation's next one while it runs. */
+pki_ca *trust_signing_ca(peer_trust *t);
+/* What members trust: the CA, and during a rotation the next one too.
+ * malloc'd PEM, NULL before the CA is published. */
+char *trust_bundle(peer_trust *t);
+/* The certificates a host's chain carries after its leaf: during a
+ * rotation, the next CA cross-signed by the current one. malloc'd. */
+char *trust_chain_tail(peer_trust *t);
 /* The names a member's certificate answers for: the hosts of its peer
  * and client URLs, malloc'd into hosts (free each, then the array). */
 size_t trust_hosts_of(const char *peer_url, const char *client_urls,
@@ -79,6 +101,14 @@ char *trust_join_message(const char *id, const char *name, const char *peer_url,
 
 /* upkeep.c: publishing, removals, renewal */
 void trust_upkeep_start(peer_trust *t);
+int trust_propose_meta(peer_trust *t, const char *key, const char *value,
+		       raftnode_done_cb cb, void *ctx);
+/* Starts a renewal now (a rotation wants a certificate of the next CA). */
+void trust_renew(peer_trust *t);
+
+/* rotate.c: the CA rotation's steps, on every host's upkeep tick */
+void trust_rotation_tick(peer_trust *t, int leader);
+void trust_rotation_signed(peer_trust *t, uint64_t id);
 void trust_renew_serve(peer_trust *t, peer_request *req, uint64_t from,
 		       const char *body, size_t len);
 

@@ -3,6 +3,7 @@
  * keeps <data_dir>/pki/join-token current, drops the connections of
  * members that left, and renews its node certificate before it expires;
  * the leader signs the renewals. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,36 +26,53 @@ static void on_published(void *ctx, store_result *res)
 	store_result_free(res);
 }
 
-static int propose_meta(peer_trust *t, const char *key, const char *value,
-			raftnode_done_cb cb, void *ctx)
+int trust_propose_meta(peer_trust *t, const char *key, const char *value,
+		       raftnode_done_cb cb, void *ctx)
 {
-	store_cmd cmd = {.op = STORE_OP_META_PUT,
+	store_cmd cmd = {.op = value ? STORE_OP_META_PUT : STORE_OP_META_DEL,
 			 .path = key,
 			 .path_len = strlen(key),
 			 .value = value,
-			 .value_len = strlen(value),
+			 .value_len = value ? strlen(value) : 0,
 			 .prev_exist = -1,
 			 .now_ns = (int64_t)time(NULL) * 1000000000};
 	return raftnode_propose(t->rn, &cmd, cb, ctx);
 }
 
+static char *file_in(peer_trust *t, const char *name)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+	return trust_read_file(path);
+}
+
+/* The first host's CA and secret, from its files into the store. */
 static void publish(peer_trust *t)
 {
-	static const char *const files[][2] = {
-	    {"cluster-ca.crt", TRUST_META_CA_CERT},
-	    {"cluster-ca.key", TRUST_META_CA_KEY},
-	    {"cluster-secret", TRUST_META_SECRET}};
-	for (size_t i = 0; i < 3; i++) {
-		char path[4300], *have = trust_meta(t, files[i][1]);
-		free(have);
-		if (have)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", t->dir, files[i][0]);
-		char *v = trust_read_file(path);
-		if (v && propose_meta(t, files[i][1], v, on_published, t) == 0)
+	char *have = trust_meta(t, TRUST_META_CA);
+	if (have == NULL) {
+		char *cert = file_in(t, "cluster-ca.crt");
+		char *key = file_in(t, "cluster-ca.key");
+		json_t *j = cert && key ? json_pack("{s:s,s:s}", "cert", cert,
+						    "key", key)
+					: NULL;
+		char *v = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (v && trust_propose_meta(t, TRUST_META_CA, v, on_published,
+					    t) == 0)
 			t->publishing++;
 		free(v);
+		json_decref(j);
+		free(cert);
+		free(key);
 	}
+	free(have);
+	have = trust_meta(t, TRUST_META_SECRET);
+	char *secret = have ? NULL : file_in(t, "cluster-secret");
+	if (secret && trust_propose_meta(t, TRUST_META_SECRET, secret,
+					 on_published, t) == 0)
+		t->publishing++;
+	free(secret);
+	free(have);
 }
 
 /* ---- the token file ---- */
@@ -62,7 +80,7 @@ static void publish(peer_trust *t)
 static int format_token(peer_trust *t, const char *secret, char *out,
 			size_t len)
 {
-	char *cert = trust_meta(t, TRUST_META_CA_CERT), digest[65];
+	char *cert = trust_meta_ca_field(t, TRUST_META_CA, "cert"), digest[65];
 	int rv = cert && pki_cert_digest(cert, digest) == 0 &&
 			 pki_token_format(digest, secret, out, len) == 0
 		     ? 0
@@ -143,11 +161,14 @@ static void on_renewed(void *ctx, int status, const void *body, size_t len)
 		memcpy(cert, body, len);
 		cert[len] = '\0';
 	}
-	char *trust = t->trust_pem ? strdup(t->trust_pem) : NULL;
-	if (cert && trust &&
-	    pki_cert_check(cert, r->key, NULL, t->trust_pem) == 0 &&
+	char *trust = t->mode == TRUST_CLUSTER_CA ? trust_bundle(t) : NULL;
+	if (trust == NULL && t->trust_pem)
+		trust = strdup(t->trust_pem);
+	if (cert && trust && pki_cert_check(cert, r->key, NULL, trust) == 0 &&
 	    trust_install(t, cert, r->key, trust) == 0) {
 		log_info("peer", "renewed this host's certificate");
+		if (t->renewed_cb)
+			t->renewed_cb(t->renewed_ctx);
 	} else {
 		log_warn("peer", "certificate renewal failed (%d); retrying",
 			 status);
@@ -165,7 +186,7 @@ static int renewal_due(peer_trust *t)
 	       (int64_t)time(NULL) > t->cert_not_before + life * 2 / 3;
 }
 
-static void renew(peer_trust *t)
+void trust_renew(peer_trust *t)
 {
 	char addr[300];
 	uint64_t leader = raftnode_leader(t->rn, addr, sizeof(addr));
@@ -197,10 +218,9 @@ void trust_renew_serve(peer_trust *t, peer_request *req, uint64_t from,
 		for (size_t i = 0; i < n; i++)
 			if (m[i].id == from)
 				who = &m[i];
-	pki_ca *ca = t->mode == TRUST_CLUSTER_CA ? trust_cluster_ca(t) : NULL;
-	if (ca == NULL && t->mode == TRUST_STATIC)
-		pki_ca_derive(&ca, t->cfg.token);
+	pki_ca *ca = t->mode != TRUST_USER_PKI ? trust_signing_ca(t) : NULL;
 	char *csr = malloc(len + 1), *cert = NULL, **hosts = NULL;
+	char *tail = trust_chain_tail(t), *chain = NULL;
 	size_t nh = 0;
 	if (csr) {
 		memcpy(csr, body, len);
@@ -213,10 +233,16 @@ void trust_renew_serve(peer_trust *t, peer_request *req, uint64_t from,
 			   .n_hosts = nh,
 			   .not_after =
 			       (int64_t)time(NULL) + t->cfg.cert_expiry_s};
-	if (who && ca && csr && pki_sign(ca, csr, &names, &cert) == 0)
-		peer_answer(req, 200, cert, strlen(cert));
-	else
+	if (who && ca && csr && tail && pki_sign(ca, csr, &names, &cert) == 0 &&
+	    asprintf(&chain, "%s%s", cert, tail) > 0) {
+		if (*tail)
+			trust_rotation_signed(t, from);
+		peer_answer(req, 200, chain, strlen(chain));
+	} else {
 		peer_answer(req, 403, "cannot renew", 12);
+	}
+	free(chain);
+	free(tail);
 	trust_hosts_free(hosts, nh);
 	free(cert);
 	free(csr);
@@ -242,8 +268,10 @@ static void on_upkeep(uv_timer_t *h)
 		write_token_file(t);
 	}
 	follow_removals(t);
+	if (t->mode == TRUST_CLUSTER_CA)
+		trust_rotation_tick(t, leader == t->self_id);
 	if (renewal_due(t))
-		renew(t);
+		trust_renew(t);
 }
 
 void trust_upkeep_start(peer_trust *t)
@@ -308,7 +336,7 @@ void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx)
 		j->ctx = ctx;
 	}
 	if (j == NULL || pki_secret_new(j->secret) != 0 || t->rn == NULL ||
-	    propose_meta(t, TRUST_META_SECRET, j->secret, on_rotated, j) != 0) {
+	    trust_propose_meta(t, TRUST_META_SECRET, j->secret, on_rotated, j) != 0) {
 		free(j);
 		cb(ctx, -1, "cannot propose a new secret");
 	}

@@ -1,6 +1,7 @@
-/* cluster.c - `ovlctl cluster`: the join token (`token [--rotate]`) and
- * client certificates for tools and dockerds (`client-cert NAME [--dir
- * DIR]`), through the local ovld's control socket. */
+/* cluster.c - `ovlctl cluster`: the join token (`token [--rotate]`), the
+ * CA's rotation (`rotate-ca`) and client certificates for tools and
+ * dockerds (`client-cert NAME [--dir DIR]`), through the local ovld's
+ * control socket. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -77,12 +78,25 @@ static int client_cert(ctl *c, int argc, char **argv)
 	return rc;
 }
 
+static int rotate_ca(ctl *c)
+{
+	json_t *out = NULL;
+	if (ctl_call(c, "POST", "/v1/cluster/rotate-ca", NULL, 10000, &out) !=
+	    0)
+		return 1;
+	printf("%s\n", jstr(out, "status"));
+	json_decref(out);
+	return 0;
+}
+
 int cmd_cluster(ctl *c, int argc, char **argv)
 {
+	if (argc == 1 && !strcmp(argv[0], "rotate-ca"))
+		return rotate_ca(c);
 	if (argc >= 1 && !strcmp(argv[0], "token"))
 		return token(c, argc - 1, argv + 1);
 	if (argc >= 1 && !strcmp(argv[0], "client-cert"))
 		return client_cert(c, argc - 1, argv + 1);
-	return fail("usage: ovlctl cluster token [--rotate] | "
-		    "cluster client-cert NAME [--dir DIR]");
+	return fail("usage: ovlctl cluster token [--rotate] | cluster "
+		    "rotate-ca | cluster client-cert NAME [--dir DIR]");
 }

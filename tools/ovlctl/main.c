@@ -24,6 +24,7 @@ static int usage(FILE *f)
 	      "  status\n"
 	      "  member ls | member remove ID|NAME\n"
 	      "  cluster token [--rotate]\n"
+	      "  cluster rotate-ca\n"
 	      "  cluster client-cert NAME [--dir DIR]   (NAME.key, NAME.crt, "
 	      "ca.crt)\n"
 	      "\n"
