@@ -283,11 +283,17 @@ def peer_call(srv, cert_dir, claim, kind, body, timeout=5.0):
     raw = socket.create_connection(("127.0.0.1", srv.peer_port),
                                    timeout=timeout)
     try:
-        s = ctx.wrap_socket(raw)
+        try:
+            s = ctx.wrap_socket(raw)
+        except (ssl.SSLError, OSError) as e:
+            return None, "handshake failed: %s" % e
         addr = b"127.0.0.1:1"
         s.sendall(b"OVLP\x01\x02" + struct.pack(">QH", claim, len(addr)) +
                   addr)
-        head = _recv_exact(s, 3)
+        try:
+            head = _recv_exact(s, 3)
+        except (ssl.SSLError, OSError) as e:  # TLS 1.3: the alert comes late
+            return None, "handshake failed: %s" % e
         if head[0] != 0:
             n = struct.unpack(">H", head[1:3])[0]
             return None, _recv_exact(s, n).decode(errors="replace")

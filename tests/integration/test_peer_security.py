@@ -12,7 +12,9 @@ A cluster of h1 (bootstrap) and h2 (--join with the token) is attacked:
     with a huge term) does not move the term or the leader;
   - TLS to the peer port without a certificate, or with another CA's,
     completes no session; a removed member's certificate stops working;
-  - `ovlctl cluster client-cert` writes a key, a certificate and the CA.
+  - `ovlctl cluster client-cert` writes a key, a certificate and the CA;
+  - `ovlctl cluster rotate-ca` under writes loses none and causes no
+    election, and the old CA's certificates stop working.
 Then a static cluster: --initial-cluster without --token is refused at
 start with one line; with --token the hosts form a cluster. And hosts
 named by localhost in every URL (--join localhost:PORT) form a cluster.
@@ -354,6 +356,62 @@ def host_names(lab):
                  "/v2/members shows the peer URLs with their names")
 
 
+def rotation(lab):
+    """ovlctl cluster rotate-ca under continuous writes: no write lost, no
+    election, a new token digest, and the old CA's certificates refused."""
+    c = cl.Cluster(lab)
+    socks = {}
+    for n in ("r1", "r2", "r3"):
+        socks[n] = os.path.join(lab.dir, n + ".sock")
+        start = c.bootstrap if n == "r1" else c.join
+        if not cl.start_with_check(lab, "%s starts" % n, lambda: start(
+                n, extra=["--control-socket", socks[n]])):
+            return
+    r1, r2, r3 = c.hosts
+    r2.ctl_socket = socks["r2"]
+    old_token = ovldlab.join_token(r1.data_dir)
+    ld = c.leader()
+    term = raft_term(ld)
+    old = os.path.join(lab.dir, "old-r3")
+    os.makedirs(old, exist_ok=True)
+    for n in ("node.crt", "node.key"):
+        with open(os.path.join(r3.data_dir, "pki", n), "rb") as f, \
+                open(os.path.join(old, n), "wb") as g:
+            g.write(f.read())
+    w = cl.Writer(lambda: c.hosts, "/rot", threads=3)
+    w.start()
+    time.sleep(1.0)
+    rc, out, err = ovlctl(r2, "cluster", "rotate-ca")
+    lab.check(rc == 0, "ovlctl cluster rotate-ca starts a rotation",
+              out + err)
+    done = cl.wait_until(lambda: cl.log_has(ld, "the CA rotation is "
+                                            "complete"), 30, 0.3)
+    time.sleep(1.0)
+    w.stop()
+    lab.check(done, "the leader completes the rotation")
+    same, trees = c.converged("/rot", timeout=20)
+    tree = trees.get("r1") or {}
+    lost = [k for k in w.acked if k not in tree]
+    lab.check(same and not lost and len(w.acked) > 20,
+              "no acknowledged write lost across the rotation (%d acked)"
+              % len(w.acked), repr(lost[:5]))
+    lab.check(c.leader() is ld and raft_term(ld) == term,
+              "no election during the rotation")
+    new_token = ovldlab.join_token(r1.data_dir)
+    lab.check(new_token and new_token.split("-")[2] !=
+              old_token.split("-")[2],
+              "the join token pins the new CA", new_token or "")
+    r3id = int(member_id(r1, "r3"), 16)
+    for h in (r1, r2):
+        st, why = cl.peer_call(h, old, r3id, cl.PEER_KIND_RAFT + 3, b"")
+        lab.check(st is None or st == "refused",
+                  "%s refuses r3's certificate of the old CA" % h.name,
+                  repr((st, why)))
+    st, _ = cl.peer_call(r1, os.path.join(r3.data_dir, "pki"), r3id,
+                         cl.PEER_KIND_RAFT + 3, b"")
+    lab.check(st == 0, "r3's renewed certificate works", repr(st))
+
+
 def run(lab):
     c = cl.Cluster(lab)
     sock = os.path.join(lab.dir, "h1.sock")
@@ -374,6 +432,7 @@ def run(lab):
     attack_peer_port(lab, c, h1, h2)
     static_cluster(lab)
     host_names(lab)
+    rotation(lab)
 
 
 def main():
