@@ -184,6 +184,8 @@ def install(deb):
     run(["dpkg", "-i", deb])
     conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", "ovld"]).stdout
     check(DEFAULTS in conffiles, DEFAULTS + " is a conffile")
+    check(stat.S_IMODE(os.stat(DEFAULTS).st_mode) == 0o600,
+          DEFAULTS + " (it may hold the join token) is mode 0600")
     st = os.stat(DATA)
     check(stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and
           stat.S_IMODE(st.st_mode) == 0o700,
@@ -370,6 +372,13 @@ def check_status():
     print("   " + p.stdout.strip().replace("\n", "\n   "))
     check(p.returncode == 0 and "leader" in p.stdout.lower(),
           "ovlctl status exits 0 and names the leader")
+    p = run(["/usr/bin/ovlctl", "cluster", "token"], check_rc=False,
+            timeout=30)
+    check(p.returncode == 0 and p.stdout.startswith("OVLTKN-1-"),
+          "ovlctl cluster token prints the join token (%s)" %
+          (p.stdout + p.stderr).strip()[:60])
+    check(os.path.exists(os.path.join(DATA, "pki", "node.crt")),
+          "the packaged ovld keeps its node certificate in %s/pki" % DATA)
 
 
 def links(netns=None):
