@@ -10,7 +10,8 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libraft-dev libuv1-dev liblmdb-dev libnl-3-dev libnl-route-3-dev
-	libmsgpack-dev libh2o-dev libjansson-dev libcmocka-dev libcrypt-dev
+	libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libcmocka-dev libcrypt-dev
+	openssl
 	etcd-server etcd-client
 	docker.io containerd runc busybox-static tini iptables
 	podman containernetworking-plugins
