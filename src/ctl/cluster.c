@@ -32,9 +32,9 @@ static void token_on_loop(void *arg, struct bcall *call)
 static void on_rotation(void *ctx, int status, const char *text)
 {
 	token_req *r = ctx;
-	ctl_bridge_done(r->call, status,
-			json_pack("{s:s}", status == 0 ? "status" : "error",
-				  text));
+	ctl_bridge_done(
+	    r->call, status,
+	    json_pack("{s:s}", status == 0 ? "status" : "error", text));
 }
 
 static void rotate_ca_on_loop(void *arg, struct bcall *call)
@@ -109,7 +109,8 @@ void ctl_cluster_route(ctl *c, ctl_call *call, const char *what)
 		token_req r = {.c = c, .rotate = 1};
 		int code = ctl_bridge_run(c->bridge, token_on_loop, &r, &doc);
 		answer(call, code, doc, 503);
-	} else if (!strcmp(what, "rotate-ca") && !strcmp(call->method, "POST")) {
+	} else if (!strcmp(what, "rotate-ca") &&
+		   !strcmp(call->method, "POST")) {
 		token_req r = {.c = c};
 		int code =
 		    ctl_bridge_run(c->bridge, rotate_ca_on_loop, &r, &doc);

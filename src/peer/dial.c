@@ -112,8 +112,8 @@ static void dial_data(peer_conn *c, const char *bytes, size_t len)
 	}
 	if (refused) {
 		char line[PEER_WHY_MAX];
-		snprintf(line, sizeof(line), "%.180s refused us: %.300s", d->addr,
-			 why);
+		snprintf(line, sizeof(line), "%.180s refused us: %.300s",
+			 d->addr, why);
 		log_warn("peer", "%s", line);
 		d->final = 1;
 		dial_note(d, line);

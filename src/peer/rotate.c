@@ -111,12 +111,12 @@ static void finalize(peer_trust *t)
 {
 	char *cert = trust_meta_ca_field(t, TRUST_META_NEXT, "cert");
 	char *key = trust_meta_ca_field(t, TRUST_META_NEXT, "key");
-	json_t *j = cert && key ? json_pack("{s:s,s:s}", "cert", cert, "key",
-					    key)
-				: NULL;
+	json_t *j = cert && key
+			? json_pack("{s:s,s:s}", "cert", cert, "key", key)
+			: NULL;
 	char *v = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (v && trust_propose_meta(t, TRUST_META_CA, v, on_ca_replaced, t) ==
-		     0)
+	if (v &&
+	    trust_propose_meta(t, TRUST_META_CA, v, on_ca_replaced, t) == 0)
 		t->finalizing = 1;
 	free(v);
 	json_decref(j);
@@ -159,8 +159,9 @@ static void on_next_published(void *ctx, store_result *res)
 	rotation *r = ctx;
 	if (res->error == 0) {
 		log_info("peer", "rotating the cluster CA");
-		r->cb(r->ctx, 0, "rotating: every host renews its certificate "
-				 "with the new CA, then the old CA is retired");
+		r->cb(r->ctx, 0,
+		      "rotating: every host renews its certificate "
+		      "with the new CA, then the old CA is retired");
 	} else {
 		r->cb(r->ctx, -1, res->cause ? res->cause : "not applied");
 	}
@@ -194,15 +195,17 @@ void peer_trust_rotate_ca(peer_trust *t, peer_token_cb cb, void *ctx)
 	rotation *r = NULL;
 	char *v = NULL;
 	if (t->mode != TRUST_CLUSTER_CA)
-		cb(ctx, -1, "only a cluster with its own CA rotates it (a "
-			    "static cluster's CA comes from its secret, the "
-			    "user's PKI is the user's)");
+		cb(ctx, -1,
+		   "only a cluster with its own CA rotates it (a "
+		   "static cluster's CA comes from its secret, the "
+		   "user's PKI is the user's)");
 	else if (running)
 		cb(ctx, -1, "a CA rotation is already running");
 	else if ((v = next_value(t)) == NULL ||
 		 (r = calloc(1, sizeof(*r))) == NULL)
-		cb(ctx, -1, "this host cannot sign: it does not hold the "
-			    "cluster CA's key");
+		cb(ctx, -1,
+		   "this host cannot sign: it does not hold the "
+		   "cluster CA's key");
 	else {
 		r->t = t;
 		r->cb = cb;

@@ -3,8 +3,8 @@
  * certificate in <data_dir>/pki, and the policy for who may speak on the
  * peer port. */
 #include <errno.h>
-#include <jansson.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

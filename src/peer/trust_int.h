@@ -38,6 +38,12 @@ struct peer_trust {
 	/* members seen leaving: refused even with a fresh certificate */
 	uint64_t removed[TRUST_REMOVED_MAX];
 	unsigned n_removed;
+	/* their open connections, closed a moment later (an answer to the
+	 * member's last request, e.g. its own removal, may still be due) */
+	struct {
+		uint64_t id, at_ms;
+	} drops[TRUST_REMOVED_MAX];
+	unsigned n_drops;
 	uint64_t *members; /* the last configuration seen */
 	size_t n_members;
 	/* join proofs already used (the leader's replay guard) */

@@ -137,11 +137,28 @@ static void follow_removals(peer_trust *t)
 		t->removed[t->n_removed++ % TRUST_REMOVED_MAX] = gone;
 		if (t->n_removed > TRUST_REMOVED_MAX)
 			t->n_removed = TRUST_REMOVED_MAX;
-		peer_drop(t->peer, gone);
+		if (t->n_drops < TRUST_REMOVED_MAX) {
+			t->drops[t->n_drops].id = gone;
+			t->drops[t->n_drops++].at_ms = uv_now(t->loop) + 1000;
+		} else {
+			peer_drop(t->peer, gone);
+		}
 	}
 	free(t->members);
 	t->members = ids;
 	t->n_members = n;
+}
+
+static void drop_due(peer_trust *t)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < t->n_drops; i++) {
+		if (uv_now(t->loop) >= t->drops[i].at_ms)
+			peer_drop(t->peer, t->drops[i].id);
+		else
+			t->drops[kept++] = t->drops[i];
+	}
+	t->n_drops = kept;
 }
 
 /* ---- renewal ---- */
@@ -268,6 +285,7 @@ static void on_upkeep(uv_timer_t *h)
 		write_token_file(t);
 	}
 	follow_removals(t);
+	drop_due(t);
 	if (t->mode == TRUST_CLUSTER_CA)
 		trust_rotation_tick(t, leader == t->self_id);
 	if (renewal_due(t))
@@ -336,7 +354,8 @@ void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx)
 		j->ctx = ctx;
 	}
 	if (j == NULL || pki_secret_new(j->secret) != 0 || t->rn == NULL ||
-	    trust_propose_meta(t, TRUST_META_SECRET, j->secret, on_rotated, j) != 0) {
+	    trust_propose_meta(t, TRUST_META_SECRET, j->secret, on_rotated,
+			       j) != 0) {
 		free(j);
 		cb(ctx, -1, "cannot propose a new secret");
 	}
