@@ -48,6 +48,10 @@ static void dial_fail(peer_dial *d)
 	if (d->canceled && !d->final)
 		snprintf(d->why, sizeof(d->why), "canceled");
 	dial_note(d, "no address to dial");
+	/* One line per failed dial: refusals warn, absences inform. */
+	if (!d->canceled || d->final)
+		log_write(d->final ? LOG_LVL_WARN : LOG_LVL_INFO, "peer", "%s",
+			  d->why);
 	d->cb(d->ctx, NULL, d->why);
 	free(d);
 	peer_release(p);
@@ -63,7 +67,6 @@ static void dial_opened(peer_conn *c)
 		char line[PEER_WHY_MAX];
 		snprintf(line, sizeof(line), "%s is not who we meant: %s",
 			 d->addr, why[0] ? why : "refused by policy");
-		log_warn("peer", "%s", line);
 		d->final = 1;
 		dial_note(d, line);
 		peer_conn_abort(c, line);
@@ -112,9 +115,8 @@ static void dial_data(peer_conn *c, const char *bytes, size_t len)
 	}
 	if (refused) {
 		char line[PEER_WHY_MAX];
-		snprintf(line, sizeof(line), "%.180s refused us: %.300s", d->addr,
-			 why);
-		log_warn("peer", "%s", line);
+		snprintf(line, sizeof(line), "%.180s refused us: %.300s",
+			 d->addr, why);
 		d->final = 1;
 		dial_note(d, line);
 		peer_conn_abort(c, line);
