@@ -125,6 +125,32 @@ static void plain_tcp_is_refused(void **state)
 	victim_close(&v);
 }
 
+static void raw_silent(uv_connect_t *req, int status)
+{
+	raw *r = req->data;
+	assert_int_equal(status, 0);
+	uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
+}
+
+/* A client that connects and says nothing is cut at the deadline. */
+static void silent_client_is_cut(void **state)
+{
+	static victim v;
+	static raw r;
+	victim_open(&v, tp_port(380));
+	memset(&r, 0, sizeof(r));
+	uv_tcp_init(&v.loop, &r.tcp);
+	r.tcp.data = r.connect.data = &r;
+	struct sockaddr_in sa;
+	uv_ip4_addr("127.0.0.1", tp_port(380), &sa);
+	uv_tcp_connect(&r.connect, &r.tcp, (struct sockaddr *)&sa, raw_silent);
+	uint64_t start = uv_now(&v.loop);
+	assert_true(tp_run_until(&v.loop, &r.ended, 1, 5000));
+	assert_true(uv_now(&v.loop) - start >= 1900); /* the 2 s deadline */
+	uv_close((uv_handle_t *)&r.tcp, NULL);
+	victim_close(&v);
+}
+
 /* ---- TLS clients the victim must refuse ---------------------------------- */
 typedef struct attempt {
 	int answered, status;
@@ -312,6 +338,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(plain_tcp_is_refused),
+	    cmocka_unit_test(silent_client_is_cut),
 	    cmocka_unit_test(client_without_certificate),
 	    cmocka_unit_test(client_of_another_ca),
 	    cmocka_unit_test(expired_client),
