@@ -287,6 +287,19 @@ static void legitimate_member_gets_through(void **state)
 	victim_close(&v);
 }
 
+static void raft_not_listening_turns_away(void **state)
+{
+	static victim v;
+	attempt call, conn;
+	victim_open(&v, tp_port(390));
+	v.t.close(&v.t, transport_closed); /* raft stopped: no taker */
+	attack(&v, &v.w.member[1], 1, 2, &call, &conn);
+	assert_int_equal(call.status, 200); /* calls are still served */
+	assert_int_equal(conn.connect_status, RAFT_NOCONNECTION);
+	assert_int_equal(v.accepted, 0);
+	victim_close(&v);
+}
+
 /* ---- peer_drop ------------------------------------------------------------
  */
 typedef struct reader {
@@ -345,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(certificate_claiming_another_id),
 	    cmocka_unit_test(server_that_is_not_who_we_meant),
 	    cmocka_unit_test(legitimate_member_gets_through),
+	    cmocka_unit_test(raft_not_listening_turns_away),
 	    cmocka_unit_test(drop_closes_a_live_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
