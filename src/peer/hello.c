@@ -81,6 +81,8 @@ ssize_t peer_reply_decode(const void *bytes, size_t len, int *status, char *why,
 		return -1;
 	if (len < 3 + rlen)
 		return 0;
+	if (memchr(b + 3, 0, rlen))
+		return -1;
 	*status = b[0];
 	snprintf(why, why_len, "%.*s", (int)rlen, (const char *)b + 3);
 	return (ssize_t)(3 + rlen);
