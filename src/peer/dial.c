@@ -122,8 +122,9 @@ static void dial_opened(peer_conn *c)
 	if (p->authorize(p->authorize_ctx, peer_conn_cert(c), d->id, d->host,
 			 why, sizeof(why)) != 0) {
 		char line[PEER_WHY_MAX];
-		snprintf(line, sizeof(line), "%s is not who we meant: %s",
-			 d->addr, why[0] ? why : "refused by policy");
+		snprintf(line, sizeof(line),
+			 "%.180s is not who we meant: %.300s", d->addr,
+			 why[0] ? why : "refused by policy");
 		d->final = 1;
 		dial_note(d, line);
 		peer_conn_abort(c, line);
