@@ -35,7 +35,6 @@ static void victim_open(victim *v, int port)
 {
 	memset(v, 0, sizeof(*v));
 	current = v;
-	tp_refuse_all = 0;
 	uv_loop_init(&v->loop);
 	tp_world_init(&v->w);
 	v->server = tp_peer(&v->loop, &v->w, 2, port, NULL);
