@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static void accept_answer(peer_conn *c, int refused, const char *why)
+static void accept_answer(peer_conn *c, int status, const char *why)
 {
 	unsigned char reply[PEER_REPLY_MAX];
-	size_t n = peer_reply_encode(reply, refused, why);
+	size_t n = peer_reply_encode(reply, status, why);
 	uv_buf_t b = uv_buf_init((char *)reply, (unsigned)n);
 	peer_conn_write(c, &b, 1);
 }
@@ -24,7 +24,17 @@ static void accept_refuse(peer_conn *c, const peer_hello *h, const char *why)
 	c->owner = &logged;
 	log_warn("peer", "refused %s (claims member %llx at %s): %s", c->label,
 		 (unsigned long long)h->id, h->addr, why);
-	accept_answer(c, 1, why);
+	accept_answer(c, PEER_REPLY_REFUSED, why);
+	peer_conn_finish(c, why);
+}
+
+static void accept_unavailable(peer_conn *c, const peer_hello *h,
+			       const char *why)
+{
+	c->owner = &logged;
+	log_debug("peer", "turned %s (member %llx) away: %s", c->label,
+		  (unsigned long long)h->id, why);
+	accept_answer(c, PEER_REPLY_UNAVAILABLE, why);
 	peer_conn_finish(c, why);
 }
 
@@ -43,7 +53,7 @@ static void accept_hello(peer_conn *c, const peer_hello *h, size_t used)
 	peer *p = c->p;
 	const char *missing = accept_channel_missing(p, h->channel);
 	if (missing) {
-		accept_refuse(c, h, missing);
+		accept_unavailable(c, h, missing);
 		return;
 	}
 	char host[PEER_ADDR_MAX + 1], port[8];
@@ -58,7 +68,7 @@ static void accept_hello(peer_conn *c, const peer_hello *h, size_t used)
 		accept_refuse(c, h, why[0] ? why : "refused by policy");
 		return;
 	}
-	accept_answer(c, 0, "");
+	accept_answer(c, PEER_REPLY_ACCEPTED, "");
 	if (c->closing)
 		return;
 	peer_conn_established(c, h->id);

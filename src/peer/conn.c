@@ -178,6 +178,14 @@ static void conn_read_tls(peer_conn *c)
 		conn_flush(c); /* tickets, key updates */
 }
 
+/* Raft's heartbeats and calls are small and waited for: no Nagle. A host
+ * that vanished is found by keepalive, not only by the next write. */
+static void conn_tune(peer_conn *c)
+{
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_tcp_keepalive(&c->tcp, 1, 15);
+}
+
 static void conn_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
 	peer_conn *c = h->data;
@@ -263,6 +271,7 @@ peer_conn *peer_conn_accept(peer *p, uv_stream_t *listener,
 		peer_conn_abort(c, "accept failed");
 		return c;
 	}
+	conn_tune(c);
 	char ip[64] = "?";
 	int port = 0;
 	if (ss.ss_family == AF_INET6) {
@@ -291,6 +300,7 @@ static void conn_connected(uv_connect_t *req, int status)
 		peer_conn_abort(c, "cannot read");
 		return;
 	}
+	conn_tune(c);
 	conn_handshake(c); /* sends the ClientHello */
 }
 

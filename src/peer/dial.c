@@ -37,6 +37,60 @@ static void dial_note(peer_dial *d, const char *why)
 		snprintf(d->why, sizeof(d->why), "%s", why);
 }
 
+/* An address whose last dial failed, and why: a member that stays down is
+ * logged when its reason changes, not at every retry. */
+typedef struct unreachable {
+	peer_link link; /* in p->unreachable */
+	char addr[PEER_ADDR_MAX + 1];
+	char why[PEER_WHY_MAX];
+} unreachable;
+
+static unreachable *unreachable_find(peer *p, const char *addr)
+{
+	for (peer_link *l = p->unreachable.next; l != &p->unreachable;
+	     l = l->next) {
+		unreachable *u = peer_of(l, unreachable, link);
+		if (strcmp(u->addr, addr) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+/* Whether this failure is news; remembers it. */
+static int unreachable_news(peer *p, const char *addr, const char *why)
+{
+	unreachable *u = unreachable_find(p, addr);
+	if (u && strcmp(u->why, why) == 0)
+		return 0;
+	if (!u && (u = calloc(1, sizeof(*u)))) {
+		snprintf(u->addr, sizeof(u->addr), "%s", addr);
+		peer_link_add(&p->unreachable, &u->link);
+	}
+	if (u)
+		snprintf(u->why, sizeof(u->why), "%s", why);
+	return 1;
+}
+
+static void unreachable_forget(peer *p, const char *addr)
+{
+	unreachable *u = unreachable_find(p, addr);
+	if (!u)
+		return;
+	log_info("peer", "%s reached again", addr);
+	peer_link_del(&u->link);
+	free(u);
+}
+
+void peer_dial_forget_all(peer *p)
+{
+	while (!peer_link_empty(&p->unreachable)) {
+		unreachable *u =
+		    peer_of(p->unreachable.next, unreachable, link);
+		peer_link_del(&u->link);
+		free(u);
+	}
+}
+
 /* The end: once nothing is in flight, cb with no connection. */
 static void dial_fail(peer_dial *d)
 {
@@ -48,6 +102,13 @@ static void dial_fail(peer_dial *d)
 	if (d->canceled && !d->final)
 		snprintf(d->why, sizeof(d->why), "canceled");
 	dial_note(d, "no address to dial");
+	/* Refusals warn at every dial; absences inform when they change. */
+	if (d->final)
+		log_warn("peer", "%s", d->why);
+	else if (!d->canceled)
+		log_write(unreachable_news(p, d->addr, d->why) ? LOG_LVL_INFO
+							       : LOG_LVL_DEBUG,
+			  "peer", "%s", d->why);
 	d->cb(d->ctx, NULL, d->why);
 	free(d);
 	peer_release(p);
@@ -61,9 +122,9 @@ static void dial_opened(peer_conn *c)
 	if (p->authorize(p->authorize_ctx, peer_conn_cert(c), d->id, d->host,
 			 why, sizeof(why)) != 0) {
 		char line[PEER_WHY_MAX];
-		snprintf(line, sizeof(line), "%s is not who we meant: %s",
-			 d->addr, why[0] ? why : "refused by policy");
-		log_warn("peer", "%s", line);
+		snprintf(line, sizeof(line),
+			 "%.180s is not who we meant: %.300s", d->addr,
+			 why[0] ? why : "refused by policy");
 		d->final = 1;
 		dial_note(d, line);
 		peer_conn_abort(c, line);
@@ -82,6 +143,7 @@ static void dial_hand_over(peer_dial *d, peer_conn *c, size_t used)
 	peer_link_del(&d->link);
 	d->conn = NULL;
 	peer_conn_established(c, d->id);
+	unreachable_forget(p, d->addr);
 	/* Bytes past the answer belong to the next owner. */
 	abuf rest = c->input;
 	abuf_init(&c->input);
@@ -98,10 +160,10 @@ static void dial_data(peer_conn *c, const char *bytes, size_t len)
 {
 	peer_dial *d = c->owner;
 	abuf_put(&c->input, bytes, len);
-	int refused = 0;
+	int status = 0;
 	char why[PEER_WHY_MAX];
-	ssize_t used = peer_reply_decode(c->input.p, c->input.len, &refused,
-					 why, sizeof(why));
+	ssize_t used = peer_reply_decode(c->input.p, c->input.len, &status, why,
+					 sizeof(why));
 	if (used == 0 && abuf_ok(&c->input))
 		return;
 	if (used < 0 || !abuf_ok(&c->input)) {
@@ -110,12 +172,14 @@ static void dial_data(peer_conn *c, const char *bytes, size_t len)
 		peer_conn_abort(c, d->why);
 		return;
 	}
-	if (refused) {
+	if (status != PEER_REPLY_ACCEPTED) {
 		char line[PEER_WHY_MAX];
-		snprintf(line, sizeof(line), "%.180s refused us: %.300s",
-			 d->addr, why);
+		snprintf(line, sizeof(line), "%.180s %s: %.300s", d->addr,
+			 status == PEER_REPLY_REFUSED ? "refused us"
+						      : "cannot take us yet",
+			 why);
 		log_warn("peer", "%s", line);
-		d->final = 1;
+		d->final = status == PEER_REPLY_REFUSED;
 		dial_note(d, line);
 		peer_conn_abort(c, line);
 		return;

@@ -2,7 +2,8 @@
  *   "OVLP" | u8 version (1) | u8 channel | u64 BE member id |
  *   u16 BE address length | address
  * and the listener answers
- *   u8 status (0 accepted, 1 refused) | u16 BE reason length | reason.
+ *   u8 status | u16 BE reason length | reason
+ * where status is a peer_reply_status.
  * Also the "HOST:PORT" split that both sides use. */
 #include "internal.h"
 
@@ -58,29 +59,31 @@ ssize_t peer_hello_decode(const void *bytes, size_t len, peer_hello *h)
 	return (ssize_t)(HELLO_FIXED + alen);
 }
 
-size_t peer_reply_encode(unsigned char *out, int refused, const char *why)
+size_t peer_reply_encode(unsigned char *out, int status, const char *why)
 {
 	size_t len = why ? strnlen(why, PEER_WHY_MAX) : 0;
-	out[0] = refused ? 1 : 0;
+	out[0] = (unsigned char)status;
 	put_be16(out + 1, (uint16_t)len);
 	memcpy(out + 3, why ? why : "", len);
 	return 3 + len;
 }
 
-ssize_t peer_reply_decode(const void *bytes, size_t len, int *refused,
-			  char *why, size_t why_len)
+ssize_t peer_reply_decode(const void *bytes, size_t len, int *status, char *why,
+			  size_t why_len)
 {
 	const unsigned char *b = bytes;
 	if (len < 3)
 		return 0;
-	if (b[0] > 1)
+	if (b[0] > PEER_REPLY_UNAVAILABLE)
 		return -1;
 	size_t rlen = get_be16(b + 1);
 	if (rlen > PEER_WHY_MAX)
 		return -1;
 	if (len < 3 + rlen)
 		return 0;
-	*refused = b[0];
+	if (memchr(b + 3, 0, rlen))
+		return -1;
+	*status = b[0];
 	snprintf(why, why_len, "%.*s", (int)rlen, (const char *)b + 3);
 	return (ssize_t)(3 + rlen);
 }

@@ -68,11 +68,12 @@ struct peer {
 	char *self_addr;
 	uv_tcp_t listener;
 	int listening;
-	peer_link conns;    /* every peer_conn */
-	peer_link dials;    /* every peer_dial */
-	peer_link channels; /* call.c's connections, one per address */
-	peer_link calls;    /* every call without an answer yet */
-	uv_timer_t sweep;   /* call timeouts */
+	peer_link conns;       /* every peer_conn */
+	peer_link dials;       /* every peer_dial */
+	peer_link unreachable; /* dial.c's last failure per address */
+	peer_link channels;    /* call.c's connections, one per address */
+	peer_link calls;       /* every call without an answer yet */
+	uv_timer_t sweep;      /* call timeouts */
 	uint64_t next_call;
 	peer_serve_cb serve;
 	void *serve_ctx;
@@ -163,10 +164,17 @@ size_t peer_hello_encode(unsigned char *out, int channel, uint64_t id,
 /* 0: incomplete; > 0: bytes used, *h set; -1: not a hello. */
 ssize_t peer_hello_decode(const void *bytes, size_t len, peer_hello *h);
 #define PEER_REPLY_MAX (3 + PEER_WHY_MAX)
-size_t peer_reply_encode(unsigned char *out, int refused, const char *why);
-/* 0: incomplete; > 0: bytes used, *refused and why (NUL-terminated) set. */
-ssize_t peer_reply_decode(const void *bytes, size_t len, int *refused,
-			  char *why, size_t why_len);
+/* The listener's answer: unavailable is no verdict on the dialer (the
+ * channel has no taker yet, as while raft starts), so it is not a warning. */
+enum {
+	PEER_REPLY_ACCEPTED = 0,
+	PEER_REPLY_REFUSED = 1,
+	PEER_REPLY_UNAVAILABLE = 2
+};
+size_t peer_reply_encode(unsigned char *out, int status, const char *why);
+/* 0: incomplete; > 0: bytes used, *status and why (NUL-terminated) set. */
+ssize_t peer_reply_decode(const void *bytes, size_t len, int *status, char *why,
+			  size_t why_len);
 
 /* ---- dialing (dial.c) ---------------------------------------------------- */
 typedef struct peer_dial peer_dial;
@@ -180,6 +188,7 @@ peer_dial *peer_dial_start(peer *p, int channel, uint64_t id, const char *addr,
 /* cb still comes, later, with NULL. */
 void peer_dial_cancel(peer_dial *d);
 void peer_dial_cancel_all(peer *p);
+void peer_dial_forget_all(peer *p);
 
 /* ---- the listener's side of the hello (accept.c) ------------------------ */
 void peer_accept(peer *p, uv_stream_t *listener);

@@ -39,6 +39,7 @@ int peer_init(peer **out, uv_loop_t *loop, const peer_config *cfg)
 						    : PEER_DEFAULT_HANDSHAKE_MS;
 	peer_link_init(&p->conns);
 	peer_link_init(&p->dials);
+	peer_link_init(&p->unreachable);
 	peer_link_init(&p->channels);
 	peer_link_init(&p->calls);
 	uv_timer_init(loop, &p->sweep);
@@ -149,6 +150,7 @@ void peer_release(peer *p)
 	void (*cb)(void *) = p->close_cb;
 	void *ctx = p->close_ctx;
 	peer_raft_free(p);
+	peer_dial_forget_all(p);
 	SSL_CTX_free(p->server_ctx);
 	SSL_CTX_free(p->client_ctx);
 	free(p->listen_addr);

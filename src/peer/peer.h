@@ -11,7 +11,10 @@
  *     peer_serve), for forwarded writes, barriers, membership changes and,
  *     later, other kinds of traffic between hosts.
  * Everything runs on the loop thread. Addresses are "HOST:PORT", where HOST
- * is an IPv4 literal or a name resolved at each dial. */
+ * is an IPv4 literal, [an IPv6 literal] or a name resolved at each dial
+ * (each address it resolves to is tried in turn). The process must ignore
+ * SIGPIPE (main does): libraft writes to a socketpair whose other end may
+ * be gone. */
 #ifndef OVLD_PEER_H
 #define OVLD_PEER_H
 
@@ -36,14 +39,16 @@ typedef int (*peer_authorize_cb)(void *ctx, X509 *cert, uint64_t claimed_id,
 				 const char *host, char *why, size_t why_len);
 
 typedef struct peer_config {
-	const char *listen_addr; /* HOST:PORT to bind */
+	const char *listen_addr; /* HOST:PORT to bind; NULL: dial only */
 	SSL_CTX *server_ctx;	 /* the listener's; peer takes a reference */
 	SSL_CTX *client_ctx;	 /* the dialer's; peer takes a reference */
 	peer_authorize_cb authorize;
 	void *authorize_ctx;
-	unsigned handshake_timeout_ms; /* 0 = 5000 */
+	unsigned handshake_timeout_ms; /* 0 = 5000; covers TCP, TLS, hello */
 } peer_config;
 
+/* -1 without authorize or memory. server_ctx may be NULL for a peer that
+ * only dials (peer_call_sync's). */
 int peer_init(peer **out, uv_loop_t *loop, const peer_config *cfg);
 /* This host's member id and advertised address, sent in every hello. */
 void peer_set_self(peer *p, uint64_t id, const char *addr);
@@ -54,13 +59,21 @@ int peer_listen(peer *p);
 void peer_set_tls(peer *p, SSL_CTX *server_ctx, SSL_CTX *client_ctx);
 /* Closes every connection of member id (it left the cluster). */
 void peer_drop(peer *p, uint64_t id);
-/* Closes the listener and all connections; cb runs once all are closed. */
+/* Closes the listener and all connections, fails the calls waiting for an
+ * answer (status -1, "closing") and frees p; cb (may be NULL) runs once
+ * all are closed. Close raft (raft_close, then raft_uv_close) first: the
+ * transport lives in p. */
 void peer_close(peer *p, void (*cb)(void *ctx), void *ctx);
 
 /* libraft's transport over the peer port: init t for raft_uv_init. The
  * stream raft gets is one end of a socketpair whose other end peer pumps
  * through TLS, so libraft never sees TLS; raft's own preamble is replaced
- * by the authenticated hello. */
+ * by the authenticated hello. One transport per peer (a second call
+ * re-targets the same state). t->init sets what peer_set_self sets;
+ * t->listen only starts handing RAFT connections to raft (until then they
+ * are refused): binding is peer_listen's, since the port also serves
+ * calls. t->close cancels connects in flight (their cb gets
+ * RAFT_CANCELED); failed connects get RAFT_NOCONNECTION and a log line. */
 int peer_raft_transport(peer *p, struct raft_uv_transport *t);
 
 /* ---- requests between hosts ---------------------------------------------
@@ -71,8 +84,11 @@ typedef void (*peer_answer_cb)(void *ctx, int status, const void *body,
 			       size_t len);
 /* Sends to the member at addr (id: who must answer there, 0 = whoever the
  * certificate says). Exactly one cb: status -1 with body a NUL-terminated
- * reason when no answer came within timeout_ms (0 = 5000). Requests to one
- * address share one connection and may be answered out of order. */
+ * reason when no answer came within timeout_ms (0 = 5000) or the
+ * connection failed or was lost. Requests to one address (and id) share
+ * one connection and may be answered out of order; after a loss the next
+ * call dials again. Returns 0, or -1 without any cb when addr is not
+ * HOST:PORT, the body is over 64 MiB, memory ran out or p is closing. */
 int peer_call(peer *p, uint64_t id, const char *addr, int kind,
 	      const void *body, size_t len, unsigned timeout_ms,
 	      peer_answer_cb cb, void *ctx);
@@ -89,8 +105,9 @@ void peer_answer(peer_request *req, int status, const void *body, size_t len);
 
 /* Blocking call for start-up, before the loop runs (a join through a
  * member's peer port with the user's own PKI): its own loop and
- * connection. Returns 0 with *status and a malloc'd *resp, or -1 with
- * *resp a malloc'd reason. */
+ * connection. Returns 0 with *status and a malloc'd *resp (NUL-terminated
+ * past *resp_len), or -1 with *resp a malloc'd reason (also when the
+ * server itself answered status -1). timeout_ms covers everything. */
 int peer_call_sync(SSL_CTX *client_ctx, peer_authorize_cb authorize,
 		   void *authorize_ctx, uint64_t self_id, const char *self_addr,
 		   const char *addr, int kind, const void *body, size_t len,

@@ -64,9 +64,7 @@ static void transport_dialed(void *ctx, peer_conn *c, const char *why)
 			status = 0;
 	} else if (c) {
 		peer_conn_abort(c, "raft transport closed");
-	} else if (!r->closing) {
-		log_info("peer", "raft cannot reach %s", why);
-	}
+	} /* else dial.c logged why */
 	struct raft_uv_connect *req = rc->req;
 	raft_uv_connect_cb cb = rc->cb;
 	free(rc);

@@ -228,6 +228,47 @@ static void names_are_resolved(void **state)
 	pair_close(&t);
 }
 
+static void new_contexts_for_new_connections(void **state)
+{
+	static pair t;
+	static answers a;
+	static one_call calls[3];
+	memset(&a, 0, sizeof(a));
+	pair_open(&t, tp_port(160));
+	for (int i = 0; i < 3; i++)
+		calls[i] = (one_call){&a, i};
+	assert_int_equal(peer_call(t.client, 2, t.server_addr, KIND_ECHO, "1",
+				   1, 3000, answered, &calls[0]),
+			 0);
+	assert_true(tp_run_until(&t.loop, &a.n, 1, 3000));
+	assert_int_equal(a.status[0], 200);
+	/* The server now trusts only the other CA. */
+	SSL_CTX *sctx = tp_ctx(1, &t.w.member[2], &t.w.other_ca);
+	SSL_CTX *cctx = tp_ctx(0, &t.w.member[2], &t.w.other_ca);
+	peer_set_tls(t.server, sctx, cctx);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	/* The open connection keeps its context... */
+	assert_int_equal(peer_call(t.client, 2, t.server_addr, KIND_ECHO, "2",
+				   1, 3000, answered, &calls[1]),
+			 0);
+	assert_true(tp_run_until(&t.loop, &a.n, 2, 3000));
+	assert_int_equal(a.status[1], 200);
+	/* ...a new one gets the new context, which refuses our CA. */
+	peer_drop(t.client, 2);
+	for (int i = 0; i < 20; i++) {
+		uv_run(&t.loop, UV_RUN_NOWAIT);
+		uv_sleep(1);
+	}
+	assert_int_equal(peer_call(t.client, 2, t.server_addr, KIND_ECHO, "3",
+				   1, 3000, answered, &calls[2]),
+			 0);
+	assert_true(tp_run_until(&t.loop, &a.n, 3, 4000));
+	assert_int_equal(a.status[2], -1);
+	assert_int_equal(t.s.served, 2);
+	pair_close(&t);
+}
+
 /* peer_call_sync blocks, so the server runs on a thread of its own. */
 typedef struct sync_server {
 	uv_loop_t loop;
@@ -306,6 +347,7 @@ int main(void)
 	    cmocka_unit_test(lost_connection_fails_calls),
 	    cmocka_unit_test(answer_after_the_caller_is_gone),
 	    cmocka_unit_test(names_are_resolved),
+	    cmocka_unit_test(new_contexts_for_new_connections),
 	    cmocka_unit_test(blocking_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

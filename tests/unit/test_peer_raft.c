@@ -173,6 +173,66 @@ static void four_mib_each_way(void **state)
 	link_close(&t);
 }
 
+/* A reader that stops reading holds the writer back: the pumps queue a
+ * few MiB, not everything. */
+#define HUGE (24u << 20)
+typedef struct sink {
+	size_t got;
+	int mismatch;
+	char buf[65536];
+} sink;
+
+static void sink_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+	*buf = uv_buf_init(((sink *)h->data)->buf, sizeof(((sink *)0)->buf));
+}
+
+static void sink_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	sink *k = st->data;
+	for (ssize_t i = 0; i < n; i++)
+		if ((unsigned char)buf->base[i] !=
+		    (unsigned char)((k->got + (size_t)i) % 251))
+			k->mismatch = 1;
+	if (n > 0)
+		k->got += (size_t)n;
+}
+
+static void slow_reader_holds_the_writer(void **state)
+{
+	static link_test t;
+	link_open(&t, tp_port(240));
+	link_connect(&t);
+	unsigned char *out = malloc(HUGE);
+	for (size_t i = 0; i < HUGE; i++)
+		out[i] = (unsigned char)(i % 251);
+	side *d = &t.dialer;
+	uv_buf_t b = uv_buf_init((char *)out, HUGE);
+	d->write.data = d;
+	uv_write(&d->write, d->stream, &b, 1, side_written);
+	/* Time enough to move it all, were nothing holding it back. */
+	uint64_t until = uv_now(&t.loop) + 3000;
+	while (uv_now(&t.loop) < until) {
+		uv_run(&t.loop, UV_RUN_NOWAIT);
+		uv_update_time(&t.loop);
+	}
+	assert_int_equal(d->written, 0); /* still held back */
+	static sink k;
+	memset(&k, 0, sizeof(k));
+	t.acceptor.stream->data = &k;
+	uv_read_start(t.acceptor.stream, sink_alloc, sink_read);
+	uint64_t end = uv_now(&t.loop) + 15000;
+	while (k.got < HUGE && uv_now(&t.loop) < end) {
+		uv_run(&t.loop, UV_RUN_NOWAIT);
+		uv_update_time(&t.loop);
+	}
+	assert_int_equal(k.got, HUGE);
+	assert_false(k.mismatch);
+	assert_true(tp_run_until(&t.loop, &d->written, 1, 3000));
+	free(out);
+	link_close(&t);
+}
+
 static void acceptor_close_reaches_dialer(void **state)
 {
 	static link_test t;
@@ -378,6 +438,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(four_mib_each_way),
 	    cmocka_unit_test(acceptor_close_reaches_dialer),
+	    cmocka_unit_test(slow_reader_holds_the_writer),
 	    cmocka_unit_test(close_cancels_connect),
 	    cmocka_unit_test(three_rafts_elect_and_commit),
 	};
