@@ -183,6 +183,9 @@ int client_tls_open(const config *c, SSL_CTX **out)
 		log_error("main", "client TLS: %s", pki_strerror());
 		return -1;
 	}
+	const char *weak = pki_take_warning();
+	if (weak)
+		log_warn("main", "client TLS: %s", weak);
 	return 0;
 }
 

@@ -197,16 +197,17 @@ static void on_renewed(void *ctx)
 }
 
 /* The client API. https:// listen URLs without etcd's --cert-file or
- * --auto-tls serve the host's node certificate. */
+ * --auto-tls serve the host's node certificate (the user's own files were
+ * loaded before anything else started, see open_layers). */
 static int open_api(daemon_t *d)
 {
 	config tls = d->cfg;
-	if (!tls.cert_file && !tls.auto_tls) {
+	if (!tls.cert_file && !tls.key_file && !tls.auto_tls) {
 		tls.cert_file = (char *)peer_trust_cert_file(d->trust);
 		tls.key_file = (char *)peer_trust_key_file(d->trust);
+		if (client_tls_open(&tls, &d->client_tls) != 0)
+			return -1;
 	}
-	if (client_tls_open(&tls, &d->client_tls) != 0)
-		return -1;
 	peer_trust_on_renewed(d->trust, on_renewed, d);
 	api_config ac = {.listen_client_urls = d->cfg.listen_client_urls,
 			 .tls_ctx = d->client_tls,
@@ -227,6 +228,10 @@ static int open_layers(daemon_t *d)
 	if (make_dir(c->data_dir) != 0)
 		return -1;
 	client_tls_warn_plain(c);
+	/* bad TLS files stop the start before the host makes an identity */
+	if ((c->cert_file || c->key_file || c->auto_tls) &&
+	    client_tls_open(c, &d->client_tls) != 0)
+		return -1;
 	snprintf(path, sizeof(path), "%s/store", c->data_dir);
 	store_config sc = {.history_window = c->history_window};
 	if (store_open(&d->st, path, &sc) != 0) {

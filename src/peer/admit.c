@@ -223,24 +223,16 @@ static void on_relayed(void *ctx, int status, const void *body, size_t len)
 	free(r);
 }
 
-void peer_trust_admit(void *ctx, const char *body, size_t len,
+void trust_relay_join(peer_trust *t, const void *body, size_t len,
 		      admit_answer_fn answer, void *actx)
 {
-	peer_trust *t = ctx;
 	char addr[300];
 	uint64_t leader =
 	    t->rn ? raftnode_leader(t->rn, addr, sizeof(addr)) : 0;
-	if (leader == 0) {
-		refuse(answer, actx, 503, "no leader");
-		return;
-	}
-	if (leader == t->self_id) {
-		trust_admit_on_leader(t, body, len, answer, actx);
-		return;
-	}
-	relay *r = malloc(sizeof(*r));
+	relay *r = leader ? malloc(sizeof(*r)) : NULL;
 	if (r == NULL) {
-		refuse(answer, actx, 500, "out of memory");
+		refuse(answer, actx, leader ? 500 : 503,
+		       leader ? "out of memory" : "no leader");
 		return;
 	}
 	r->answer = answer;
@@ -250,4 +242,23 @@ void peer_trust_admit(void *ctx, const char *body, size_t len,
 		free(r);
 		refuse(answer, actx, 503, "the leader is unreachable");
 	}
+}
+
+void peer_trust_admit(void *ctx, const char *body, size_t len,
+		      admit_answer_fn answer, void *actx)
+{
+	peer_trust *t = ctx;
+	if (t->mode != TRUST_CLUSTER_CA) {
+		refuse(answer, actx, 404,
+		       "this cluster takes no join tokens (its hosts join "
+		       "with certificates of its own PKI)");
+		return;
+	}
+	uint64_t leader = t->rn ? raftnode_leader(t->rn, NULL, 0) : 0;
+	if (leader == 0)
+		refuse(answer, actx, 503, "no leader");
+	else if (leader == t->self_id)
+		trust_admit_on_leader(t, body, len, answer, actx);
+	else
+		trust_relay_join(t, body, len, answer, actx);
 }

@@ -58,6 +58,8 @@ static void route(void *ctx, peer_request *req, uint64_t from, int kind,
 	if (kind > PEER_KIND_RAFT && kind < PEER_KIND_JOIN)
 		raftnode_serve(t->rn, from, kind - PEER_KIND_RAFT, body, len,
 			       on_raft_answer, req);
+	else if (kind == PEER_KIND_JOIN && t->mode == TRUST_USER_PKI)
+		trust_admit_user(t, from, body, len, on_admit_answer, req);
 	else if (kind == PEER_KIND_JOIN)
 		trust_admit_on_leader(t, body, len, on_admit_answer, req);
 	else if (kind == PEER_KIND_RENEW)

@@ -185,6 +185,9 @@ int trust_install(peer_trust *t, char *cert_pem, char *key_pem, char *trust_pem)
 	}
 	server = pki_peer_server_ctx(cert_pem, key_pem, trust_pem);
 	client = pki_peer_client_ctx(cert_pem, key_pem, trust_pem);
+	const char *weak = pki_take_warning();
+	if (weak)
+		log_warn("peer", "%s", weak);
 	if (server == NULL || client == NULL) {
 		log_error("peer", "TLS for the peer port: %s", pki_strerror());
 		goto out;
@@ -239,12 +242,21 @@ static int names_host(X509 *cert, const char *host, char *why, size_t len)
 	return -1;
 }
 
-static int authorize(void *ctx, X509 *cert, uint64_t claimed_id,
-		     const char *host, char *why, size_t len)
+int trust_authorize(void *ctx, X509 *cert, uint64_t claimed_id,
+		    const char *host, char *why, size_t len)
 {
 	peer_trust *t = ctx;
-	if (t->mode == TRUST_USER_PKI)
+	if (t->mode ==
+	    TRUST_USER_PKI) { /* as etcd: any certificate of the CA */
+		if (claimed_id && was_removed(t, claimed_id)) {
+			snprintf(why, len,
+				 "%016llx was removed from the "
+				 "cluster",
+				 (unsigned long long)claimed_id);
+			return -1;
+		}
 		return names_host(cert, host, why, len);
+	}
 	pki_cert_info info;
 	if (pki_cert_info_x509(cert, &info) != 0 || info.member_id == 0) {
 		snprintf(why, len, "not a member's certificate");
@@ -366,7 +378,7 @@ int peer_trust_init(peer_trust **out, uv_loop_t *loop, store *st,
 		return -1;
 	}
 	peer_config pc = {.listen_addr = cfg->listen_addr,
-			  .authorize = authorize,
+			  .authorize = trust_authorize,
 			  .authorize_ctx = t};
 	if (peer_init(&t->peer, loop, &pc) != 0) {
 		free_trust(t);
@@ -502,8 +514,12 @@ int peer_trust_enter(void *ctx, raftnode_identity *who)
 	t->self_id = who->id;
 	if (url_hostport(who->peer_url, 2380, addr, sizeof(addr)) == 0)
 		peer_set_self(t->peer, who->id, addr);
-	if (t->mode == TRUST_USER_PKI && who->entry != RAFTNODE_JOINING)
-		return enter_user_pki(t);
+	if (t->mode == TRUST_USER_PKI) {
+		if (enter_user_pki(t) != 0)
+			return -1;
+		return who->entry == RAFTNODE_JOINING ? trust_join_user(t, who)
+						      : 0;
+	}
 	switch (who->entry) {
 	case RAFTNODE_RESTART:
 		return enter_restart(t, who);

@@ -94,8 +94,22 @@ void trust_hosts_free(char **hosts, size_t n);
 
 /* join.c: the joining host's side */
 int trust_join(peer_trust *t, raftnode_identity *who);
+/* join_user.c: the same with the user's own PKI (no token), and the
+ * members' side of it (a request that came in over the peer port) */
+int trust_join_user(peer_trust *t, raftnode_identity *who);
+void trust_admit_user(peer_trust *t, uint64_t from, const void *body,
+		      size_t len,
+		      void (*answer)(void *actx, int status, const char *json),
+		      void *actx);
+/* trust.c: the peer port's policy (a peer_authorize_cb) */
+int trust_authorize(void *ctx, X509 *cert, uint64_t claimed_id,
+		    const char *host, char *why, size_t len);
 
-/* admit.c: the leader's side; answers (HTTP status, JSON) */
+/* admit.c: the leader's side; answers (HTTP status, JSON). relay_join
+ * hands a join to the leader over the peer port. */
+void trust_relay_join(peer_trust *t, const void *body, size_t len,
+		      void (*answer)(void *actx, int status, const char *json),
+		      void *actx);
 void trust_admit_on_leader(peer_trust *t, const char *body, size_t len,
 			   void (*answer)(void *actx, int status,
 					  const char *json),

@@ -32,7 +32,10 @@ static int use_chain(SSL_CTX *ctx, const char *cert_pem, const char *key_pem)
 	int rc = -1;
 	if (!key)
 		goto out;
-	if (SSL_CTX_use_certificate(ctx, sk_X509_value(chain, 0)) != 1)
+	X509 *leaf = sk_X509_value(chain, 0);
+	if (SSL_CTX_use_certificate(ctx, leaf) != 1 &&
+	    (!pki_weak_signature(ctx, "the peer certificate") ||
+	     SSL_CTX_use_certificate(ctx, leaf) != 1))
 		rc = pki_fail_ssl("TLS: certificate refused");
 	else if (SSL_CTX_use_PrivateKey(ctx, key) != 1)
 		rc = pki_fail_ssl("TLS: not the certificate's key");

@@ -117,7 +117,9 @@ static int use_cert_and_key(SSL_CTX *ctx, const pki_files *f)
 	if (readable("--cert-file", f->cert_file) != 0 ||
 	    readable("--key-file", f->key_file) != 0)
 		return -1;
-	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert_file) != 1)
+	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert_file) != 1 &&
+	    (!pki_weak_signature(ctx, f->cert_file) ||
+	     SSL_CTX_use_certificate_chain_file(ctx, f->cert_file) != 1))
 		return pki_fail_ssl("--cert-file %s: not a PEM certificate",
 				    f->cert_file);
 	/* OpenSSL checks the pair as it takes the key */

@@ -15,6 +15,12 @@ int pki_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, with ": <OpenSSL's reason>" from its error queue appended when
  * the queue holds one. */
 int pki_fail_ssl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Sets pki_take_warning()'s text. */
+void pki_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After OpenSSL refused what's certificate: 1 when only its signature
+ * digest (SHA-1) or key size was too weak for Debian's security level;
+ * ctx then takes it (level 0) and a warning is set. 0 for other errors. */
+int pki_weak_signature(SSL_CTX *ctx, const char *what);
 
 struct pki_ca {
 	X509 *cert;

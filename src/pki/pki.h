@@ -16,6 +16,9 @@
 
 /* The last failure of this thread, one line for a log or a client. */
 const char *pki_strerror(void);
+/* A warning the last call left (a weak certificate was taken anyway), once;
+ * NULL when there is none. */
+const char *pki_take_warning(void);
 
 /* ---- the cluster CA ---------------------------------------------------- */
 

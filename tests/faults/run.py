@@ -702,7 +702,7 @@ def report(lab, run, args):
                   ("\n     ... %d more" % (len(ps) - 10)
                    if len(ps) > 10 else ""))
     left = cl.sh("ip", "netns", "list").stdout
-    lab.check(run.net is None or run.net.tag not in left,
+    lab.check(run.net is None or run.net.prefix + "-" not in left,
               "namespaces deleted")
 
 

@@ -316,7 +316,8 @@ def token_env(argv, data_dirs):
     --initial-cluster without --token the labs' static secret, both through
     OVLD_TOKEN (as the Debian package passes it, out of ps)."""
     env = dict(os.environ)
-    if "--token" in argv or os.path.basename(argv[0]) == "etcd" or \
+    if "--token" in argv or "--peer-cert-file" in argv or \
+            os.path.basename(argv[0]) == "etcd" or \
             not any("ovld" in os.path.basename(a) for a in argv[:6]):
         return env
     if "--join" in argv:

@@ -376,7 +376,7 @@ def check_status():
             timeout=30)
     check(p.returncode == 0 and p.stdout.startswith("OVLTKN-1-"),
           "ovlctl cluster token prints the join token (%s)" %
-          (p.stdout + p.stderr).strip()[:60])
+          ((p.stdout or "") + (p.stderr or "")).strip()[:60])
     check(os.path.exists(os.path.join(DATA, "pki", "node.crt")),
           "the packaged ovld keeps its node certificate in %s/pki" % DATA)
 
