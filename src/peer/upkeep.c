@@ -325,6 +325,24 @@ static void on_rotated(void *ctx, store_result *res)
 	free(j);
 }
 
+/* The first host's token in the moment before its CA and secret are in
+ * the store (a join then waits for them: "not ready yet", retried). */
+static int unpublished_token(peer_trust *t, char *out, size_t len)
+{
+	char *have = trust_meta(t, TRUST_META_CA);
+	char *cert = have ? NULL : file_in(t, "cluster-ca.crt");
+	char *secret = have ? NULL : file_in(t, "cluster-secret");
+	char digest[65];
+	int rv = cert && secret && pki_cert_digest(cert, digest) == 0 &&
+			 pki_token_format(digest, secret, out, len) == 0
+		     ? 0
+		     : -1;
+	free(have);
+	free(cert);
+	free(secret);
+	return rv;
+}
+
 void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx)
 {
 	char token[PKI_TOKEN_MAX];
@@ -336,8 +354,9 @@ void peer_trust_token(peer_trust *t, int rotate, peer_token_cb cb, void *ctx)
 	}
 	if (!rotate) {
 		char *secret = trust_meta(t, TRUST_META_SECRET);
-		if (secret &&
-		    format_token(t, secret, token, sizeof(token)) == 0)
+		if ((secret &&
+		     format_token(t, secret, token, sizeof(token)) == 0) ||
+		    unpublished_token(t, token, sizeof(token)) == 0)
 			cb(ctx, 0, token);
 		else
 			cb(ctx, -1,
