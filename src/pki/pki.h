@@ -69,6 +69,11 @@ typedef struct pki_names {
 	int64_t not_after;
 } pki_names;
 
+/* A signed leaf's notBefore lies this long before its signing, so a peer
+ * whose clock is a little behind accepts it; it is no part of the
+ * lifetime the certificate was signed for (renewal counts from after). */
+#define PKI_CLOCK_SLACK_S 60
+
 /* Signs csr_pem with the CA: a node certificate (serverAuth+clientAuth,
  * CN = member id) when names->member_id != 0, else a client certificate
  * (clientAuth, CN = names->common_name). malloc'd PEM. Refuses a CSR whose
