@@ -85,15 +85,16 @@ def joiner(lab, name, target, token):
         p = subprocess.run(s.argv(), capture_output=True, timeout=120,
                            env=dict(os.environ, OVLD_TOKEN=""),
                            stdin=subprocess.DEVNULL)
+        rc, out = p.returncode, p.stdout + p.stderr
     except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"") + (e.stderr or b"")
-        return None, "still running after 120 s\n" + out.decode(
-            errors="replace")
-    return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
-
-
-def error_lines(out):
-    return [ln for ln in out.splitlines() if "ERROR" in ln or "error" in ln]
+        rc, out = None, (e.stdout or b"") + (e.stderr or b"")
+    # kept as the host's log: the lab checks it for sanitizer reports
+    log = os.path.join(lab.dir, s.tag + ".1.log")
+    with open(log, "wb") as f:
+        f.write(out)
+    s.log_paths.append(log)
+    out = out.decode(errors="replace")
+    return rc, ("still running after 120 s\n" + out if rc is None else out)
 
 
 def copy_creds(src_dir, dst_dir):
