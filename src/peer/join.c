@@ -2,7 +2,8 @@
  * the cluster CA by the token's digest, proves the token's secret without
  * sending it, and gets a node certificate for a key it made itself. The
  * request goes to a member's client API (https first, then http: the
- * proof and the pinned CA keep it safe on either). */
+ * proof and the pinned CA keep it safe on either); a TLS server whose
+ * chain fails the pin ends the join at once, with nothing sent to it. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,9 +148,12 @@ int trust_join(peer_trust *t, raftnode_identity *who)
 			char *resp = NULL;
 			free(body); /* a fresh nonce and time each try */
 			body = join_body(who, csr, digest, secret);
-			if (body == NULL ||
-			    post(pinned, targets[i], body, &status, &resp) != 0)
+			if (body == NULL || post(pinned, targets[i], body,
+						 &status, &resp) != 0) {
+				if (pki_pinned_refused(pinned))
+					goto mismatch;
 				continue;
+			}
 			if (status == 200) {
 				rv = take_answer(t, who, resp, digest, key);
 				key = NULL;
@@ -169,6 +173,13 @@ int trust_join(peer_trust *t, raftnode_identity *who)
 	}
 	log_error("peer", "join through %s: no answer within %d s (%s)",
 		  t->cfg.join, JOIN_TIMEOUT_S, httpc_strerror());
+	goto out;
+mismatch: /* no retry, and no plain HTTP to a host that failed the pin */
+	log_error("peer",
+		  "join refused: %s presents a certificate of another CA "
+		  "than the one the token pins (a host of another cluster, "
+		  "or a man in the middle); nothing was sent to it",
+		  t->cfg.join);
 out:
 	SSL_CTX_free(pinned);
 	free(key);

@@ -196,11 +196,18 @@ static void on_renewed(void *ctx, int status, const void *body, size_t len)
 	free(r);
 }
 
+/* Due at 2/3 of the lifetime the certificate was signed for. Counted
+ * from its notBefore, which lies PKI_CLOCK_SLACK_S before the signing, a
+ * 30 s certificate (the shortest --cert-expiry) would be due on arrival
+ * and renewed at every tick. */
 static int renewal_due(peer_trust *t)
 {
-	int64_t life = t->cert_not_after - t->cert_not_before;
+	int64_t signed_at = t->cert_not_before + PKI_CLOCK_SLACK_S;
+	if (signed_at >= t->cert_not_after)
+		signed_at = t->cert_not_before;
+	int64_t life = t->cert_not_after - signed_at;
 	return t->mode != TRUST_USER_PKI && life > 0 && !t->renewing &&
-	       (int64_t)time(NULL) > t->cert_not_before + life * 2 / 3;
+	       (int64_t)time(NULL) > signed_at + life * 2 / 3;
 }
 
 void trust_renew(peer_trust *t)

@@ -7,6 +7,13 @@
 
 #include "internal.h"
 
+/* What a pinned context carries: the digest, and whether a server's
+ * chain failed it (for the joiner's message). */
+typedef struct pin {
+	char digest[65];
+	int refused;
+} pin;
+
 static int pin_index = -1;
 static CRYPTO_ONCE pin_once = CRYPTO_ONCE_STATIC_INIT;
 
@@ -22,15 +29,15 @@ static void pin_index_new(void)
 }
 
 /* The presented certificate (leaf or chain) with the pinned digest. */
-static X509 *pinned_in(X509 *leaf, STACK_OF(X509) * chain, const char *pin)
+static X509 *pinned_in(X509 *leaf, STACK_OF(X509) * chain, const char *want)
 {
 	char digest[65];
 	pki_x509_digest(leaf, digest);
-	if (strcmp(digest, pin) == 0)
+	if (strcmp(digest, want) == 0)
 		return leaf;
 	for (int i = 0; i < sk_X509_num(chain); i++) {
 		pki_x509_digest(sk_X509_value(chain, i), digest);
-		if (strcmp(digest, pin) == 0)
+		if (strcmp(digest, want) == 0)
 			return sk_X509_value(chain, i);
 	}
 	return NULL;
@@ -40,9 +47,11 @@ static int verify_pinned(X509_STORE_CTX *store_ctx, void *arg)
 {
 	X509 *leaf = X509_STORE_CTX_get0_cert(store_ctx);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(store_ctx);
-	X509 *pinned = leaf ? pinned_in(leaf, chain, arg) : NULL;
+	pin *p = arg;
+	X509 *pinned = leaf ? pinned_in(leaf, chain, p->digest) : NULL;
 	if (!pinned) {
 		X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_CERT_UNTRUSTED);
+		p->refused = 1;
 		return 0;
 	}
 	STACK_OF(X509) *trusted = sk_X509_new_null();
@@ -51,6 +60,8 @@ static int verify_pinned(X509_STORE_CTX *store_ctx, void *arg)
 		pki_verify_chain(leaf, chain, trusted, &err);
 	sk_X509_free(trusted); /* borrowed certificates */
 	X509_STORE_CTX_set_error(store_ctx, err);
+	if (err != X509_V_OK)
+		p->refused = 1;
 	return err == X509_V_OK;
 }
 
@@ -69,19 +80,28 @@ SSL_CTX *pki_pinned_client_ctx(const char digest[65])
 		    "pinned CA: the digest must be 64 lowercase hex digits");
 		return NULL;
 	}
-	char *pin = strdup(digest);
-	SSL_CTX *ctx = pin ? pki_tls_ctx_new(0) : NULL;
+	pin *p = calloc(1, sizeof(*p));
+	SSL_CTX *ctx = p ? pki_tls_ctx_new(0) : NULL;
+	if (p)
+		memcpy(p->digest, digest, sizeof(p->digest));
 	if (!ctx || !CRYPTO_THREAD_run_once(&pin_once, pin_index_new) ||
-	    pin_index < 0 || !SSL_CTX_set_ex_data(ctx, pin_index, pin)) {
-		if (!pin)
+	    pin_index < 0 || !SSL_CTX_set_ex_data(ctx, pin_index, p)) {
+		if (!p)
 			pki_fail("out of memory");
 		else if (ctx)
 			pki_fail_ssl("pinned CA: cannot attach the pin");
-		free(pin);
+		free(p);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_cert_verify_callback(ctx, verify_pinned, pin);
+	SSL_CTX_set_cert_verify_callback(ctx, verify_pinned, p);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
+}
+
+int pki_pinned_refused(const SSL_CTX *ctx)
+{
+	const pin *p =
+	    ctx && pin_index >= 0 ? SSL_CTX_get_ex_data(ctx, pin_index) : NULL;
+	return p && p->refused;
 }

@@ -72,6 +72,11 @@ typedef struct pki_names {
 	int64_t not_after;
 } pki_names;
 
+/* A signed leaf's notBefore lies this long before its signing, so a peer
+ * whose clock is a little behind accepts it; it is no part of the
+ * lifetime the certificate was signed for (renewal counts from after). */
+#define PKI_CLOCK_SLACK_S 60
+
 /* Signs csr_pem with the CA: a node certificate (serverAuth+clientAuth,
  * CN = member id) when names->member_id != 0, else a client certificate
  * (clientAuth, CN = names->common_name). malloc'd PEM. Refuses a CSR whose
@@ -134,6 +139,10 @@ SSL_CTX *pki_peer_client_ctx(const char *cert_pem, const char *key_pem,
  * token's pin): the handshake fails unless the server's chain ends in a
  * certificate with that digest. No client certificate. */
 SSL_CTX *pki_pinned_client_ctx(const char digest[65]);
+/* 1 once a server's chain failed the pin in a handshake with ctx (it
+ * lacks the pinned CA or does not verify up to it): another cluster's
+ * host or a man in the middle, not a port that is down or not TLS. */
+int pki_pinned_refused(const SSL_CTX *ctx);
 
 /* etcd's TLS flags, as etcd 3.4 reads them. */
 typedef struct pki_files {

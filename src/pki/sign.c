@@ -71,7 +71,7 @@ static void leaf_validity(const pki_names *names, pki_cert_plan *plan)
 {
 	int64_t now = (int64_t)time(NULL);
 	unsigned days = names->days ? names->days : DEFAULT_DAYS;
-	plan->not_before = now - 60; /* tolerates a peer's clock behind */
+	plan->not_before = now - PKI_CLOCK_SLACK_S;
 	plan->not_after =
 	    names->not_after ? names->not_after : now + (int64_t)days * 86400;
 	if (plan->not_after <= plan->not_before)
