@@ -147,9 +147,20 @@ int trust_join(peer_trust *t, raftnode_identity *who)
 			char *resp = NULL;
 			free(body); /* a fresh nonce and time each try */
 			body = join_body(who, csr, digest, secret);
-			if (body == NULL ||
-			    post(pinned, targets[i], body, &status, &resp) != 0)
+			if (body == NULL || post(pinned, targets[i], body,
+						 &status, &resp) != 0) {
+				if (pki_pinned_cert_requested(pinned)) {
+					log_error("peer",
+						  "join: %s requires "
+						  "client certificates, which "
+						  "a joiner has none of: join "
+						  "through a member without "
+						  "--client-cert-auth",
+						  targets[i]);
+					goto out;
+				}
 				continue;
+			}
 			if (status == 200) {
 				rv = take_answer(t, who, resp, digest, key);
 				key = NULL;

@@ -10,6 +10,13 @@
 static int pin_index = -1;
 static CRYPTO_ONCE pin_once = CRYPTO_ONCE_STATIC_INIT;
 
+/* A pinned context's ex data: the digest, and whether a server asked for
+ * a client certificate. */
+typedef struct pin_state {
+	char pin[65];
+	int cert_requested;
+} pin_state;
+
 static void pin_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 		     long argl, void *argp)
 {
@@ -54,6 +61,25 @@ static int verify_pinned(X509_STORE_CTX *store_ctx, void *arg)
 	return err == X509_V_OK;
 }
 
+/* Called when a server asks for a certificate we do not have: noted, and
+ * the handshake goes on without one (the server decides). */
+static int note_cert_request(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	pin_state *st = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index);
+	(void)x509;
+	(void)pkey;
+	if (st)
+		st->cert_requested = 1;
+	return 0;
+}
+
+int pki_pinned_cert_requested(SSL_CTX *ctx)
+{
+	pin_state *st =
+	    ctx && pin_index >= 0 ? SSL_CTX_get_ex_data(ctx, pin_index) : NULL;
+	return st ? st->cert_requested : 0;
+}
+
 static int is_digest(const char *s)
 {
 	for (int i = 0; i < 64; i++)
@@ -69,19 +95,22 @@ SSL_CTX *pki_pinned_client_ctx(const char digest[65])
 		    "pinned CA: the digest must be 64 lowercase hex digits");
 		return NULL;
 	}
-	char *pin = strdup(digest);
-	SSL_CTX *ctx = pin ? pki_tls_ctx_new(0) : NULL;
+	pin_state *st = calloc(1, sizeof(*st));
+	SSL_CTX *ctx = st ? pki_tls_ctx_new(0) : NULL;
+	if (st)
+		memcpy(st->pin, digest, sizeof(st->pin));
 	if (!ctx || !CRYPTO_THREAD_run_once(&pin_once, pin_index_new) ||
-	    pin_index < 0 || !SSL_CTX_set_ex_data(ctx, pin_index, pin)) {
-		if (!pin)
+	    pin_index < 0 || !SSL_CTX_set_ex_data(ctx, pin_index, st)) {
+		if (!st)
 			pki_fail("out of memory");
 		else if (ctx)
 			pki_fail_ssl("pinned CA: cannot attach the pin");
-		free(pin);
+		free(st);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_cert_verify_callback(ctx, verify_pinned, pin);
+	SSL_CTX_set_cert_verify_callback(ctx, verify_pinned, st->pin);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
 	return ctx;
 }

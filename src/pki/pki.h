@@ -134,6 +134,9 @@ SSL_CTX *pki_peer_client_ctx(const char *cert_pem, const char *key_pem,
  * token's pin): the handshake fails unless the server's chain ends in a
  * certificate with that digest. No client certificate. */
 SSL_CTX *pki_pinned_client_ctx(const char digest[65]);
+/* 1 once a server asked a pinned context for a client certificate (a
+ * member with --client-cert-auth, which a joiner cannot satisfy). */
+int pki_pinned_cert_requested(SSL_CTX *ctx);
 
 /* etcd's TLS flags, as etcd 3.4 reads them. */
 typedef struct pki_files {
