@@ -13,8 +13,10 @@ dockerd runs with --cluster-store=etcd://IP:2379 and
 --cluster-store-opt kv.cacertfile=D/ca.crt, kv.certfile=D/docker-hN.crt,
 kv.keyfile=D/docker-hN.key.
 
-Checked: /v2/members advertises https client URLs (Docker's etcd client
-replaces its endpoints with them at start and every 5 minutes); curl
+Checked: a third host cannot join through a member that requires client
+certificates and says so at once; /v2/members advertises https client
+URLs (Docker's etcd client replaces its endpoints with them at start and
+every 5 minutes); curl
 without a client certificate gets no answer and plain HTTP to the port
 gets no data; a dockerd without the kv.* files (it then speaks plain HTTP
 to the https port) registers nothing and cannot create an overlay network;
@@ -31,7 +33,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlab import NetLab, Checks, wait_until  # noqa: E402
+from netlab import NetLab, Checks, OVLD, wait_until  # noqa: E402
+import ovldlab  # noqa: E402
 import dockerlab  # noqa: E402
 from ovldlab import require_binary, require_root, skip  # noqa: E402
 from dockerlab import Engine, IMAGE  # noqa: E402
@@ -106,7 +109,7 @@ def kv_opts(d, name):
 def form_cluster(c, lab):
     """h1 bootstraps, h2 joins it through https://h1:2379, then each is
     restarted (one at a time, so a quorum stays) with client-cert auth."""
-    h1, h2 = lab.hosts
+    h1, h2 = lab.hosts[:2]
     h1.start(extra=tls_listen(h1))
     h2.start(join=h1.ip, extra=tls_listen(h2))
     for h in (h2, h1):
@@ -118,9 +121,27 @@ def form_cluster(c, lab):
                       for u in m["clientURLs"])
     except (ValueError, KeyError, TypeError):
         urls = []
-    c.check(st == 200 and urls == sorted(https_url(h) for h in lab.hosts),
+    c.check(st == 200 and urls == sorted(https_url(h) for h in (h1, h2)),
             "/v2/members advertises each host's https:// client URL",
             "%d %s" % (st, body))
+
+
+def check_join_refused(c, lab):
+    """A host cannot join through a member that requires client
+    certificates (it has none before the join): it stops at once with one
+    clear line instead of retrying for a minute."""
+    h1, h3 = lab.hosts[0], lab.hosts[2]
+    tok = ovldlab.join_token(h1.data)
+    p = h3.exec("env", "OVLD_TOKEN=%s" % tok, "timeout", "90", OVLD,
+                "--name", "h3", "--data-dir", h3.data, "--advertise", h3.ip,
+                "--join", h1.ip, "--control-socket", h3.sock,
+                "--docker-plugin", "off", "--docker-sync", "off",
+                timeout=100)
+    out = p.stdout + p.stderr
+    c.check(p.returncode not in (0, 124) and
+            "requires client certificates" in out,
+            "a join through h1 (--client-cert-auth) stops with one clear "
+            "line", "rc=%d %s" % (p.returncode, out[-600:]))
 
 
 def curl(h, url, *args):
@@ -136,7 +157,7 @@ def curl(h, url, *args):
 
 def check_ovld_refuses(c, lab, certs):
     """What Docker's client sees, tried with curl from h1 on h2's ovld."""
-    h1, h2 = lab.hosts
+    h1, h2 = lab.hosts[:2]
     d, name = certs[h1.name]
     url = https_url(h2) + "/v2/keys/"
     ca = ["--cacert", d + "/ca.crt"]
@@ -197,7 +218,8 @@ def check_engine_without_certs(c, lab):
 
 
 def start_engines(c, lab, certs):
-    engines = [TlsEngine(h, kv_opts(*certs[h.name])) for h in lab.hosts]
+    engines = [TlsEngine(h, kv_opts(*certs[h.name]))
+               for h in lab.hosts[:2]]
     e1, e2 = engines
     if not e1.start():
         log = e1.tail()
@@ -286,7 +308,8 @@ def check_engine_logs(c, engines):
 
 def run(lab, c):
     form_cluster(c, lab)
-    certs = {h.name: client_cert(c, h) for h in lab.hosts}
+    check_join_refused(c, lab)
+    certs = {h.name: client_cert(c, h) for h in lab.hosts[:2]}
     check_ovld_refuses(c, lab, certs)
     engines = []
     try:
@@ -322,7 +345,8 @@ def main():
         skip("dockerd %s has no --cluster-store (removed in 23)" % text)
     t0 = time.monotonic()
     c = Checks()
-    with NetLab(n_hosts=2, checks=c) as lab:
+    # h3 only tries to join
+    with NetLab(n_hosts=3, checks=c) as lab:
         run(lab, c)
     print("test_docker_tls: %.0f s" % (time.monotonic() - t0))
     return c.done()
