@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "log.h"
 #include "pki/pki.h"
 
@@ -186,6 +189,31 @@ int client_tls_open(const config *c, SSL_CTX **out)
 	const char *weak = pki_take_warning();
 	if (weak)
 		log_warn("main", "client TLS: %s", weak);
+	return 0;
+}
+
+int client_tls_send_ca(SSL_CTX *ctx, const char *ca_file)
+{
+	FILE *f = fopen(ca_file, "r");
+	X509 *x;
+	int n = 0, rc = 0;
+	if (!f) {
+		log_warn("main", "client TLS: cannot read %s: %s", ca_file,
+			 strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		rc = SSL_CTX_add1_chain_cert(ctx, x) == 1 ? 0 : -1;
+		X509_free(x);
+		n++;
+	}
+	fclose(f);
+	ERR_clear_error(); /* the end of the file */
+	if (rc != 0 || n == 0) {
+		log_warn("main", "client TLS: %s: no CA certificate to send",
+			 ca_file);
+		return -1;
+	}
 	return 0;
 }
 

@@ -14,6 +14,11 @@
  * certificate in <data-dir>/fixtures/client, as etcd does. */
 int client_tls_open(const config *c, SSL_CTX **out);
 
+/* Adds the certificates of ca_file to the chain ctx serves: a joiner
+ * whose token pins the cluster CA by its digest finds it there. 0 or -1
+ * (one warning line). */
+int client_tls_send_ca(SSL_CTX *ctx, const char *ca_file);
+
 /* One warning line for each plain http:// listen URL the user wrote on a
  * non-loopback address: the client API travels unencrypted there. */
 void client_tls_warn_plain(const config *c);

@@ -194,6 +194,8 @@ static void on_renewed(void *ctx)
 					peer_trust_key_file(d->trust),
 					SSL_FILETYPE_PEM) != 1)
 		log_warn("main", "the client API keeps its old certificate");
+	else if (peer_trust_ca_file(d->trust))
+		client_tls_send_ca(d->client_tls, peer_trust_ca_file(d->trust));
 }
 
 /* The client API. https:// listen URLs without etcd's --cert-file or
@@ -206,6 +208,11 @@ static int open_api(daemon_t *d)
 		tls.cert_file = (char *)peer_trust_cert_file(d->trust);
 		tls.key_file = (char *)peer_trust_key_file(d->trust);
 		if (client_tls_open(&tls, &d->client_tls) != 0)
+			return -1;
+		/* a joiner pins the CA by digest: it must see it */
+		if (d->client_tls && peer_trust_ca_file(d->trust) &&
+		    client_tls_send_ca(d->client_tls,
+				       peer_trust_ca_file(d->trust)) != 0)
 			return -1;
 	}
 	peer_trust_on_renewed(d->trust, on_renewed, d);

@@ -152,6 +152,16 @@ int trust_join(peer_trust *t, raftnode_identity *who)
 						 &status, &resp) != 0) {
 				if (pki_pinned_refused(pinned))
 					goto mismatch;
+				if (pki_pinned_cert_requested(pinned)) {
+					log_error("peer",
+						  "join: %s requires "
+						  "client certificates, which "
+						  "a joiner has none of: join "
+						  "through a member without "
+						  "--client-cert-auth",
+						  targets[i]);
+					goto out;
+				}
 				continue;
 			}
 			if (status == 200) {

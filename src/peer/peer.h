@@ -175,6 +175,9 @@ int peer_trust_client_cert(peer_trust *t, const char *name, char **key_pem,
 /* The node certificate and key files (for the client API's TLS). */
 const char *peer_trust_cert_file(peer_trust *t);
 const char *peer_trust_key_file(peer_trust *t);
+/* The cluster CA certificates this host trusts (two during a rotation);
+ * NULL with the user's own PKI. */
+const char *peer_trust_ca_file(peer_trust *t);
 /* POST /ovld/v1/join from the client API: answered once with an HTTP
  * status and JSON (api_config.join). */
 void peer_trust_admit(void *t, const char *body, size_t len,

@@ -543,6 +543,11 @@ const char *peer_trust_key_file(peer_trust *t)
 	return t->mode == TRUST_USER_PKI ? t->cfg.peer_key_file : t->key_file;
 }
 
+const char *peer_trust_ca_file(peer_trust *t)
+{
+	return t->mode == TRUST_USER_PKI ? NULL : t->ca_file;
+}
+
 int peer_trust_client_cert(peer_trust *t, const char *name, char **key_pem,
 			   char **cert_pem, char **ca_pem)
 {

@@ -7,11 +7,13 @@
 
 #include "internal.h"
 
-/* What a pinned context carries: the digest, and whether a server's
- * chain failed it (for the joiner's message). */
+/* What a pinned context carries: the digest, and what a server did that
+ * the joiner's message should name: its chain failed the pin, or it asked
+ * for a client certificate. */
 typedef struct pin {
 	char digest[65];
 	int refused;
+	int cert_requested;
 } pin;
 
 static int pin_index = -1;
@@ -65,6 +67,25 @@ static int verify_pinned(X509_STORE_CTX *store_ctx, void *arg)
 	return err == X509_V_OK;
 }
 
+/* Called when a server asks for a certificate we do not have: noted, and
+ * the handshake goes on without one (the server decides). */
+static int note_cert_request(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	pin *p = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index);
+	(void)x509;
+	(void)pkey;
+	if (p)
+		p->cert_requested = 1;
+	return 0;
+}
+
+int pki_pinned_cert_requested(const SSL_CTX *ctx)
+{
+	const pin *p =
+	    ctx && pin_index >= 0 ? SSL_CTX_get_ex_data(ctx, pin_index) : NULL;
+	return p && p->cert_requested;
+}
+
 static int is_digest(const char *s)
 {
 	for (int i = 0; i < 64; i++)
@@ -96,6 +117,7 @@ SSL_CTX *pki_pinned_client_ctx(const char digest[65])
 	}
 	SSL_CTX_set_cert_verify_callback(ctx, verify_pinned, p);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
 	return ctx;
 }
 

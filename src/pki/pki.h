@@ -143,6 +143,9 @@ SSL_CTX *pki_pinned_client_ctx(const char digest[65]);
  * lacks the pinned CA or does not verify up to it): another cluster's
  * host or a man in the middle, not a port that is down or not TLS. */
 int pki_pinned_refused(const SSL_CTX *ctx);
+/* 1 once a server asked a pinned context for a client certificate (a
+ * member with --client-cert-auth, which a joiner cannot satisfy). */
+int pki_pinned_cert_requested(const SSL_CTX *ctx);
 
 /* etcd's TLS flags, as etcd 3.4 reads them. */
 typedef struct pki_files {

@@ -61,6 +61,9 @@ static int client_cert(ctl *c, int argc, char **argv)
 	if (name == NULL)
 		return fail(
 		    "usage: ovlctl cluster client-cert NAME [--dir DIR]");
+	/* the directory is made for the key (0700), as a key deserves */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return fail("cannot create %s: %s", dir, strerror(errno));
 	json_t *out = NULL;
 	json_t *body = json_pack("{s:s}", "name", name);
 	int rc =
