@@ -246,28 +246,57 @@ def profile(s, args):
 
 
 def start_cluster(fl, args):
+    """Starts three members and waits for a leader; stops them all if that
+    fails, so that the next system finds the ports free."""
     cports = [args.port + 10 + i for i in range(3)]
     pports = [args.port + 20 + i for i in range(3)]
     servers = fl.cluster("c", cports, pports)
-    if fl.kind == "etcd":
+    try:
+        if fl.kind == "etcd":
+            for s in servers:
+                s.start()
+        else:
+            start_ovld_cluster(servers)
+        leader = procs.wait_leader(servers, timeout=30)
+        if leader is None:
+            raise RuntimeError("no leader among 3 (%s)" %
+                               [s.state() for s in servers])
+    except BaseException:
         for s in servers:
-            s.start()
-    else:
-        # A join needs a serving member, so start one at a time; since
-        # the peer TLS work it also needs the first host's join token.
-        for s in servers:
-            token = servers[0].join_token()
-            if s is not servers[0] and token:
-                s.env = {"OVLD_TOKEN": token}
-            s.start()
-            if procs.wait_serving(s.client_port, timeout=30) is None:
-                raise RuntimeError("%s did not come up (see %s)" %
-                                   (s.name, s.log_path))
-    leader = procs.wait_leader(servers, timeout=30)
-    if leader is None:
-        raise RuntimeError("no leader among 3 (%s)" %
-                           [s.state() for s in servers])
+            s.stop()
+        raise
     return servers, leader
+
+
+def start_ovld_cluster(servers):
+    """A join needs a serving member, so one at a time; since the peer TLS
+    work it also needs the first host's join token, which that host writes
+    once its secret is in the replicated store."""
+    token = None
+    for s in servers:
+        if token:
+            s.env = {"OVLD_TOKEN": token}
+        s.start()
+        if procs.wait_serving(s.client_port, timeout=30) is None:
+            raise RuntimeError("%s did not come up (see %s)" %
+                               (s.name, s.log_path))
+        if s is servers[0]:
+            token = wait_token(s, timeout=30)
+
+
+def wait_token(s, timeout):
+    """The first host's join token, or None for an ovld without a PKI
+    directory (before the peer TLS work)."""
+    if not os.path.isdir(os.path.join(s.data_dir, "pki")):
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        token = s.join_token()
+        if token:
+            return token
+        time.sleep(0.05)
+    raise RuntimeError("%s wrote no pki/join-token in %gs" % (s.name,
+                                                              timeout))
 
 
 def bench_cluster(fl, args):
