@@ -5,7 +5,9 @@ Runs every measurement against etcd first and then ovld, each alone on the
 same ports and the same disk, and prints one table with both figures and
 the ratio ovld/etcd. Throughput comes from wrk (kv.lua); latency-to-event
 and failover are timed here with raw sockets (httpc.py) because they need
-the arrival time of individual responses. Use tools/bench/run.sh.
+the arrival time of individual responses. --peer-tls runs only 3-host
+clusters: ovld (peer mTLS), ovld before the peer TLS work, and etcd with and
+without peer TLS (docs/benchmarks.md, "Peer mTLS"). Use tools/bench/run.sh.
 """
 
 import argparse
