@@ -5,7 +5,9 @@ Runs every measurement against etcd first and then ovld, each alone on the
 same ports and the same disk, and prints one table with both figures and
 the ratio ovld/etcd. Throughput comes from wrk (kv.lua); latency-to-event
 and failover are timed here with raw sockets (httpc.py) because they need
-the arrival time of individual responses. Use tools/bench/run.sh.
+the arrival time of individual responses. --peer-tls runs only 3-host
+clusters: ovld (peer mTLS), ovld before the peer TLS work, and etcd with and
+without peer TLS (docs/benchmarks.md, "Peer mTLS"). Use tools/bench/run.sh.
 """
 
 import argparse
@@ -246,24 +248,57 @@ def profile(s, args):
 
 
 def start_cluster(fl, args):
+    """Starts three members and waits for a leader; stops them all if that
+    fails, so that the next system finds the ports free."""
     cports = [args.port + 10 + i for i in range(3)]
     pports = [args.port + 20 + i for i in range(3)]
     servers = fl.cluster("c", cports, pports)
-    if fl.kind == "etcd":
+    try:
+        if fl.kind == "etcd":
+            for s in servers:
+                s.start()
+        else:
+            start_ovld_cluster(servers)
+        leader = procs.wait_leader(servers, timeout=30)
+        if leader is None:
+            raise RuntimeError("no leader among 3 (%s)" %
+                               [s.state() for s in servers])
+    except BaseException:
         for s in servers:
-            s.start()
-    else:
-        # A join needs a serving member, so start one at a time.
-        for s in servers:
-            s.start()
-            if procs.wait_serving(s.client_port, timeout=30) is None:
-                raise RuntimeError("%s did not come up (see %s)" %
-                                   (s.name, s.log_path))
-    leader = procs.wait_leader(servers, timeout=30)
-    if leader is None:
-        raise RuntimeError("no leader among 3 (%s)" %
-                           [s.state() for s in servers])
+            s.stop()
+        raise
     return servers, leader
+
+
+def start_ovld_cluster(servers):
+    """A join needs a serving member, so one at a time; since the peer TLS
+    work it also needs the first host's join token, which that host writes
+    once its secret is in the replicated store."""
+    token = None
+    for s in servers:
+        if token:
+            s.env = {"OVLD_TOKEN": token}
+        s.start()
+        if procs.wait_serving(s.client_port, timeout=30) is None:
+            raise RuntimeError("%s did not come up (see %s)" %
+                               (s.name, s.log_path))
+        if s is servers[0]:
+            token = wait_token(s, timeout=30)
+
+
+def wait_token(s, timeout):
+    """The first host's join token, or None for an ovld without a PKI
+    directory (before the peer TLS work)."""
+    if not os.path.isdir(os.path.join(s.data_dir, "pki")):
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        token = s.join_token()
+        if token:
+            return token
+        time.sleep(0.05)
+    raise RuntimeError("%s wrote no pki/join-token in %gs" % (s.name,
+                                                              timeout))
 
 
 def bench_cluster(fl, args):
@@ -752,6 +787,134 @@ def machine_info(args):
                                  text=True).stdout.strip()}
 
 
+# ---------------------------------------------------------------- peer TLS
+
+# The four clusters of --peer-tls: (label, kind, peer URL scheme, whether
+# etcd gets the peer TLS flags). "ovld" is the build under test, whose
+# peer port always speaks mutual TLS; "ovld-plain" is the one given by
+# --ovld-plain-bin, the last commit before the peer TLS work.
+PEER_TLS_SYSTEMS = [("ovld", "ovld", "https", False),
+                    ("ovld-plain", "ovld", "http", False),
+                    ("etcd-tls", "etcd", "https", True),
+                    ("etcd", "etcd", "http", False)]
+
+
+def bench_peer_tls(fl, args):
+    """3 hosts: PUT and quorum GET with 64 connections on the leader, PUT
+    through a follower (forwarded over the peer channel in ovld)."""
+    res = {}
+    servers, leader = start_cluster(fl, args)
+    try:
+        follower = next(s for s in servers if s is not leader)
+        load_keys(leader.client_port, args.keys, "/v2/keys/bench", args)
+        for name, port, mode, query in (
+                ("cput64", leader.client_port, "put", ""),
+                ("cqget64", leader.client_port, "get", "?quorum=true"),
+                ("cfput64", follower.client_port, "put", "")):
+            measure(res, name, lambda: run_wrk(
+                port, mode, 64, args.duration, args.keys, args, query=query,
+                servers=servers))
+    finally:
+        for s in servers:
+            s.stop()
+    return res
+
+
+# (label, measurement, field, unit, better) for the --peer-tls table;
+# better says which way a ratio improves ("up" for throughput).
+PEER_TLS_ROWS = [
+    ("3 hosts PUT, 64 conns (leader)", "cput64", "rps", "req/s", "up"),
+    ("3 hosts PUT: CPU per request, all 3 servers", "cput64",
+     "cpu_us_per_req", "µs", "down"),
+    ("3 hosts quorum GET, 64 conns", "cqget64", "rps", "req/s", "up"),
+    ("3 hosts quorum GET: CPU per request, all 3", "cqget64",
+     "cpu_us_per_req", "µs", "down"),
+    ("3 hosts PUT via a follower, 64 conns", "cfput64", "rps", "req/s",
+     "up"),
+    ("3 hosts PUT via a follower: CPU per request, all 3", "cfput64",
+     "cpu_us_per_req", "µs", "down"),
+]
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def rfmt(r):
+    return "n/a" if r is None else "%.2f" % r
+
+
+def peer_tls_table(results):
+    """One row per figure: the four systems, mTLS/plain for each of ovld
+    and etcd, ovld/etcd with TLS and plain, and whether the ovld/etcd ratio
+    with TLS is no worse than the plain one."""
+    rows = ["| Figure | unit | ovld mTLS | ovld plain (%s) | etcd peer TLS "
+            "| etcd plain | ovld mTLS/plain | etcd TLS/plain "
+            "| ovld/etcd, TLS | ovld/etcd, plain | TLS ratio no worse |" %
+            results.get("machine", {}).get("ovld_plain_rev", "?"),
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for label, meas, field, unit, better in PEER_TLS_ROWS:
+        v = {k: dig(results.get(k, {}), "cluster", meas, field)
+             for k, _, _, _ in PEER_TLS_SYSTEMS}
+        ot, op = ratio(v["ovld"], v["etcd-tls"]), ratio(v["ovld-plain"],
+                                                        v["etcd"])
+        ok = "?"
+        if ot is not None and op is not None:
+            ok = "yes" if (ot >= op if better == "up" else ot <= op) \
+                else "**no**"
+        rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                    % (label, unit, fmt(v["ovld"]), fmt(v["ovld-plain"]),
+                       fmt(v["etcd-tls"]), fmt(v["etcd"]),
+                       rfmt(ratio(v["ovld"], v["ovld-plain"])),
+                       rfmt(ratio(v["etcd-tls"], v["etcd"])), rfmt(ot),
+                       rfmt(op), ok))
+    return "\n".join(rows)
+
+
+def peer_tls_rounds(results):
+    """The per-round ovld mTLS/plain ratios, to show how far the medians
+    move on a shared machine, and the CPU-per-write target's verdict."""
+    out = []
+    for label, meas, field, unit, _ in PEER_TLS_ROWS:
+        rs = [ratio(dig(r, "ovld", "cluster", meas, field),
+                    dig(r, "ovld-plain", "cluster", meas, field))
+              for r in results.get("rounds", [])]
+        out.append("- ovld mTLS/plain, %s: %s" % (
+            label, ", ".join(rfmt(x) for x in rs)))
+    put = ratio(dig(results, "ovld", "cluster", "cput64", "cpu_us_per_req"),
+                dig(results, "ovld-plain", "cluster", "cput64",
+                    "cpu_us_per_req"))
+    if put is not None:
+        out.append("- target CPU per write (leader PUT) with mTLS ≤ 1.15× "
+                   "without: %.2f× (%s)" % (put, "met" if put <= 1.15
+                                             else "**not met**"))
+    return "per round:\n" + "\n".join(out)
+
+
+def main_peer_tls(args, root, results):
+    """--peer-tls: the four 3-host clusters, in turn, for each round."""
+    pki = procs.make_peer_pki(os.path.join(root, "etcd-peer-pki"),
+                              ["c1", "c2", "c3"])
+    bins = {"ovld": args.ovld_bin, "ovld-plain": args.ovld_plain_bin,
+            "etcd-tls": args.etcd_bin, "etcd": args.etcd_bin}
+    extra = {"ovld": args.ovld_args.split(), "etcd": args.etcd_args.split()}
+    labels = [x[0] for x in PEER_TLS_SYSTEMS]
+    rounds = results["rounds"] = []
+    for n in range(args.rounds):
+        rnd = {}
+        rounds.append(rnd)
+        order = PEER_TLS_SYSTEMS if n % 2 == 0 else PEER_TLS_SYSTEMS[::-1]
+        for label, kind, scheme, tls in order:
+            fl = procs.Flavor(kind, bins[label], root, args.out_dir,
+                              extra[kind], label=label, peer_scheme=scheme,
+                              peer_tls=pki if tls else None)
+            log("round %d/%d: %s: 3 hosts" % (n + 1, args.rounds, label))
+            measure(rnd.setdefault(label, {}), "cluster",
+                    lambda: bench_peer_tls(fl, args))
+        for label in labels:
+            results[label] = median_merge([x[label] for x in rounds])
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -760,6 +923,12 @@ def parse_args():
     ap.add_argument("--systems", default="etcd,ovld")
     ap.add_argument("--etcd-bin", default="etcd")
     ap.add_argument("--ovld-bin", default="")
+    ap.add_argument("--peer-tls", action="store_true",
+                    help="only 3 hosts: ovld (peer mTLS) and ovld before "
+                    "peer TLS (--ovld-plain-bin), etcd with and without "
+                    "peer TLS")
+    ap.add_argument("--ovld-plain-bin", default="",
+                    help="ovld without peer TLS, for --peer-tls")
     ap.add_argument("--port", type=int, default=28100,
                     help="base port: +0/+1 single, +10..12/+20..22 cluster")
     ap.add_argument("--duration", type=int, default=10,
@@ -792,6 +961,33 @@ def port_busy(port):
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def main_all(args, root, results, systems):
+    """The reference benchmark: single host and 3 hosts for each system, in
+    turn, for each round."""
+    bins = {"etcd": args.etcd_bin, "ovld": args.ovld_bin}
+    extra = {"etcd": args.etcd_args.split(), "ovld": args.ovld_args.split()}
+    rounds = results["rounds"] = []
+    for n in range(args.rounds):
+        rnd = {}
+        rounds.append(rnd)
+        # Alternate the order so that drift on a shared machine
+        # (other load, thermal, page cache) favours neither system.
+        order = systems if n % 2 == 0 else systems[::-1]
+        for kind in order:
+            fl = procs.Flavor(kind, bins[kind], root, args.out_dir,
+                              extra[kind])
+            r = rnd.setdefault(kind, {})
+            if not args.skip_single:
+                log("round %d/%d: %s: single host" %
+                    (n + 1, args.rounds, kind))
+                measure(r, "single", lambda: bench_single(fl, args))
+            if not args.skip_cluster:
+                log("round %d/%d: %s: 3 hosts" % (n + 1, args.rounds, kind))
+                measure(r, "cluster", lambda: bench_cluster(fl, args))
+        for kind in systems:
+            results[kind] = median_merge([x[kind] for x in rounds])
+
+
 def main():
     args = parse_args()
     systems = [x for x in args.systems.split(",") if x]
@@ -807,35 +1003,19 @@ def main():
     log("data and logs under %s" % root)
     disk0 = disk_sync_ms(root)
     log("disk: %s" % disk_text(disk0))
-    bins = {"etcd": args.etcd_bin, "ovld": args.ovld_bin}
-    extra = {"etcd": args.etcd_args.split(), "ovld": args.ovld_args.split()}
     results = {"machine": machine_info(args), "argv": sys.argv[1:],
                "disk": {"start": disk0},
                "params": {k: getattr(args, k) for k in (
                    "duration", "threads", "keys", "big_keys", "value_size",
                    "trials", "watch_samples", "rounds")}}
+    if args.peer_tls:
+        results["machine"]["ovld_plain_rev"] = os.environ.get(
+            "OVLD_PLAIN_REV", "?")
     try:
-        rounds = results["rounds"] = []
-        for n in range(args.rounds):
-            rnd = {}
-            rounds.append(rnd)
-            # Alternate the order so that drift on a shared machine
-            # (other load, thermal, page cache) favours neither system.
-            order = systems if n % 2 == 0 else systems[::-1]
-            for kind in order:
-                fl = procs.Flavor(kind, bins[kind], root, args.out_dir,
-                                  extra[kind])
-                r = rnd.setdefault(kind, {})
-                if not args.skip_single:
-                    log("round %d/%d: %s: single host" %
-                        (n + 1, args.rounds, kind))
-                    measure(r, "single", lambda: bench_single(fl, args))
-                if not args.skip_cluster:
-                    log("round %d/%d: %s: 3 hosts" %
-                        (n + 1, args.rounds, kind))
-                    measure(r, "cluster", lambda: bench_cluster(fl, args))
-            for kind in systems:
-                results[kind] = median_merge([x[kind] for x in rounds])
+        if args.peer_tls:
+            main_peer_tls(args, root, results)
+        else:
+            main_all(args, root, results, systems)
     finally:
         procs._kill_all()
         results["machine"]["loadavg_end"] = os.getloadavg()[0]
@@ -860,7 +1040,12 @@ def main():
         args.data_root, disk_text(d["start"]),
         disk_text(d["end"]) if "p50_ms" in d["end"] else d["end"]))
     print()
-    print(table(results))
+    if args.peer_tls:
+        print(peer_tls_table(results))
+        print()
+        print(peer_tls_rounds(results))
+    else:
+        print(table(results))
     errs = errors(results)
     if errs:
         print("\nFailures:\n" + errs)

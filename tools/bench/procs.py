@@ -33,6 +33,7 @@ class Server:
     def __init__(self, flavor, name, data_dir, client_port, peer_port,
                  argv, log_dir):
         self.flavor = flavor
+        self.env = None  # extra environment (a joiner's OVLD_TOKEN)
         self.name = name
         self.data_dir = data_dir
         self.client_port = client_port
@@ -57,8 +58,9 @@ class Server:
                                       " ".join(argv))).encode())
         log.flush()
         self.started_at = time.monotonic()
+        env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(argv, stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         log.close()
         _started.append(self.proc)
         return self.started_at
@@ -98,6 +100,15 @@ class Server:
                     out[k] = int(v.split()[0])
         return out
 
+    def join_token(self):
+        """The join token a first ovld host writes (DATA/pki/join-token);
+        None for an ovld without one (before the peer TLS work)."""
+        try:
+            with open(os.path.join(self.data_dir, "pki", "join-token")) as f:
+                return f.read().strip() or None
+        except OSError:
+            return None
+
     def state(self):
         """'leader', 'follower', 'candidate' or None (no answer)."""
         try:
@@ -114,32 +125,47 @@ class Server:
         return None
 
 
-def url(port):
-    return "http://127.0.0.1:%d" % port
+def url(port, scheme="http"):
+    return "%s://127.0.0.1:%d" % (scheme, port)
 
 
 class Flavor:
-    """Builds command lines for one system."""
+    """Builds command lines for one system. `label` names it in results and
+    file names (several flavors of one kind can run in one benchmark);
+    `peer_tls` is a directory made by make_peer_pki for etcd's peer TLS
+    flags; `peer_scheme` is the scheme of the peer URLs."""
 
-    def __init__(self, kind, binary, data_root, log_dir, extra_args=()):
+    def __init__(self, kind, binary, data_root, log_dir, extra_args=(),
+                 label=None, peer_scheme="http", peer_tls=None):
         self.kind = kind
         self.binary = binary
         self.data_root = data_root
         self.log_dir = log_dir
         self.extra = list(extra_args)
+        self.label = label or kind
+        self.peer_scheme = peer_scheme
+        self.peer_tls = peer_tls
 
     def _dir(self, tag, name):
-        d = os.path.join(self.data_root, "%s-%s-%s" % (self.kind, tag, name))
+        d = os.path.join(self.data_root, "%s-%s-%s" % (self.label, tag,
+                                                      name))
         return d
 
     def _common(self, name, data_dir, cport, pport):
+        purl = url(pport, self.peer_scheme)
         a = [self.binary, "--name", name, "--data-dir", data_dir,
              "--listen-client-urls", url(cport),
              "--advertise-client-urls", url(cport),
-             "--listen-peer-urls", url(pport),
-             "--initial-advertise-peer-urls", url(pport)]
+             "--listen-peer-urls", purl,
+             "--initial-advertise-peer-urls", purl]
         if self.kind == "etcd":
             a += ["--enable-v2=true"]
+            if self.peer_tls:
+                d = self.peer_tls
+                a += ["--peer-cert-file", os.path.join(d, name + ".crt"),
+                      "--peer-key-file", os.path.join(d, name + ".key"),
+                      "--peer-trusted-ca-file", os.path.join(d, "ca.crt"),
+                      "--peer-client-cert-auth"]
         else:
             # No control socket, Docker plugin or Docker sync: a bench
             # host must not take over the machine's /run/ovld or dockerd.
@@ -153,15 +179,17 @@ class Flavor:
         argv = self._common(name, d, cport, pport)
         if self.kind == "etcd":
             argv += ["--initial-cluster", "%s=%s" % (name, url(pport))]
-        return Server(self.kind, name + "-" + tag, d, cport, pport, argv,
+        return Server(self.label, name + "-" + tag, d, cport, pport, argv,
                       self.log_dir)
 
     def cluster(self, tag, cports, pports):
         """Three members. etcd: static --initial-cluster. ovld: the first
-        bootstraps, the others --join the first's client port."""
+        bootstraps, the others --join the first's client port (with the
+        first's join token, set by start_cluster once it exists)."""
         names = ["c%d" % (i + 1) for i in range(len(cports))]
         servers = []
-        ic = ",".join("%s=%s" % (n, url(p)) for n, p in zip(names, pports))
+        ic = ",".join("%s=%s" % (n, url(p, self.peer_scheme))
+                      for n, p in zip(names, pports))
         for i, (n, cp, pp) in enumerate(zip(names, cports, pports)):
             d = self._dir(tag, n)
             argv = self._common(n, d, cp, pp)
@@ -172,9 +200,36 @@ class Flavor:
             elif i > 0:
                 argv += ["--join", "127.0.0.1:%d" % cports[0],
                          "--advertise", "127.0.0.1"]
-            servers.append(Server(self.kind, n + "-" + tag, d, cp, pp, argv,
-                                  self.log_dir))
+            servers.append(Server(self.label, n + "-" + tag, d, cp, pp,
+                                  argv, self.log_dir))
         return servers
+
+
+def make_peer_pki(out_dir, names):
+    """A CA and one peer certificate per member name (ECDSA P-256, for
+    127.0.0.1, server and client use), made with the openssl command, as
+    an etcd operator would; returns out_dir."""
+    os.makedirs(out_dir, exist_ok=True)
+
+    def ssl(*argv):
+        subprocess.run(["openssl"] + list(argv), check=True, cwd=out_dir,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "30", "-subj", "/CN=bench peer CA")
+    ext = os.path.join(out_dir, "peer.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                "extendedKeyUsage=serverAuth,clientAuth\n"
+                "keyUsage=digitalSignature,keyEncipherment\n")
+    for n in names:
+        ssl("req", "-new", *ec, "-keyout", n + ".key", "-out", n + ".csr",
+            "-subj", "/CN=" + n)
+        ssl("x509", "-req", "-in", n + ".csr", "-CA", "ca.crt", "-CAkey",
+            "ca.key", "-CAcreateserial", "-days", "30", "-out", n + ".crt",
+            "-extfile", ext)
+    return out_dir
 
 
 def wait_serving(port, path="/v2/keys/", timeout=30.0, interval=0.001,
