@@ -14,7 +14,7 @@
 #include "command.h"
 #include "node.h"
 
-#define FORWARD_MAX 4096 /* commands per POST, either side */
+#define FORWARD_MAX 4096 /* commands per request, either side */
 
 static const char *outcome_text(int answer)
 {

@@ -111,7 +111,7 @@ struct raftnode {
 		unsigned answers_n, answers_cap;
 	} proposals;
 
-	struct { /* forward.c: follower, writes waiting for the turn's POST */
+	struct { /* forward.c: follower: writes for the turn's FORWARD */
 		uint64_t *seqs;
 		unsigned n, cap;
 	} forward;
