@@ -65,6 +65,10 @@ typedef struct follower_seen { /* /v2/stats/leader (follower_stats.c) */
 	uint64_t ok, failed; /* ticks answered / silent too long */
 } follower_seen;
 
+/* The host's Raft member. After the common part, one sub-struct per file
+ * that keeps that part of the state (named in its comment). Other files
+ * only read it, apart from raftnode.c's start and shutdown and where a
+ * comment says so. */
 struct raftnode {
 	uv_loop_t *loop;
 	store *st;
@@ -137,7 +141,8 @@ struct raftnode {
 	 * AppendEntries, so the leader appends an entry right away */
 	struct {
 		uv_check_t check; /* the end of every loop turn */
-		int wanted, inflight;
+		int wanted;	  /* set by fsm.c when an entry is applied */
+		int inflight;
 		struct raft_barrier barrier;
 	} nudge;
 
@@ -159,7 +164,7 @@ struct raftnode {
 		follower_seen seen[SEEN_SLOTS];
 	} followers;
 
-	struct { /* raftnode_get_status and /metrics */
+	struct { /* raftnode_get_status and /metrics; each owner counts */
 		raftnode_status counters;
 		metrics_hist commit_latency; /* propose -> applied here */
 		uint64_t snapshots_taken, snapshots_restored;
