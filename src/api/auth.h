@@ -26,7 +26,7 @@ typedef struct api api;
 /* "Basic base64(user:password)" as Go's Request.BasicAuth reads it (scheme
  * case-insensitive, strict standard base64, split at the first ':').
  * Returns 0 with malloc'd user and pw, or -1 when malformed. */
-int auth_basic_parse(const char *hdr, size_t len, char **user, char **pw);
+int api_auth_basic_parse(const char *hdr, size_t len, char **user, char **pw);
 
 /* A decoded PUT body of /v2/auth/users/NAME, as Go decodes it into v2auth's
  * User: fields matched case-insensitively, unknown ones ignored, null as
@@ -36,49 +36,49 @@ typedef struct auth_user_in {
 	char *password;
 	json_t *roles, *grant, *revoke; /* arrays of strings */
 } auth_user_in;
-int auth_user_parse(const char *body, size_t len, auth_user_in *out);
-void auth_user_in_free(auth_user_in *u);
+int api_auth_user_parse(const char *body, size_t len, auth_user_in *out);
+void api_auth_user_in_free(auth_user_in *u);
 
 /* A decoded PUT body of /v2/auth/roles/NAME in etcd's Role shape:
  * {"role","permissions":{"kv":{"read","write"}}} plus "grant"/"revoke" when
  * given (lists are arrays or null, as Go marshals nil slices). NULL when the
  * body is not a Role. */
-json_t *auth_role_parse(const char *body, size_t len);
+json_t *api_auth_role_parse(const char *body, size_t len);
 /* Go's Permissions.IsEmpty on a "permissions"-shaped object (or NULL). */
-int auth_perms_empty(const json_t *perms);
+int api_auth_perms_empty(const json_t *perms);
 
 /* etcd's merges, on stored records. On success returns the new record;
  * else NULL with *status and msg (an "auth: ..." message) set. */
-json_t *auth_user_merge(const json_t *old, const auth_user_in *in,
-			const char *hash, int *status, char *msg, size_t n);
-json_t *auth_role_merge(const json_t *old, const json_t *in, int *status,
-			char *msg, size_t n);
+json_t *api_auth_user_merge(const json_t *old, const auth_user_in *in,
+			    const char *hash, int *status, char *msg, size_t n);
+json_t *api_auth_role_merge(const json_t *old, const json_t *in, int *status,
+			    char *msg, size_t n);
 
 /* A new user record {"user","password","roles"} as etcd stores it. */
-json_t *auth_user_record(const auth_user_in *in, const char *hash);
+json_t *api_auth_user_record(const auth_user_in *in, const char *hash);
 
 /* etcd's key pattern rules for one role record: simpleMatch (trailing '*'
  * is a prefix, otherwise equality) or, for recursive requests, prefixMatch
  * (only '*' patterns, as prefixes). The root role allows everything. */
-int auth_role_allows(const json_t *role, const char *key, int write,
-		     int recursive);
+int api_auth_role_allows(const json_t *role, const char *key, int write,
+			 int recursive);
 
 /* ---- auth_state.c: the replicated state, cached, and credentials ---- */
 
 typedef struct auth_state auth_state;
-int auth_state_new(auth_state **out);
-void auth_state_free(auth_state *as);
+int api_auth_state_new(auth_state **out);
+void api_auth_state_free(auth_state *as);
 
 /* 1 when auth is enabled; reloads the cache if meta changed. Costs one
  * comparison when nothing changed. */
-int auth_enabled(api *a);
+int api_auth_enabled(api *a);
 /* Borrowed records of the current state (NULL when absent). The root role
  * is synthesised as etcd does; the root user always carries it. */
-json_t *auth_user_get(api *a, const char *name);
-json_t *auth_role_get(api *a, const char *name);
+json_t *api_auth_user_get(api *a, const char *name);
+json_t *api_auth_role_get(api *a, const char *name);
 /* Borrowed objects name -> record. */
-json_t *auth_users(api *a);
-json_t *auth_roles(api *a);
+json_t *api_auth_users(api *a);
+json_t *api_auth_roles(api *a);
 
 enum { AUTH_GUEST = 1, AUTH_USER, AUTH_DENIED };
 /* Who sent req: guest (no Authorization header), a user whose password
@@ -86,18 +86,18 @@ enum { AUTH_GUEST = 1, AUTH_USER, AUTH_DENIED };
  * cb runs at once when the answer is known or cached, else after a bcrypt
  * check on a worker thread; user is valid only during the call. */
 typedef void (*auth_who_cb)(void *ctx, int who, const char *user);
-void auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx);
+void api_auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx);
 
 /* etcd's hasRootAccess and hasKeyPrefixAccess for an identified caller,
  * with auth enabled. key is the decoded path after /v2/keys. */
-int auth_is_root(api *a, int who, const char *user);
-int auth_key_access(api *a, int who, const char *user, const char *key,
-		    int write, int recursive);
+int api_auth_is_root(api *a, int who, const char *user);
+int api_auth_key_access(api *a, int who, const char *user, const char *key,
+			int write, int recursive);
 
 /* bcrypt hash of pw (etcd's cost, 10) on a worker thread; cb gets the
  * hash, or NULL when hashing failed. */
 typedef void (*auth_hash_cb)(void *ctx, const char *hash);
-int auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx);
+int api_auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx);
 
 /* ---- auth_http.c ---- */
 /* /v2/auth...: rest is the path after "/v2/auth". */

@@ -66,7 +66,7 @@ static int b64_decode(const char *s, size_t len, char *out, size_t *outlen)
 	return 0;
 }
 
-int auth_basic_parse(const char *hdr, size_t len, char **user, char **pw)
+int api_auth_basic_parse(const char *hdr, size_t len, char **user, char **pw)
 {
 	*user = *pw = NULL;
 	if (len < 6 || strncasecmp(hdr, "Basic ", 6) != 0)
@@ -145,7 +145,7 @@ static json_t *load_body(const char *body, size_t len)
 			  NULL);
 }
 
-void auth_user_in_free(auth_user_in *u)
+void api_auth_user_in_free(auth_user_in *u)
 {
 	free(u->user);
 	free(u->password);
@@ -155,7 +155,7 @@ void auth_user_in_free(auth_user_in *u)
 	memset(u, 0, sizeof(*u));
 }
 
-int auth_user_parse(const char *body, size_t len, auth_user_in *out)
+int api_auth_user_parse(const char *body, size_t len, auth_user_in *out)
 {
 	memset(out, 0, sizeof(*out));
 	json_t *doc = load_body(body, len);
@@ -177,7 +177,7 @@ int auth_user_parse(const char *body, size_t len, auth_user_in *out)
 	}
 	json_decref(doc);
 	if (rc != 0)
-		auth_user_in_free(out);
+		api_auth_user_in_free(out);
 	return rc;
 }
 
@@ -214,7 +214,7 @@ static int role_opt_perms(json_t *out, const json_t *in, const char *name)
 	return p ? json_object_set_new(out, name, p) : -1;
 }
 
-json_t *auth_role_parse(const char *body, size_t len)
+json_t *api_auth_role_parse(const char *body, size_t len)
 {
 	json_t *doc = load_body(body, len);
 	if (!doc)
@@ -247,7 +247,7 @@ static int list_empty(const json_t *l)
 	return !l || json_array_size(l) == 0;
 }
 
-int auth_perms_empty(const json_t *perms)
+int api_auth_perms_empty(const json_t *perms)
 {
 	if (!perms)
 		return 1;
@@ -326,7 +326,7 @@ static json_t *fail(int *status, int code, char *msg, size_t n,
 
 /* ---- users ---- */
 
-json_t *auth_user_record(const auth_user_in *in, const char *hash)
+json_t *api_auth_user_record(const auth_user_in *in, const char *hash)
 {
 	json_t *roles = in->roles ? json_copy(in->roles) : json_null();
 	if (strcmp(in->user, "root") == 0) {
@@ -375,8 +375,8 @@ static int user_roles_apply(json_t *set, const auth_user_in *in, int *status,
 	return 0;
 }
 
-json_t *auth_user_merge(const json_t *old, const auth_user_in *in,
-			const char *hash, int *status, char *msg, size_t n)
+json_t *api_auth_user_merge(const json_t *old, const auth_user_in *in,
+			    const char *hash, int *status, char *msg, size_t n)
 {
 	const char *name = json_string_value(json_object_get(old, "user"));
 	if (!name || strcmp(name, in->user) != 0)
@@ -468,8 +468,8 @@ static json_t *perms_revoke(json_t *p, const json_t *rv)
 	return perms_of(r, w);
 }
 
-json_t *auth_role_merge(const json_t *old, const json_t *in, int *status,
-			char *msg, size_t n)
+json_t *api_auth_role_merge(const json_t *old, const json_t *in, int *status,
+			    char *msg, size_t n)
 {
 	json_t *p = perms_grant(json_object_get(old, "permissions"),
 				json_object_get(in, "grant"), status, msg, n);
@@ -496,8 +496,8 @@ static int pattern_match(const char *pat, const char *key, int recursive)
 	return !recursive && strcmp(key, pat) == 0;
 }
 
-int auth_role_allows(const json_t *role, const char *key, int write,
-		     int recursive)
+int api_auth_role_allows(const json_t *role, const char *key, int write,
+			 int recursive)
 {
 	const char *name = json_string_value(json_object_get(role, "role"));
 	if (name && strcmp(name, "root") == 0)

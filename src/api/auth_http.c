@@ -41,7 +41,7 @@ typedef struct auth_req {
 static void req_free(auth_req *ar)
 {
 	free(ar->name);
-	auth_user_in_free(&ar->uin);
+	api_auth_user_in_free(&ar->uin);
 	json_decref(ar->rin);
 	json_decref(ar->out);
 	api_pending_free(ar);
@@ -149,14 +149,14 @@ static void finish(auth_req *ar, int rc)
 static int enable(auth_req *ar, auth_err *e)
 {
 	api *a = ar->base.a;
-	if (auth_enabled(a))
+	if (api_auth_enabled(a))
 		return err(e, 409, "auth: already enabled", NULL);
-	if (!auth_user_get(a, "root"))
+	if (!api_auth_user_get(a, "root"))
 		return err(e, 409,
 			   "auth: No root user available, please create one",
 			   NULL);
 	int rc = 0;
-	if (!auth_role_get(a, "guest")) {
+	if (!api_auth_role_get(a, "guest")) {
 		json_t *g =
 		    json_pack("{s:s,s:{s:{s:[s],s:[s]}}}", "role", "guest",
 			      "permissions", "kv", "read", "/*", "write", "/*");
@@ -173,16 +173,16 @@ static int enable(auth_req *ar, auth_err *e)
 static int enable_handle(auth_req *ar, auth_err *e)
 {
 	api *a = ar->base.a;
-	if (ar->method == AM_GET) {
-		json_t *d = json_pack("{s:b}", "enabled", auth_enabled(a));
+	if (ar->method == API_METHOD_GET) {
+		json_t *d = json_pack("{s:b}", "enabled", api_auth_enabled(a));
 		send_doc(a, ar->base.req, 200, d);
 		json_decref(d);
 		req_free(ar);
 		return 0;
 	}
-	if (ar->method == AM_PUT)
+	if (ar->method == API_METHOD_PUT)
 		return enable(ar, e);
-	if (!auth_enabled(a))
+	if (!api_auth_enabled(a))
 		return err(e, 409, "auth: already disabled", NULL);
 	ar->status = 200;
 	finish(ar, propose(ar, "auth/enabled", "false", -1));
@@ -196,14 +196,14 @@ static int enable_handle(auth_req *ar, auth_err *e)
 static json_t *user_with_roles(api *a, const char *name, int strict,
 			       auth_err *e)
 {
-	json_t *u = auth_user_get(a, name), *roles = json_array(), *x;
+	json_t *u = api_auth_user_get(a, name), *roles = json_array(), *x;
 	size_t i;
 	json_t *list = json_object_get(u, "roles");
 	int root = strcmp(name, "root") == 0, saw_root = 0;
 	json_array_foreach(list, i, x)
 	{
 		const char *rn = json_string_value(x);
-		json_t *r = rn ? auth_role_get(a, rn) : NULL;
+		json_t *r = rn ? api_auth_role_get(a, rn) : NULL;
 		saw_root |= rn && strcmp(rn, "root") == 0;
 		if (!r && strict) {
 			json_decref(roles);
@@ -214,7 +214,7 @@ static json_t *user_with_roles(api *a, const char *name, int strict,
 			json_array_append(roles, r);
 	}
 	if (root && !saw_root)
-		json_array_append(roles, auth_role_get(a, "root"));
+		json_array_append(roles, api_auth_role_get(a, "root"));
 	json_t *out = json_pack("{s:s}", "user", name);
 	if (json_array_size(roles) > 0)
 		json_object_set(out, "roles", roles);
@@ -246,7 +246,7 @@ static void users_list(auth_req *ar)
 {
 	api *a = ar->base.a;
 	size_t n;
-	const char **names = sorted_names(auth_users(a), &n);
+	const char **names = sorted_names(api_auth_users(a), &n);
 	json_t *list = n ? json_array() : json_null();
 	for (size_t i = 0; names && i < n; i++)
 		json_array_append_new(list,
@@ -273,7 +273,7 @@ static json_t *user_put_plan(auth_req *ar, const char *hash, auth_err *e)
 	auth_user_in *in = &ar->uin;
 	int grants = json_array_size(in->grant) || json_array_size(in->revoke);
 	int roles = json_array_size(in->roles) > 0;
-	json_t *old = auth_user_get(a, in->user);
+	json_t *old = api_auth_user_get(a, in->user);
 	if (grants && roles) {
 		err(e, 400, "User JSON contains both roles and grant/revoke",
 		    NULL);
@@ -287,8 +287,8 @@ static json_t *user_put_plan(auth_req *ar, const char *hash, auth_err *e)
 	if (old && !(roles && !grants)) {
 		ar->status = 200;
 		ar->creating = 0;
-		return auth_user_merge(old, in, *in->password ? hash : NULL,
-				       &e->status, e->msg, sizeof(e->msg));
+		return api_auth_user_merge(old, in, *in->password ? hash : NULL,
+					   &e->status, e->msg, sizeof(e->msg));
 	}
 	/* CreateUser; only CreateOrUpdateUser's create answers 201 */
 	ar->status = roles ? 200 : 201;
@@ -303,7 +303,7 @@ static json_t *user_put_plan(auth_req *ar, const char *hash, auth_err *e)
 		err(e, 409, "auth: User %s already exists.", in->user);
 		return NULL;
 	}
-	return auth_user_record(in, hash);
+	return api_auth_user_record(in, hash);
 }
 
 static void user_put_commit(auth_req *ar, const char *hash)
@@ -343,7 +343,7 @@ static void on_hashed(void *ctx, const char *hash)
 
 static int user_put(auth_req *ar, auth_err *e, const char *body, size_t len)
 {
-	if (auth_user_parse(body, len, &ar->uin) != 0)
+	if (api_auth_user_parse(body, len, &ar->uin) != 0)
 		return err(e, 400, "Invalid JSON in request body.", NULL);
 	if (strcmp(ar->uin.user, ar->name) != 0)
 		return err(e, 400,
@@ -358,7 +358,7 @@ static int user_put(auth_req *ar, auth_err *e, const char *body, size_t len)
 		user_put_commit(ar, NULL);
 		return 0;
 	}
-	if (auth_hash(ar->base.a, ar->uin.password, on_hashed, ar) != 0)
+	if (api_auth_hash(ar->base.a, ar->uin.password, on_hashed, ar) != 0)
 		return err(e, 500, "auth: password hashing failed", NULL);
 	return 0;
 }
@@ -366,10 +366,10 @@ static int user_put(auth_req *ar, auth_err *e, const char *body, size_t len)
 static int user_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 {
 	api *a = ar->base.a;
-	if (ar->method == AM_PUT)
+	if (ar->method == API_METHOD_PUT)
 		return user_put(ar, e, body, len);
-	if (ar->method == AM_GET) {
-		if (!auth_user_get(a, ar->name))
+	if (ar->method == API_METHOD_GET) {
+		if (!api_auth_user_get(a, ar->name))
 			return err(e, 404, "auth: User %s does not exist.",
 				   ar->name);
 		json_t *d = user_with_roles(a, ar->name, 1, e);
@@ -380,12 +380,12 @@ static int user_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 		req_free(ar);
 		return 0;
 	}
-	if (auth_enabled(a) && strcmp(ar->name, "root") == 0)
+	if (api_auth_enabled(a) && strcmp(ar->name, "root") == 0)
 		return err(e, 403,
 			   "auth: Cannot delete root user while auth is "
 			   "enabled.",
 			   NULL);
-	if (!auth_user_get(a, ar->name))
+	if (!api_auth_user_get(a, ar->name))
 		return err(e, 404, "auth: User %s does not exist", ar->name);
 	ar->status = 200;
 	err(&ar->lost, 404, "auth: User %s does not exist", ar->name);
@@ -398,8 +398,8 @@ static int user_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 static void roles_list(auth_req *ar)
 {
 	api *a = ar->base.a;
-	json_t *all = json_copy(auth_roles(a));
-	json_object_set(all, "root", auth_role_get(a, "root"));
+	json_t *all = json_copy(api_auth_roles(a));
+	json_object_set(all, "root", api_auth_role_get(a, "root"));
 	size_t n;
 	const char **names = sorted_names(all, &n);
 	json_t *list = json_array();
@@ -417,10 +417,10 @@ static json_t *role_put_plan(auth_req *ar, auth_err *e)
 {
 	api *a = ar->base.a;
 	json_t *in = ar->rin;
-	json_t *old = auth_role_get(a, ar->name);
+	json_t *old = api_auth_role_get(a, ar->name);
 	int is_root = strcmp(ar->name, "root") == 0;
-	if (auth_perms_empty(json_object_get(in, "grant")) &&
-	    auth_perms_empty(json_object_get(in, "revoke"))) {
+	if (api_auth_perms_empty(json_object_get(in, "grant")) &&
+	    api_auth_perms_empty(json_object_get(in, "revoke"))) {
 		ar->status = 201;
 		if (is_root || old) {
 			err(e, is_root ? 403 : 409,
@@ -433,7 +433,7 @@ static json_t *role_put_plan(auth_req *ar, auth_err *e)
 		return json_incref(in);
 	}
 	ar->status = 200;
-	if (!auth_perms_empty(json_object_get(in, "permissions"))) {
+	if (!api_auth_perms_empty(json_object_get(in, "permissions"))) {
 		err(e, 400,
 		    "Role JSON contains both permissions and grant/revoke",
 		    NULL);
@@ -446,12 +446,12 @@ static json_t *role_put_plan(auth_req *ar, auth_err *e)
 		    ar->name);
 		return NULL;
 	}
-	return auth_role_merge(old, in, &e->status, e->msg, sizeof(e->msg));
+	return api_auth_role_merge(old, in, &e->status, e->msg, sizeof(e->msg));
 }
 
 static int role_put(auth_req *ar, auth_err *e, const char *body, size_t len)
 {
-	ar->rin = auth_role_parse(body, len);
+	ar->rin = api_auth_role_parse(body, len);
 	if (!ar->rin)
 		return err(e, 400, "Invalid JSON in request body.", NULL);
 	const char *n = json_string_value(json_object_get(ar->rin, "role"));
@@ -477,10 +477,10 @@ static int role_put(auth_req *ar, auth_err *e, const char *body, size_t len)
 static int role_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 {
 	api *a = ar->base.a;
-	if (ar->method == AM_PUT)
+	if (ar->method == API_METHOD_PUT)
 		return role_put(ar, e, body, len);
-	if (ar->method == AM_GET) {
-		json_t *r = auth_role_get(a, ar->name);
+	if (ar->method == API_METHOD_GET) {
+		json_t *r = api_auth_role_get(a, ar->name);
 		if (!r)
 			return err(e, 404, "auth: Role %s does not exist.",
 				   ar->name);
@@ -491,7 +491,7 @@ static int role_handle(auth_req *ar, auth_err *e, const char *body, size_t len)
 	if (strcmp(ar->name, "root") == 0)
 		return err(e, 403, "auth: Cannot modify role %s: is root role.",
 			   ar->name);
-	if (!auth_role_get(a, ar->name))
+	if (!api_auth_role_get(a, ar->name))
 		return err(e, 404, "auth: Role %s doesn't exist.", ar->name);
 	ar->status = 200;
 	err(&ar->lost, 404, "auth: Role %s doesn't exist.", ar->name);
@@ -530,8 +530,8 @@ static void on_who(void *ctx, int who, const char *user)
 		req_free(ar);
 		return;
 	}
-	int read_only = ar->kind == AK_ENABLE && ar->method == AM_GET;
-	if (!read_only && !auth_is_root(a, who, user)) {
+	int read_only = ar->kind == AK_ENABLE && ar->method == API_METHOD_GET;
+	if (!read_only && !api_auth_is_root(a, who, user)) {
 		api_send_message(a, req, 401, "Insufficient credentials");
 		req_free(ar);
 		return;
@@ -589,7 +589,8 @@ void api_auth_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 	}
 	int m = api_req_method(req);
 	int get_only = kind == AK_USERS || kind == AK_ROLES;
-	if (m != AM_GET && (get_only || (m != AM_PUT && m != AM_DELETE))) {
+	if (m != API_METHOD_GET &&
+	    (get_only || (m != API_METHOD_PUT && m != API_METHOD_DELETE))) {
 		free(name);
 		api_send_405(a, req, get_only ? "GET" : "GET,PUT,DELETE");
 		return;
@@ -603,7 +604,7 @@ void api_auth_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 	ar->kind = kind;
 	ar->method = m;
 	ar->name = name;
-	auth_identify(a, req, on_who, ar);
+	api_auth_identify(a, req, on_who, ar);
 }
 
 void api_auth_key_denied(api *a, h2o_req_t *req)

@@ -36,7 +36,7 @@ struct auth_state {
 	size_t qlen;
 };
 
-int auth_state_new(auth_state **out)
+int api_auth_state_new(auth_state **out)
 {
 	auth_state *as = calloc(1, sizeof(*as));
 	if (!as)
@@ -58,7 +58,7 @@ static void cred_clear(cred *c)
 	memset(c, 0, sizeof(*c));
 }
 
-void auth_state_free(auth_state *as)
+void api_auth_state_free(auth_state *as)
 {
 	if (!as)
 		return;
@@ -106,17 +106,17 @@ static auth_state *state(api *a)
 	return as;
 }
 
-int auth_enabled(api *a)
+int api_auth_enabled(api *a)
 {
 	return state(a)->enabled;
 }
 
-json_t *auth_user_get(api *a, const char *name)
+json_t *api_auth_user_get(api *a, const char *name)
 {
 	return json_object_get(state(a)->users, name);
 }
 
-json_t *auth_role_get(api *a, const char *name)
+json_t *api_auth_role_get(api *a, const char *name)
 {
 	auth_state *as = state(a);
 	if (strcmp(name, "root") == 0)
@@ -124,12 +124,12 @@ json_t *auth_role_get(api *a, const char *name)
 	return json_object_get(as->roles, name);
 }
 
-json_t *auth_users(api *a)
+json_t *api_auth_users(api *a)
 {
 	return state(a)->users;
 }
 
-json_t *auth_roles(api *a)
+json_t *api_auth_roles(api *a)
 {
 	return state(a)->roles;
 }
@@ -330,10 +330,10 @@ static int cert_user(api *a, h2o_req_t *req, char *name, size_t len)
 {
 	return a->cfg.client_cert_auth &&
 	       api_tls_peer_cn(a, req, name, len) == 0 &&
-	       auth_user_get(a, name) != NULL;
+	       api_auth_user_get(a, name) != NULL;
 }
 
-void auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx)
+void api_auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx)
 {
 	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
 	if (i < 0 || req->headers.entries[i].value.len == 0) {
@@ -346,11 +346,11 @@ void auth_identify(api *a, h2o_req_t *req, auth_who_cb cb, void *ctx)
 	}
 	h2o_iovec_t v = req->headers.entries[i].value;
 	char *user, *pw;
-	if (auth_basic_parse(v.base, v.len, &user, &pw) != 0) {
+	if (api_auth_basic_parse(v.base, v.len, &user, &pw) != 0) {
 		cb(ctx, AUTH_DENIED, NULL);
 		return;
 	}
-	json_t *u = auth_user_get(a, user);
+	json_t *u = api_auth_user_get(a, user);
 	const char *hash = json_string_value(json_object_get(u, "password"));
 	cred *c = hash ? cache_find(a->auth, user, pw, hash) : NULL;
 	if (!hash || c) {
@@ -378,29 +378,29 @@ static int has_role(json_t *user, const char *role)
 	return 0;
 }
 
-int auth_is_root(api *a, int who, const char *user)
+int api_auth_is_root(api *a, int who, const char *user)
 {
-	if (!auth_enabled(a))
+	if (!api_auth_enabled(a))
 		return 1;
 	if (who != AUTH_USER)
 		return 0;
-	json_t *u = auth_user_get(a, user);
+	json_t *u = api_auth_user_get(a, user);
 	return u && (strcmp(user, "root") == 0 || has_role(u, "root"));
 }
 
-int auth_key_access(api *a, int who, const char *user, const char *key,
-		    int write, int recursive)
+int api_auth_key_access(api *a, int who, const char *user, const char *key,
+			int write, int recursive)
 {
-	if (!auth_enabled(a))
+	if (!api_auth_enabled(a))
 		return 1;
 	if (who == AUTH_DENIED)
 		return 0;
 	if (who == AUTH_GUEST) {
 		/* etcd checks the guest without the recursive rule */
-		json_t *g = auth_role_get(a, "guest");
-		return g && auth_role_allows(g, key, write, 0);
+		json_t *g = api_auth_role_get(a, "guest");
+		return g && api_auth_role_allows(g, key, write, 0);
 	}
-	json_t *u = auth_user_get(a, user);
+	json_t *u = api_auth_user_get(a, user);
 	if (!u)
 		return 0;
 	if (strcmp(user, "root") == 0)
@@ -410,9 +410,9 @@ int auth_key_access(api *a, int who, const char *user, const char *key,
 	json_array_foreach(json_object_get(u, "roles"), i, x)
 	{
 		json_t *r = json_is_string(x)
-				? auth_role_get(a, json_string_value(x))
+				? api_auth_role_get(a, json_string_value(x))
 				: NULL;
-		if (r && auth_role_allows(r, key, write, recursive))
+		if (r && api_auth_role_allows(r, key, write, recursive))
 			return 1;
 	}
 	return 0;
@@ -451,7 +451,7 @@ static void hash_done(bjob *b, int status)
 	free(j->pw), free(j->hash), free(j);
 }
 
-int auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx)
+int api_auth_hash(api *a, const char *pw, auth_hash_cb cb, void *ctx)
 {
 	hash_job *j = calloc(1, sizeof(*j));
 	if (!j)

@@ -19,22 +19,22 @@ typedef struct api_pending api_pending;
 
 /* Per-host counters for /v2/stats/store (etcd keeps these per member). */
 enum api_stat {
-	AS_GETS_OK,
-	AS_GETS_FAIL,
-	AS_SETS_OK,
-	AS_SETS_FAIL,
-	AS_DELETE_OK,
-	AS_DELETE_FAIL,
-	AS_UPDATE_OK,
-	AS_UPDATE_FAIL,
-	AS_CREATE_OK,
-	AS_CREATE_FAIL,
-	AS_CAS_OK,
-	AS_CAS_FAIL,
-	AS_CAD_OK,
-	AS_CAD_FAIL,
-	AS_EXPIRE,
-	AS_COUNT
+	API_STAT_GETS_OK,
+	API_STAT_GETS_FAIL,
+	API_STAT_SETS_OK,
+	API_STAT_SETS_FAIL,
+	API_STAT_DELETE_OK,
+	API_STAT_DELETE_FAIL,
+	API_STAT_UPDATE_OK,
+	API_STAT_UPDATE_FAIL,
+	API_STAT_CREATE_OK,
+	API_STAT_CREATE_FAIL,
+	API_STAT_CAS_OK,
+	API_STAT_CAS_FAIL,
+	API_STAT_CAD_OK,
+	API_STAT_CAD_FAIL,
+	API_STAT_EXPIRE,
+	API_STAT_COUNT
 };
 
 #define API_LAT_BUCKETS 12
@@ -96,7 +96,7 @@ struct api {
 	uv_timer_t leader_timer;
 	int64_t no_leader_since_ns;
 
-	uint64_t stats[AS_COUNT];
+	uint64_t stats[API_STAT_COUNT];
 	uint64_t http_codes[API_MAX_STATUS];
 	uint64_t lat_buckets[API_LAT_BUCKETS + 1]; /* last one is +Inf */
 	double lat_sum;

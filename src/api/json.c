@@ -90,7 +90,7 @@ static void plain_init(void)
 		plain[c] = !needs_escape((unsigned char)c);
 }
 
-void aj_str(abuf *b, const char *s, size_t n)
+void api_json_str(abuf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, run = 0;
@@ -127,12 +127,12 @@ void aj_str(abuf *b, const char *s, size_t n)
 	abuf_putc(b, '"');
 }
 
-void aj_cstr(abuf *b, const char *s)
+void api_json_cstr(abuf *b, const char *s)
 {
-	aj_str(b, s, strlen(s));
+	api_json_str(b, s, strlen(s));
 }
 
-void aj_time(abuf *b, int64_t unix_ns)
+void api_json_time(abuf *b, int64_t unix_ns)
 {
 	int64_t sec = unix_ns / 1000000000, frac = unix_ns % 1000000000;
 	if (frac < 0) {
@@ -178,7 +178,7 @@ static void put_frac_unit(abuf *b, uint64_t v, uint64_t unit, const char *name)
 	abuf_puts(b, name);
 }
 
-void aj_duration(abuf *b, int64_t ns)
+void api_json_duration(abuf *b, int64_t ns)
 {
 	uint64_t u;
 	if (ns < 0) {
@@ -206,7 +206,7 @@ void aj_duration(abuf *b, int64_t ns)
 	}
 }
 
-int64_t aj_ttl(int64_t expire_ns, int64_t now_ns)
+int64_t api_json_ttl(int64_t expire_ns, int64_t now_ns)
 {
 	if (expire_ns <= now_ns)
 		return 0;
@@ -223,25 +223,25 @@ static void put_u64_field(abuf *b, const char *name, uint64_t v)
 	abuf_u64(b, v);
 }
 
-void aj_node(abuf *b, const store_node *n, int64_t now_ns)
+void api_json_node(abuf *b, const store_node *n, int64_t now_ns)
 {
 	size_t start = b->len;
 	abuf_putc(b, '{');
 	if (n->key) {
 		abuf_puts(b, ",\"key\":");
-		aj_cstr(b, n->key);
+		api_json_cstr(b, n->key);
 	}
 	if (!n->dir && n->value) {
 		abuf_puts(b, ",\"value\":");
-		aj_str(b, n->value, n->value_len);
+		api_json_str(b, n->value, n->value_len);
 	}
 	if (n->dir)
 		abuf_puts(b, ",\"dir\":true");
 	if (n->expire_ns) {
 		abuf_puts(b, ",\"expiration\":\"");
-		aj_time(b, n->expire_ns);
+		api_json_time(b, n->expire_ns);
 		abuf_putc(b, '"');
-		int64_t ttl = aj_ttl(n->expire_ns, now_ns);
+		int64_t ttl = api_json_ttl(n->expire_ns, now_ns);
 		if (ttl > 0)
 			abuf_printf(b, ",\"ttl\":%" PRId64, ttl);
 	}
@@ -250,7 +250,7 @@ void aj_node(abuf *b, const store_node *n, int64_t now_ns)
 		for (size_t i = 0; i < n->n_children; i++) {
 			if (i)
 				abuf_putc(b, ',');
-			aj_node(b, &n->children[i], now_ns);
+			api_json_node(b, &n->children[i], now_ns);
 		}
 		abuf_putc(b, ']');
 	}
@@ -267,25 +267,26 @@ void aj_node(abuf *b, const store_node *n, int64_t now_ns)
 	}
 }
 
-void aj_event(abuf *b, const store_event *ev, int64_t now_ns, int no_value)
+void api_json_event(abuf *b, const store_event *ev, int64_t now_ns,
+		    int no_value)
 {
 	abuf_puts(b, "{\"action\":");
-	aj_cstr(b, store_action_name(ev->action));
+	api_json_cstr(b, store_action_name(ev->action));
 	if (no_value) {
 		abuf_putc(b, '}');
 		return;
 	}
 	abuf_puts(b, ",\"node\":");
-	aj_node(b, &ev->node, now_ns);
+	api_json_node(b, &ev->node, now_ns);
 	if (ev->has_prev && ev->action != STORE_ACTION_GET &&
 	    ev->action != STORE_ACTION_CREATE) {
 		abuf_puts(b, ",\"prevNode\":");
-		aj_node(b, &ev->prev, now_ns);
+		api_json_node(b, &ev->prev, now_ns);
 	}
 	abuf_putc(b, '}');
 }
 
-int aj_error_status(int code)
+int api_json_error_status(int code)
 {
 	switch (code) {
 	case 100:
@@ -306,13 +307,13 @@ int aj_error_status(int code)
 	}
 }
 
-void aj_error(abuf *b, int code, const char *cause, uint64_t index)
+void api_json_error(abuf *b, int code, const char *cause, uint64_t index)
 {
 	abuf_printf(b, "{\"errorCode\":%d,\"message\":", code);
-	aj_cstr(b, store_error_message(code));
+	api_json_cstr(b, store_error_message(code));
 	if (cause && *cause) {
 		abuf_puts(b, ",\"cause\":");
-		aj_cstr(b, cause);
+		api_json_cstr(b, cause);
 	}
 	abuf_puts(b, ",\"index\":");
 	abuf_u64(b, index);

@@ -26,15 +26,16 @@ static int write_stat(const api_keys_req *r)
 	int compare = c->prev_value != NULL || c->prev_index != 0;
 	switch (c->op) {
 	case STORE_OP_POST:
-		return AS_CREATE_OK;
+		return API_STAT_CREATE_OK;
 	case STORE_OP_DELETE:
-		return compare ? AS_CAD_OK : AS_DELETE_OK;
+		return compare ? API_STAT_CAD_OK : API_STAT_DELETE_OK;
 	default:
 		if (c->prev_exist == 0)
-			return AS_CREATE_OK;
+			return API_STAT_CREATE_OK;
 		if (compare)
-			return AS_CAS_OK;
-		return c->prev_exist == 1 ? AS_UPDATE_OK : AS_SETS_OK;
+			return API_STAT_CAS_OK;
+		return c->prev_exist == 1 ? API_STAT_UPDATE_OK
+					  : API_STAT_SETS_OK;
 	}
 }
 
@@ -43,7 +44,7 @@ static void send_event(api *a, h2o_req_t *req, int status,
 {
 	abuf b;
 	abuf_init(&b);
-	aj_event(&b, &res->ev, api_now_ns(), no_value);
+	api_json_event(&b, &res->ev, api_now_ns(), no_value);
 	api_hdr_u64(req, "X-Etcd-Index", res->index);
 	api_hdr_raft(a, req);
 	api_send_json(a, req, status, &b);
@@ -55,15 +56,15 @@ static void answer_get(api *a, h2o_req_t *req, const api_keys_req *r)
 	store_result res;
 	memset(&res, 0, sizeof(res));
 	if (store_get(a->st, r->path, r->recursive, r->sorted, &res) != 0) {
-		a->stats[AS_GETS_FAIL]++;
+		a->stats[API_STAT_GETS_FAIL]++;
 		api_send_store_error(a, req, 300, "store read failed", 0);
 		return;
 	}
 	if (res.error) {
-		a->stats[AS_GETS_FAIL]++;
+		a->stats[API_STAT_GETS_FAIL]++;
 		api_send_store_error(a, req, res.error, res.cause, res.index);
 	} else {
-		a->stats[AS_GETS_OK]++;
+		a->stats[API_STAT_GETS_OK]++;
 		send_event(a, req, 200, &res, 0);
 	}
 	store_result_free(&res);
@@ -74,7 +75,7 @@ static void on_quorum(void *ctx, int status, const char *why)
 	keys_pending *p = ctx;
 	h2o_req_t *req = p->base.req;
 	if (req && status != 0) {
-		p->base.a->stats[AS_GETS_FAIL]++;
+		p->base.a->stats[API_STAT_GETS_FAIL]++;
 		api_send_store_error(
 		    p->base.a, req, 300,
 		    why ? why : "etcdserver: request timed out", 0);
@@ -153,7 +154,7 @@ static void start_read(api *a, h2o_req_t *req, api_keys_req *r)
 	if (!p)
 		return;
 	if (raftnode_quorum_read(a->rn, on_quorum, p) != 0) {
-		a->stats[AS_GETS_FAIL]++;
+		a->stats[API_STAT_GETS_FAIL]++;
 		api_send_store_error(a, req, 300, "etcdserver: not ready", 0);
 		api_keys_req_free(&p->r);
 		api_pending_free(p);
@@ -162,7 +163,7 @@ static void start_read(api *a, h2o_req_t *req, api_keys_req *r)
 
 static void start(api *a, h2o_req_t *req, api_keys_req *r)
 {
-	if (r->method == AM_GET || r->method == AM_HEAD)
+	if (r->method == API_METHOD_GET || r->method == API_METHOD_HEAD)
 		start_read(a, req, r);
 	else
 		start_write(a, req, r);
@@ -174,9 +175,9 @@ static void on_who(void *ctx, int who, const char *user)
 	api *a = p->base.a;
 	h2o_req_t *req = p->base.req;
 	api_keys_req r = p->r;
-	int write = r.method != AM_GET && r.method != AM_HEAD;
-	int ok =
-	    req && auth_key_access(a, who, user, p->key, write, r.recursive);
+	int write = r.method != API_METHOD_GET && r.method != API_METHOD_HEAD;
+	int ok = req &&
+		 api_auth_key_access(a, who, user, p->key, write, r.recursive);
 	free(p->key);
 	api_pending_free(p);
 	if (!req)
@@ -240,7 +241,7 @@ static void start_checked(api *a, h2o_req_t *req, api_keys_req *r,
 		return;
 	}
 	p->key = key;
-	auth_identify(a, req, on_who, p);
+	api_auth_identify(a, req, on_who, p);
 }
 
 static const char *header_value(h2o_req_t *req, const h2o_token_t *tok,
@@ -259,7 +260,7 @@ int api_keys_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen,
 		    const char *query, size_t qlen)
 {
 	int m = api_req_method(req);
-	if (m == AM_OTHER) {
+	if (m == API_METHOD_OTHER) {
 		api_send_405(a, req, keys_allow);
 		return 0;
 	}
@@ -274,7 +275,7 @@ int api_keys_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen,
 		api_send_store_error(a, req, err.code, err.cause, 0);
 		return 0;
 	}
-	if (auth_enabled(a))
+	if (api_auth_enabled(a))
 		start_checked(a, req, &r, rest, rlen);
 	else
 		start(a, req, &r);

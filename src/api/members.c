@@ -25,7 +25,7 @@ static void put_urls(abuf *b, const char *csv)
 		if (n > 0) {
 			if (!first)
 				abuf_putc(b, ',');
-			aj_str(b, p, n);
+			api_json_str(b, p, n);
 			first = 0;
 		}
 		p += n;
@@ -47,7 +47,7 @@ static const char *role_name(int role)
 static void put_member(abuf *b, const raftnode_member *m, int with_roles)
 {
 	abuf_printf(b, "{\"id\":\"%" PRIx64 "\",\"name\":", m->id);
-	aj_cstr(b, m->name);
+	api_json_cstr(b, m->name);
 	abuf_puts(b, ",\"peerURLs\":");
 	put_urls(b, m->peer_url);
 	abuf_puts(b, ",\"clientURLs\":");
@@ -325,9 +325,9 @@ static void members_route(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 	int m = api_req_method(req);
 	api_hdr_cluster(a, req);
 	if (rlen == 0 || (rlen == 1 && rest[0] == '/')) {
-		if (m == AM_GET || m == AM_HEAD)
+		if (m == API_METHOD_GET || m == API_METHOD_HEAD)
 			api_members_send(a, req, 0);
-		else if (m == AM_POST)
+		else if (m == API_METHOD_POST)
 			member_change(a, req, MEMBER_ADD, 0);
 		else
 			api_send_405(a, req, "GET,POST");
@@ -340,7 +340,7 @@ static void members_route(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 		return;
 	}
 	uint64_t id;
-	if (m != AM_DELETE && m != AM_PUT) {
+	if (m != API_METHOD_DELETE && m != API_METHOD_PUT) {
 		api_send_405(a, req, "GET,POST,PUT,DELETE");
 		return;
 	}
@@ -351,8 +351,8 @@ static void members_route(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 		api_send_message(a, req, 404, msg);
 		return;
 	}
-	member_change(a, req, m == AM_DELETE ? MEMBER_REMOVE : MEMBER_UPDATE,
-		      id);
+	member_change(
+	    a, req, m == API_METHOD_DELETE ? MEMBER_REMOVE : MEMBER_UPDATE, id);
 }
 
 typedef struct members_auth {
@@ -366,7 +366,7 @@ static void on_who(void *ctx, int who, const char *user)
 	members_auth *p = ctx;
 	api *a = p->base.a;
 	h2o_req_t *req = p->base.req;
-	if (req && !auth_is_root(a, who, user))
+	if (req && !api_auth_is_root(a, who, user))
 		api_send_message(a, req, 401, "Insufficient credentials");
 	else if (req)
 		members_route(a, req, p->rest, p->rlen);
@@ -377,8 +377,9 @@ static void on_who(void *ctx, int who, const char *user)
 void api_members_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 {
 	int m = api_req_method(req);
-	int change = m == AM_POST || m == AM_PUT || m == AM_DELETE;
-	if (!change || !auth_enabled(a)) {
+	int change = m == API_METHOD_POST || m == API_METHOD_PUT ||
+		     m == API_METHOD_DELETE;
+	if (!change || !api_auth_enabled(a)) {
 		members_route(a, req, rest, rlen);
 		return;
 	}
@@ -389,5 +390,5 @@ void api_members_handle(api *a, h2o_req_t *req, const char *rest, size_t rlen)
 	}
 	p->rest = rest;
 	p->rlen = rlen;
-	auth_identify(a, req, on_who, p);
+	api_auth_identify(a, req, on_who, p);
 }

@@ -8,26 +8,26 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const param_names[AP_COUNT] = {
-    [AP_VALUE] = "value",
-    [AP_TTL] = "ttl",
-    [AP_DIR] = "dir",
-    [AP_PREV_EXIST] = "prevExist",
-    [AP_PREV_VALUE] = "prevValue",
-    [AP_PREV_INDEX] = "prevIndex",
-    [AP_REFRESH] = "refresh",
-    [AP_NO_VALUE] = "noValueOnSuccess",
-    [AP_RECURSIVE] = "recursive",
-    [AP_SORTED] = "sorted",
-    [AP_QUORUM] = "quorum",
-    [AP_WAIT] = "wait",
-    [AP_WAIT_INDEX] = "waitIndex",
-    [AP_STREAM] = "stream",
+static const char *const param_names[API_PARAM_COUNT] = {
+    [API_PARAM_VALUE] = "value",
+    [API_PARAM_TTL] = "ttl",
+    [API_PARAM_DIR] = "dir",
+    [API_PARAM_PREV_EXIST] = "prevExist",
+    [API_PARAM_PREV_VALUE] = "prevValue",
+    [API_PARAM_PREV_INDEX] = "prevIndex",
+    [API_PARAM_REFRESH] = "refresh",
+    [API_PARAM_NO_VALUE] = "noValueOnSuccess",
+    [API_PARAM_RECURSIVE] = "recursive",
+    [API_PARAM_SORTED] = "sorted",
+    [API_PARAM_QUORUM] = "quorum",
+    [API_PARAM_WAIT] = "wait",
+    [API_PARAM_WAIT_INDEX] = "waitIndex",
+    [API_PARAM_STREAM] = "stream",
 };
 
 const char *api_param_name(int id)
 {
-	return id >= 0 && id < AP_COUNT ? param_names[id] : "";
+	return id >= 0 && id < API_PARAM_COUNT ? param_names[id] : "";
 }
 
 int api_method_parse(const char *m, size_t n)
@@ -35,15 +35,15 @@ int api_method_parse(const char *m, size_t n)
 	static const struct {
 		const char *name;
 		int id;
-	} tab[] = {{"GET", AM_GET},
-		   {"HEAD", AM_HEAD},
-		   {"PUT", AM_PUT},
-		   {"POST", AM_POST},
-		   {"DELETE", AM_DELETE}};
+	} tab[] = {{"GET", API_METHOD_GET},
+		   {"HEAD", API_METHOD_HEAD},
+		   {"PUT", API_METHOD_PUT},
+		   {"POST", API_METHOD_POST},
+		   {"DELETE", API_METHOD_DELETE}};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (strlen(tab[i].name) == n && memcmp(tab[i].name, m, n) == 0)
 			return tab[i].id;
-	return AM_OTHER;
+	return API_METHOD_OTHER;
 }
 
 static void set_err(api_perr *err, int code, const char *fmt, const char *arg,
@@ -104,7 +104,7 @@ int api_pct_decode(const char *s, size_t n, int form, char *out, size_t *outlen,
 
 static int param_lookup(const char *name, size_t n)
 {
-	for (int i = 0; i < AP_COUNT; i++)
+	for (int i = 0; i < API_PARAM_COUNT; i++)
 		if (strlen(param_names[i]) == n &&
 		    memcmp(param_names[i], name, n) == 0)
 			return i;
@@ -165,7 +165,7 @@ int api_params_parse(api_params *p, const char *s, size_t n, api_perr *err)
 
 void api_params_free(api_params *p)
 {
-	for (int i = 0; i < AP_COUNT; i++) {
+	for (int i = 0; i < API_PARAM_COUNT; i++) {
 		free(p->val[i]);
 		p->val[i] = NULL;
 		p->len[i] = 0;
@@ -282,7 +282,8 @@ static int parse_sources(api_keys_req *r, const char *query, size_t qlen,
 			 const char *ctype, size_t clen, const char *body,
 			 size_t blen, api_perr *err)
 {
-	int has_body = r->method == AM_PUT || r->method == AM_POST;
+	int has_body =
+	    r->method == API_METHOD_PUT || r->method == API_METHOD_POST;
 	/* The body is parsed first so that it wins over the query. */
 	if (has_body && body && ctype && api_is_form_type(ctype, clen) &&
 	    api_params_parse(&r->params, body, blen, err) != 0)
@@ -293,25 +294,25 @@ static int parse_sources(api_keys_req *r, const char *query, size_t qlen,
 static int parse_flags(api_keys_req *r, api_perr *err)
 {
 	const api_params *p = &r->params;
-	if (get_u64(p, AP_PREV_INDEX, 203, &r->cmd.prev_index, err) ||
-	    get_u64(p, AP_WAIT_INDEX, 203, &r->wait_index, err) ||
-	    get_bool(p, AP_RECURSIVE, &r->recursive, err) ||
-	    get_bool(p, AP_SORTED, &r->sorted, err) ||
-	    get_bool(p, AP_WAIT, &r->wait, err) ||
-	    get_bool(p, AP_DIR, &r->cmd.dir, err) ||
-	    get_bool(p, AP_QUORUM, &r->quorum, err) ||
-	    get_bool(p, AP_STREAM, &r->stream, err))
+	if (get_u64(p, API_PARAM_PREV_INDEX, 203, &r->cmd.prev_index, err) ||
+	    get_u64(p, API_PARAM_WAIT_INDEX, 203, &r->wait_index, err) ||
+	    get_bool(p, API_PARAM_RECURSIVE, &r->recursive, err) ||
+	    get_bool(p, API_PARAM_SORTED, &r->sorted, err) ||
+	    get_bool(p, API_PARAM_WAIT, &r->wait, err) ||
+	    get_bool(p, API_PARAM_DIR, &r->cmd.dir, err) ||
+	    get_bool(p, API_PARAM_QUORUM, &r->quorum, err) ||
+	    get_bool(p, API_PARAM_STREAM, &r->stream, err))
 		return -1;
-	if (r->wait && r->method != AM_GET) {
+	if (r->wait && r->method != API_METHOD_GET) {
 		set_err(err, 209, "%.*s",
 			"\"wait\" can only be used with GET requests", 41);
 		return -1;
 	}
-	if (p->val[AP_PREV_VALUE] && p->len[AP_PREV_VALUE] == 0) {
+	if (p->val[API_PARAM_PREV_VALUE] && p->len[API_PARAM_PREV_VALUE] == 0) {
 		set_err(err, 201, "%.*s", "\"prevValue\" cannot be empty", 27);
 		return -1;
 	}
-	return get_bool(p, AP_NO_VALUE, &r->no_value, err);
+	return get_bool(p, API_PARAM_NO_VALUE, &r->no_value, err);
 }
 
 static int64_t ttl_expiry(uint64_t ttl, int64_t now_ns)
@@ -328,13 +329,13 @@ static int parse_write(api_keys_req *r, int64_t now_ns, api_perr *err)
 	store_cmd *c = &r->cmd;
 	uint64_t ttl = 0;
 	/* ttl= (empty) is "no TTL", which makes an updated key permanent. */
-	int has_ttl = p->val[AP_TTL] && p->len[AP_TTL] > 0;
-	if (has_ttl && get_u64(p, AP_TTL, 202, &ttl, err))
+	int has_ttl = p->val[API_PARAM_TTL] && p->len[API_PARAM_TTL] > 0;
+	if (has_ttl && get_u64(p, API_PARAM_TTL, 202, &ttl, err))
 		return -1;
 	c->prev_exist = -1;
-	if (p->val[AP_PREV_EXIST]) {
-		int b = api_parse_bool(p->val[AP_PREV_EXIST],
-				       p->len[AP_PREV_EXIST]);
+	if (p->val[API_PARAM_PREV_EXIST]) {
+		int b = api_parse_bool(p->val[API_PARAM_PREV_EXIST],
+				       p->len[API_PARAM_PREV_EXIST]);
 		/* etcd quotes the name for most fields but not these two. */
 		if (b < 0) {
 			set_err(err, 209, "%.*s", "invalid value for prevExist",
@@ -343,15 +344,16 @@ static int parse_write(api_keys_req *r, int64_t now_ns, api_perr *err)
 		}
 		c->prev_exist = b;
 	}
-	if (p->val[AP_REFRESH]) {
-		c->refresh =
-		    api_parse_bool(p->val[AP_REFRESH], p->len[AP_REFRESH]);
+	if (p->val[API_PARAM_REFRESH]) {
+		c->refresh = api_parse_bool(p->val[API_PARAM_REFRESH],
+					    p->len[API_PARAM_REFRESH]);
 		if (c->refresh < 0) {
 			set_err(err, 209, "%.*s", "invalid value for refresh",
 				25);
 			return -1;
 		}
-		if (c->refresh && p->val[AP_VALUE] && p->len[AP_VALUE] > 0) {
+		if (c->refresh && p->val[API_PARAM_VALUE] &&
+		    p->len[API_PARAM_VALUE] > 0) {
 			set_err(err, 211, "%.*s",
 				"A value was provided on a refresh", 33);
 			return -1;
@@ -365,22 +367,22 @@ static int parse_write(api_keys_req *r, int64_t now_ns, api_perr *err)
 	c->expire_ns = has_ttl ? ttl_expiry(ttl, now_ns) : 0;
 	c->path = r->path;
 	c->path_len = strlen(r->path);
-	if (p->val[AP_VALUE] && !c->dir) {
-		c->value = p->val[AP_VALUE];
-		c->value_len = p->len[AP_VALUE];
+	if (p->val[API_PARAM_VALUE] && !c->dir) {
+		c->value = p->val[API_PARAM_VALUE];
+		c->value_len = p->len[API_PARAM_VALUE];
 	} else {
 		c->value = "";
 		c->value_len = 0;
 	}
-	if (p->val[AP_PREV_VALUE]) {
-		c->prev_value = p->val[AP_PREV_VALUE];
-		c->prev_value_len = p->len[AP_PREV_VALUE];
+	if (p->val[API_PARAM_PREV_VALUE]) {
+		c->prev_value = p->val[API_PARAM_PREV_VALUE];
+		c->prev_value_len = p->len[API_PARAM_PREV_VALUE];
 	}
-	if (r->method == AM_PUT)
+	if (r->method == API_METHOD_PUT)
 		c->op = STORE_OP_PUT;
-	else if (r->method == AM_POST)
+	else if (r->method == API_METHOD_POST)
 		c->op = STORE_OP_POST;
-	else if (r->method == AM_DELETE)
+	else if (r->method == API_METHOD_DELETE)
 		c->op = STORE_OP_DELETE;
 	else
 		c->op = 0; /* reads: validated like etcd, nothing to propose */

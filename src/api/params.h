@@ -15,29 +15,37 @@
 
 /* The parameter names /v2/keys understands; others are ignored. */
 enum api_param {
-	AP_VALUE,
-	AP_TTL,
-	AP_DIR,
-	AP_PREV_EXIST,
-	AP_PREV_VALUE,
-	AP_PREV_INDEX,
-	AP_REFRESH,
-	AP_NO_VALUE,
-	AP_RECURSIVE,
-	AP_SORTED,
-	AP_QUORUM,
-	AP_WAIT,
-	AP_WAIT_INDEX,
-	AP_STREAM,
-	AP_COUNT
+	API_PARAM_VALUE,
+	API_PARAM_TTL,
+	API_PARAM_DIR,
+	API_PARAM_PREV_EXIST,
+	API_PARAM_PREV_VALUE,
+	API_PARAM_PREV_INDEX,
+	API_PARAM_REFRESH,
+	API_PARAM_NO_VALUE,
+	API_PARAM_RECURSIVE,
+	API_PARAM_SORTED,
+	API_PARAM_QUORUM,
+	API_PARAM_WAIT,
+	API_PARAM_WAIT_INDEX,
+	API_PARAM_STREAM,
+	API_PARAM_COUNT
 };
 
 typedef struct api_params {
-	char *val[AP_COUNT]; /* decoded, NUL-terminated; NULL when absent */
-	size_t len[AP_COUNT];
+	char *val[API_PARAM_COUNT]; /* decoded, NUL-terminated; NULL when absent
+				     */
+	size_t len[API_PARAM_COUNT];
 } api_params;
 
-enum api_method { AM_GET = 1, AM_HEAD, AM_PUT, AM_POST, AM_DELETE, AM_OTHER };
+enum api_method {
+	API_METHOD_GET = 1,
+	API_METHOD_HEAD,
+	API_METHOD_PUT,
+	API_METHOD_POST,
+	API_METHOD_DELETE,
+	API_METHOD_OTHER
+};
 
 /* A request-parse failure: an etcd error code (2xx) and its cause. */
 typedef struct api_perr {

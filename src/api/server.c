@@ -40,7 +40,7 @@ static void api_free(api *a)
 	 * inside one). Every connection is gone by now, so the context only
 	 * holds idle timers; they and the context's allocations are left to
 	 * process exit. The config is not referenced by idle timers. */
-	auth_state_free(a->auth);
+	api_auth_state_free(a->auth);
 	a->auth = NULL;
 	if (a->ctx_ready)
 		return;
@@ -230,7 +230,7 @@ void api_send_message(api *a, h2o_req_t *req, int status, const char *msg)
 	abuf b;
 	abuf_init(&b);
 	abuf_puts(&b, "{\"message\":");
-	aj_cstr(&b, msg);
+	api_json_cstr(&b, msg);
 	abuf_putc(&b, '}');
 	api_send_json(a, req, status, &b);
 	abuf_free(&b);
@@ -241,9 +241,9 @@ void api_send_store_error(api *a, h2o_req_t *req, int code, const char *cause,
 {
 	abuf b;
 	abuf_init(&b);
-	aj_error(&b, code, cause, index);
+	api_json_error(&b, code, cause, index);
 	api_hdr_u64(req, "X-Etcd-Index", index);
-	api_send_json(a, req, aj_error_status(code), &b);
+	api_send_json(a, req, api_json_error_status(code), &b);
 	abuf_free(&b);
 }
 
@@ -276,7 +276,7 @@ int api_path_is(const char *p, size_t n, const char *want)
 int api_get_only(api *a, h2o_req_t *req, int allow_head)
 {
 	int m = api_req_method(req);
-	if (m == AM_GET || (allow_head && m == AM_HEAD))
+	if (m == API_METHOD_GET || (allow_head && m == API_METHOD_HEAD))
 		return 1;
 	api_send_405(a, req, allow_head ? "GET,HEAD" : "GET");
 	return 0;
@@ -412,8 +412,8 @@ int api_init(api **out, uv_loop_t *loop, store *st, raftnode *rn,
 	if (!a->cfg.max_request_line)
 		a->cfg.max_request_line = 1u << 20;
 	a->refs = 1;
-	if (auth_state_new(&a->auth) != 0) {
-		auth_state_free(a->auth);
+	if (api_auth_state_new(&a->auth) != 0) {
+		api_auth_state_free(a->auth);
 		free(a->listen_urls);
 		free(a);
 		return -ENOMEM;

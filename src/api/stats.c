@@ -34,18 +34,18 @@ void api_stats_self_send(api *a, h2o_req_t *req)
 	abuf b;
 	abuf_init(&b);
 	abuf_puts(&b, "{\"name\":");
-	aj_cstr(&b, name);
+	api_json_cstr(&b, name);
 	abuf_printf(&b, ",\"id\":\"%" PRIx64 "\",\"state\":\"%s\"", st.id,
 		    state_name(st.state));
 	abuf_puts(&b, ",\"startTime\":\"");
-	aj_time(&b, st.start_time_ns);
+	api_json_time(&b, st.start_time_ns);
 	abuf_printf(&b, "\",\"leaderInfo\":{\"leader\":\"%" PRIx64 "\"",
 		    st.leader_id);
 	if (st.leader_id && st.leader_since_ns) {
 		abuf_puts(&b, ",\"uptime\":\"");
-		aj_duration(&b, now - st.leader_since_ns);
+		api_json_duration(&b, now - st.leader_since_ns);
 		abuf_puts(&b, "\",\"startTime\":\"");
-		aj_time(&b, st.leader_since_ns);
+		api_json_time(&b, st.leader_since_ns);
 		abuf_putc(&b, '"');
 	}
 	abuf_printf(&b,
@@ -91,7 +91,7 @@ void api_stats_leader_send(api *a, h2o_req_t *req)
 
 void api_stats_store_send(api *a, h2o_req_t *req)
 {
-	static const char *const names[AS_COUNT] = {
+	static const char *const names[API_STAT_COUNT] = {
 	    "getsSuccess",
 	    "getsFail",
 	    "setsSuccess",
@@ -111,7 +111,7 @@ void api_stats_store_send(api *a, h2o_req_t *req)
 	abuf b;
 	abuf_init(&b);
 	abuf_putc(&b, '{');
-	for (int i = 0; i < AS_COUNT; i++)
+	for (int i = 0; i < API_STAT_COUNT; i++)
 		abuf_printf(&b, "\"%s\":%" PRIu64 ",", names[i], a->stats[i]);
 	abuf_printf(&b, "\"watchers\":%zu}", a->hub.n_watchers);
 	api_send_json(a, req, 200, &b);

@@ -324,7 +324,7 @@ static void queue_event(api_watcher *w, const char *line, size_t len)
 
 static void render_line(abuf *b, const store_event *ev)
 {
-	aj_event(b, ev, api_now_ns(), 0);
+	api_json_event(b, ev, api_now_ns(), 0);
 	abuf_putc(b, '\n');
 }
 
@@ -379,7 +379,7 @@ static void hub_on_event(void *ctx, const store_event *ev)
 {
 	api *a = ctx;
 	if (ev->action == STORE_ACTION_EXPIRE)
-		a->stats[AS_EXPIRE]++;
+		a->stats[API_STAT_EXPIRE]++;
 	if (ev->refresh || a->hub.n_watchers == 0)
 		return;
 	size_t n;

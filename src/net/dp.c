@@ -151,8 +151,8 @@ static void load_endpoints(dp *d, sync_net *net)
 		for (size_t i = 0; net->eps && i < r.ev.node.n_children; i++) {
 			store_node *c = &r.ev.node.children[i];
 			if (!c->dir &&
-			    sync_parse_endpoint(c->value,
-						&net->eps[net->n_eps]) == 0)
+			    dp_sync_parse_endpoint(c->value,
+						   &net->eps[net->n_eps]) == 0)
 				net->n_eps++;
 		}
 	}
@@ -188,7 +188,7 @@ static void compact_states(dp *d)
 		if (d->nets[i].vni || d->nets[i].n_veths)
 			d->nets[k++] = d->nets[i];
 		else
-			sync_state_free(&d->nets[i]);
+			dp_sync_state_free(&d->nets[i]);
 	}
 	d->n_nets = k;
 }
@@ -202,7 +202,8 @@ static void converge(dp *d, const char *nid)
 		load_endpoints(d, &net);
 	sync_state *st = state_for(d, nid, have);
 	d->runs++;
-	if (st && sync_network(d->nl, d->host, have ? &net : NULL, st) != 0) {
+	if (st &&
+	    dp_sync_network(d->nl, d->host, have ? &net : NULL, st) != 0) {
 		d->errors++;
 		d->full = 1; /* retried on the next resync */
 	}
@@ -232,7 +233,7 @@ static void converge_all(dp *d)
 	for (size_t i = 0; i < d->n_nets; i++) {
 		sync_net probe;
 		if (load_network(d, d->nets[i].id, &probe) != 0)
-			sync_network(d->nl, d->host, NULL, &d->nets[i]);
+			dp_sync_network(d->nl, d->host, NULL, &d->nets[i]);
 	}
 	compact_states(d);
 	uint32_t *vnis = calloc(d->n_nets + 1, sizeof(*vnis));
@@ -247,7 +248,7 @@ static void converge_all(dp *d)
 			for (size_t j = 0; j < d->nets[i].n_veths; j++)
 				memcpy(veths[k++], d->nets[i].veths[j], 16);
 		}
-		sync_remove_stale(d->nl, vnis, d->n_nets, veths, n_veths);
+		dp_sync_remove_stale(d->nl, vnis, d->n_nets, veths, n_veths);
 	}
 	free(vnis);
 	free(veths);
@@ -334,7 +335,7 @@ static void on_closed(uv_handle_t *h)
 	if (--d->pending_closes > 0)
 		return;
 	for (size_t i = 0; i < d->n_nets; i++)
-		sync_state_free(&d->nets[i]);
+		dp_sync_state_free(&d->nets[i]);
 	free(d->nets);
 	free(d->dirty);
 	free(d);

@@ -13,17 +13,17 @@
 
 #include "../log.h"
 
-void sync_bridge_name(uint32_t vni, char out[16])
+void dp_sync_bridge_name(uint32_t vni, char out[16])
 {
 	snprintf(out, 16, SYNC_BRIDGE_PREFIX "%06x", vni & 0xffffff);
 }
 
-void sync_vxlan_name(uint32_t vni, char out[16])
+void dp_sync_vxlan_name(uint32_t vni, char out[16])
 {
 	snprintf(out, 16, SYNC_VXLAN_PREFIX "%06x", vni & 0xffffff);
 }
 
-void sync_veth_name(const char *eid, char out[16])
+void dp_sync_veth_name(const char *eid, char out[16])
 {
 	snprintf(out, 16, SYNC_VETH_PREFIX "%.8s", eid);
 }
@@ -45,7 +45,7 @@ static int parse_cidr(const char *s, uint32_t *ip, int *prefix)
 	return inet_pton(AF_INET, buf, ip) == 1 ? 0 : -1;
 }
 
-int sync_parse_endpoint(const char *json, sync_ep *ep)
+int dp_sync_parse_endpoint(const char *json, sync_ep *ep)
 {
 	memset(ep, 0, sizeof(*ep));
 	json_t *r = json ? json_loads(json, 0, NULL) : NULL;
@@ -72,7 +72,7 @@ int sync_parse_endpoint(const char *json, sync_ep *ep)
 	return ok ? 0 : -1;
 }
 
-void sync_state_free(sync_state *st)
+void dp_sync_state_free(sync_state *st)
 {
 	free(st->fdb);
 	free(st->neigh);
@@ -104,12 +104,12 @@ static int teardown(dpnl *nl, sync_state *st)
 		err = note(err, dpnl_link_delete(nl, st->veths[i]), "delete",
 			   st->veths[i]);
 	if (st->vni) {
-		sync_vxlan_name(st->vni, name);
+		dp_sync_vxlan_name(st->vni, name);
 		err = note(err, dpnl_link_delete(nl, name), "delete", name);
-		sync_bridge_name(st->vni, name);
+		dp_sync_bridge_name(st->vni, name);
 		err = note(err, dpnl_link_delete(nl, name), "delete", name);
 	}
-	sync_state_free(st);
+	dp_sync_state_free(st);
 	st->vx_ifindex = 0;
 	st->vni = 0;
 	return err;
@@ -264,7 +264,7 @@ static int sync_local(dpnl *nl, uint32_t host, const sync_net *net, int br,
 		const sync_ep *e = &net->eps[i];
 		if (e->locator != host || (!e->netns[0] && !e->peer[0]))
 			continue;
-		sync_veth_name(e->id, now[n_now]);
+		dp_sync_veth_name(e->id, now[n_now]);
 		char made[16];
 		dpnl_veth v = {.host_name = now[n_now],
 			       .master = br,
@@ -305,7 +305,8 @@ static int has_local(const sync_net *net, uint32_t host)
 	return 0;
 }
 
-int sync_network(dpnl *nl, uint32_t host, const sync_net *net, sync_state *st)
+int dp_sync_network(dpnl *nl, uint32_t host, const sync_net *net,
+		    sync_state *st)
 {
 	if (!net || !net->vni || !has_local(net, host))
 		return st->vni || st->n_veths ? teardown(nl, st) : 0;
@@ -314,8 +315,8 @@ int sync_network(dpnl *nl, uint32_t host, const sync_net *net, sync_state *st)
 	snprintf(st->id, sizeof(st->id), "%s", net->id);
 	st->vni = net->vni;
 	char brn[16], vxn[16];
-	sync_bridge_name(net->vni, brn);
-	sync_vxlan_name(net->vni, vxn);
+	dp_sync_bridge_name(net->vni, brn);
+	dp_sync_vxlan_name(net->vni, vxn);
 	int br = dpnl_bridge_ensure(nl, brn);
 	if (br < 0)
 		return note(0, br, "bridge", brn);
@@ -339,8 +340,8 @@ static int vni_of(const char *name, uint32_t *vni)
 	return *end == '\0' && end != name + 4 ? 0 : -1;
 }
 
-int sync_remove_stale(dpnl *nl, const uint32_t *keep_vnis, size_t n_vnis,
-		      char (*keep_veths)[16], size_t n_veths)
+int dp_sync_remove_stale(dpnl *nl, const uint32_t *keep_vnis, size_t n_vnis,
+			 char (*keep_veths)[16], size_t n_veths)
 {
 	dpnl_link *v;
 	size_t cnt;

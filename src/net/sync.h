@@ -37,11 +37,11 @@ typedef struct sync_net {
 } sync_net;
 
 /* Parses an endpoint/<nid>/<eid> JSON value. -1 if it is unusable. */
-int sync_parse_endpoint(const char *json, sync_ep *ep);
+int dp_sync_parse_endpoint(const char *json, sync_ep *ep);
 
-void sync_bridge_name(uint32_t vni, char out[16]);
-void sync_vxlan_name(uint32_t vni, char out[16]);
-void sync_veth_name(const char *eid, char out[16]);
+void dp_sync_bridge_name(uint32_t vni, char out[16]);
+void dp_sync_vxlan_name(uint32_t vni, char out[16]);
+void dp_sync_veth_name(const char *eid, char out[16]);
 
 /* What this host has programmed for one network: a cache of the entries on
  * its vxlan device, so an event costs only the netlink writes it needs.
@@ -59,17 +59,18 @@ typedef struct sync_state {
 	size_t n_veths;
 } sync_state;
 
-void sync_state_free(sync_state *st);
+void dp_sync_state_free(sync_state *st);
 
 /* Converges one network. net == NULL, or a network without endpoints on
  * host, removes everything st says was programmed. Returns 0, or the first
  * error (the rest is still attempted). */
-int sync_network(dpnl *nl, uint32_t host, const sync_net *net, sync_state *st);
+int dp_sync_network(dpnl *nl, uint32_t host, const sync_net *net,
+		    sync_state *st);
 
 /* Removes ovb-/ovx- devices whose VNI is not in keep_vnis and ovv- devices
  * not in keep_veths: the leftovers of a crash or of records deleted while
  * ovld was down. Nothing without our prefixes is ever touched. */
-int sync_remove_stale(dpnl *nl, const uint32_t *keep_vnis, size_t n_vnis,
-		      char (*keep_veths)[16], size_t n_veths);
+int dp_sync_remove_stale(dpnl *nl, const uint32_t *keep_vnis, size_t n_vnis,
+			 char (*keep_veths)[16], size_t n_veths);
 
 #endif

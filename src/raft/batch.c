@@ -24,7 +24,7 @@ typedef struct apply_batch {
 	batch_item items[];
 } apply_batch;
 
-/* Callbacks may queue new entries (and so move rn->bq_items): they are
+/* Callbacks may queue new entries (and so move rn->batch.items): they are
  * always called on a copy. */
 static void finish(raftnode *rn, const batch_item *items, unsigned n,
 		   int status)
@@ -48,21 +48,21 @@ static void on_batch_applied(struct raft_apply *req, int status, void *result)
 /* Answers the whole queue with status, without handing it to raft. */
 static void fail_queue(raftnode *rn, int status)
 {
-	unsigned n = rn->bq_n;
+	unsigned n = rn->batch.n;
 	batch_item items[BATCH_MAX_ENTRIES];
 	if (n == 0)
 		return;
-	memcpy(items, rn->bq_items, n * sizeof(items[0]));
-	rn->bq_n = 0;
+	memcpy(items, rn->batch.items, n * sizeof(items[0]));
+	rn->batch.n = 0;
 	for (unsigned i = 0; i < n; i++)
-		raft_free(rn->bq_bufs[i].base);
+		raft_free(rn->batch.bufs[i].base);
 	finish(rn, items, n, status);
 }
 
 /* Hands the queue to raft as one request. */
 static void flush(raftnode *rn)
 {
-	unsigned n = rn->bq_n;
+	unsigned n = rn->batch.n;
 	if (n == 0)
 		return;
 	apply_batch *b = malloc(sizeof(*b) + n * sizeof(b->items[0]));
@@ -73,15 +73,15 @@ static void flush(raftnode *rn)
 	b->rn = rn;
 	b->n = n;
 	b->req.data = b;
-	memcpy(b->items, rn->bq_items, n * sizeof(b->items[0]));
+	memcpy(b->items, rn->batch.items, n * sizeof(b->items[0]));
 	int rv =
-	    raft_apply(&rn->raft, &b->req, rn->bq_bufs, n, on_batch_applied);
+	    raft_apply(&rn->raft, &b->req, rn->batch.bufs, n, on_batch_applied);
 	if (rv == RAFT_NOTLEADER) {
 		free(b);
 		fail_queue(rn, rv);
 		return;
 	}
-	rn->bq_n = 0;
+	rn->batch.n = 0;
 	if (rv != 0) {
 		/* raft_apply failed after taking the entries into its log,
 		 * and has freed their buffers already. */
@@ -93,9 +93,9 @@ static void flush(raftnode *rn)
 }
 
 /* Hands the queue to raft now, if there is one (leader.c's nudge). */
-int batch_flush_now(raftnode *rn)
+int raftnode_batch_flush_now(raftnode *rn)
 {
-	if (rn->bq_n == 0)
+	if (rn->batch.n == 0)
 		return 0;
 	flush(rn);
 	return 1;
@@ -106,63 +106,65 @@ static void on_batch_idle(uv_idle_t *h)
 	raftnode *rn = h->data;
 	uv_idle_stop(h);
 	flush(rn);
-	forward_flush(rn);	 /* a follower's queue (forward.c) */
-	raftnode_read_flush(rn); /* the turn's quorum reads (read.c) */
+	raftnode_forward_flush(rn); /* a follower's queue (forward.c) */
+	raftnode_read_flush(rn);    /* the turn's quorum reads (read.c) */
 }
 
-void batch_kick(raftnode *rn)
+void raftnode_batch_kick(raftnode *rn)
 {
-	if (!uv_is_active((uv_handle_t *)&rn->bq_idle))
-		uv_idle_start(&rn->bq_idle, on_batch_idle);
+	if (!uv_is_active((uv_handle_t *)&rn->batch.idle))
+		uv_idle_start(&rn->batch.idle, on_batch_idle);
 }
 
 int raftnode_batch_add(raftnode *rn, const void *entry, size_t len,
 		       batch_done_fn done, void *ctx, uint64_t tag)
 {
-	if (rn->bq_n == BATCH_MAX_ENTRIES)
+	if (rn->batch.n == BATCH_MAX_ENTRIES)
 		flush(rn);
-	if (rn->bq_n == rn->bq_cap) {
-		unsigned cap = rn->bq_cap ? rn->bq_cap * 2 : 64;
+	if (rn->batch.n == rn->batch.cap) {
+		unsigned cap = rn->batch.cap ? rn->batch.cap * 2 : 64;
 		struct raft_buffer *bufs =
-		    realloc(rn->bq_bufs, cap * sizeof(*bufs));
+		    realloc(rn->batch.bufs, cap * sizeof(*bufs));
 		if (bufs == NULL)
 			return RAFT_NOMEM;
-		rn->bq_bufs = bufs;
-		batch_item *items = realloc(rn->bq_items, cap * sizeof(*items));
+		rn->batch.bufs = bufs;
+		batch_item *items =
+		    realloc(rn->batch.items, cap * sizeof(*items));
 		if (items == NULL)
 			return RAFT_NOMEM;
-		rn->bq_items = items;
-		rn->bq_cap = cap;
+		rn->batch.items = items;
+		rn->batch.cap = cap;
 	}
 	void *copy = raft_malloc(len);
 	if (copy == NULL)
 		return RAFT_NOMEM;
 	memcpy(copy, entry, len);
-	rn->bq_bufs[rn->bq_n] = (struct raft_buffer){.base = copy, .len = len};
-	rn->bq_items[rn->bq_n] =
+	rn->batch.bufs[rn->batch.n] =
+	    (struct raft_buffer){.base = copy, .len = len};
+	rn->batch.items[rn->batch.n] =
 	    (batch_item){.done = done, .ctx = ctx, .tag = tag};
-	rn->bq_n++;
-	batch_kick(rn);
+	rn->batch.n++;
+	raftnode_batch_kick(rn);
 	return 0;
 }
 
-void batch_init(raftnode *rn)
+void raftnode_batch_init(raftnode *rn)
 {
-	uv_idle_init(rn->loop, &rn->bq_idle);
-	rn->bq_idle.data = rn;
+	uv_idle_init(rn->loop, &rn->batch.idle);
+	rn->batch.idle.data = rn;
 }
 
-void batch_fail_queued(raftnode *rn, int status)
+void raftnode_batch_fail_queued(raftnode *rn, int status)
 {
-	uv_idle_stop(&rn->bq_idle);
+	uv_idle_stop(&rn->batch.idle);
 	fail_queue(rn, status);
 }
 
-void batch_free(raftnode *rn)
+void raftnode_batch_free(raftnode *rn)
 {
-	free(rn->bq_bufs);
-	free(rn->bq_items);
-	rn->bq_bufs = NULL;
-	rn->bq_items = NULL;
-	rn->bq_cap = 0;
+	free(rn->batch.bufs);
+	free(rn->batch.items);
+	rn->batch.bufs = NULL;
+	rn->batch.items = NULL;
+	rn->batch.cap = 0;
 }

@@ -20,7 +20,7 @@ static void pack_str(msgpack_packer *pk, const char *s, size_t len)
 	msgpack_pack_str_body(pk, s ? s : "", len);
 }
 
-int command_encode(const command *c, void **buf, size_t *len)
+int raftnode_command_encode(const command *c, void **buf, size_t *len)
 {
 	const store_cmd *s = &c->cmd;
 	msgpack_sbuffer sb;
@@ -156,7 +156,7 @@ static int command_shape_ok(const unsigned char *p, size_t n)
 	return 1;
 }
 
-int command_decode(const void *buf, size_t len, command *c)
+int raftnode_command_decode(const void *buf, size_t len, command *c)
 {
 	if (!command_shape_ok(buf, len)) {
 		memset(c, 0, sizeof(*c));
@@ -174,8 +174,8 @@ int command_decode(const void *buf, size_t len, command *c)
 	int ur = msgpack_unpack((const char *)buf, len, &off, &zone, &obj);
 	if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
 		goto out;
-	/* Only the zero padding of command_encode may follow; entries are
-	 * whole multiples of 8, so a truncated one is still refused. */
+	/* Only the zero padding of raftnode_command_encode may follow; entries
+	 * are whole multiples of 8, so a truncated one is still refused. */
 	if (len % 8 != 0 || len - off >= 8)
 		goto out;
 	for (size_t i = off; i < len; i++)

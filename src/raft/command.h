@@ -15,10 +15,10 @@ typedef struct command {
 } command;
 
 /* Encodes into a raft_malloc'd buffer (raft takes ownership on apply). */
-int command_encode(const command *c, void **buf, size_t *len);
+int raftnode_command_encode(const command *c, void **buf, size_t *len);
 
 /* Decodes buf; c's strings point into buf, which must outlive c.
  * Returns 0, or -1 for bytes that are not a command. */
-int command_decode(const void *buf, size_t len, command *c);
+int raftnode_command_decode(const void *buf, size_t len, command *c);
 
 #endif

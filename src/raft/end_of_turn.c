@@ -20,22 +20,22 @@ static void on_nudged(struct raft_barrier *req, int status)
 {
 	(void)status;
 	raftnode *rn = req->data;
-	rn->nudge_inflight = 0;
+	rn->nudge.inflight = 0;
 }
 
 static void nudge_followers(raftnode *rn)
 {
-	if (!rn->nudge_wanted || rn->nudge_inflight || rn->closing)
+	if (!rn->nudge.wanted || rn->nudge.inflight || rn->closing)
 		return;
-	rn->nudge_wanted = 0;
+	rn->nudge.wanted = 0;
 	if (raft_state(&rn->raft) != RAFT_LEADER ||
 	    rn->raft.configuration.n < 2)
 		return;
-	if (batch_flush_now(rn))
+	if (raftnode_batch_flush_now(rn))
 		return; /* their AppendEntries carries the commit index */
-	rn->nudge.data = rn;
-	if (raft_barrier(&rn->raft, &rn->nudge, on_nudged) == 0)
-		rn->nudge_inflight = 1;
+	rn->nudge.barrier.data = rn;
+	if (raft_barrier(&rn->raft, &rn->nudge.barrier, on_nudged) == 0)
+		rn->nudge.inflight = 1;
 }
 
 static void on_check(uv_check_t *h)
@@ -43,13 +43,13 @@ static void on_check(uv_check_t *h)
 	raftnode *rn = h->data;
 	store_flush(rn->st); /* the turn's applied entries, one commit */
 	nudge_followers(rn);
-	pending_answer_queued(rn);
+	raftnode_pending_answer_queued(rn);
 }
 
-void nudge_start(raftnode *rn)
+void raftnode_nudge_start(raftnode *rn)
 {
-	uv_check_init(rn->loop, &rn->nudge_check);
-	rn->nudge_check.data = rn;
-	uv_check_start(&rn->nudge_check, on_check);
-	uv_unref((uv_handle_t *)&rn->nudge_check);
+	uv_check_init(rn->loop, &rn->nudge.check);
+	rn->nudge.check.data = rn;
+	uv_check_start(&rn->nudge.check, on_check);
+	uv_unref((uv_handle_t *)&rn->nudge.check);
 }

@@ -12,7 +12,7 @@ static follower_seen *seen_slot(raftnode *rn, raft_id id)
 {
 	follower_seen *free_slot = NULL;
 	for (unsigned i = 0; i < SEEN_SLOTS; i++) {
-		follower_seen *f = &rn->seen[i];
+		follower_seen *f = &rn->followers.seen[i];
 		if (f->id == id)
 			return f;
 		/* a slot is free if unused or its server left */
@@ -26,7 +26,7 @@ static follower_seen *seen_slot(raftnode *rn, raft_id id)
 	return free_slot;
 }
 
-void follower_stats_sample(raftnode *rn)
+void raftnode_follower_stats_sample(raftnode *rn)
 {
 	if (raft_state(&rn->raft) != RAFT_LEADER ||
 	    rn->raft.leader_state.progress == NULL)

@@ -14,7 +14,7 @@
 #include "command.h"
 #include "node.h"
 
-#define FORWARD_MAX 4096 /* commands per POST, either side */
+#define FORWARD_MAX 4096 /* commands per request, either side */
 
 static const char *outcome_text(int answer)
 {
@@ -44,7 +44,7 @@ typedef struct fwd_cookie {
 /* One command's fate, as the leader (or the link: -1) told it. */
 static void settle(raftnode *rn, uint64_t seq, int answer, const char *why)
 {
-	pending *p = pending_find(rn, seq);
+	pending *p = raftnode_pending_find(rn, seq);
 	if (p == NULL || p->state != PENDING_REMOTE)
 		return;
 	if (answer == RAFTNODE_DONE) {
@@ -54,9 +54,9 @@ static void settle(raftnode *rn, uint64_t seq, int answer, const char *why)
 		p->state = PENDING_UNSENT;
 	} else if (answer < 0) {
 		/* It may or may not have been appended: never send twice. */
-		pending_fail(rn, p, "etcdserver: leader unreachable");
+		raftnode_pending_fail(rn, p, "etcdserver: leader unreachable");
 	} else {
-		pending_fail(rn, p, why);
+		raftnode_pending_fail(rn, p, why);
 	}
 }
 
@@ -78,17 +78,17 @@ static void on_forwarded(void *ctx, int answer, const void *body, size_t len)
 
 /* Sends the queued commands still waiting to the current leader; with no
  * reachable leader they go back to the tick, which resends them. */
-void forward_flush(raftnode *rn)
+void raftnode_forward_flush(raftnode *rn)
 {
-	unsigned n = rn->fq_n;
-	rn->fq_n = 0;
+	unsigned n = rn->forward.n;
+	rn->forward.n = 0;
 	if (n == 0)
 		return;
 	fwd_cookie *k = malloc(sizeof(*k) + n * sizeof(k->seqs[0]));
 	size_t size = 0;
 	unsigned live = 0;
 	for (unsigned i = 0; k && i < n; i++) {
-		pending *p = pending_find(rn, rn->fq_seqs[i]);
+		pending *p = raftnode_pending_find(rn, rn->forward.seqs[i]);
 		if (p == NULL || p->state != PENDING_REMOTE)
 			continue; /* answered meanwhile (timed out) */
 		k->seqs[live++] = p->seq;
@@ -105,7 +105,7 @@ void forward_flush(raftnode *rn)
 	}
 	size_t off = 0;
 	for (unsigned i = 0; i < live; i++) {
-		pending *p = pending_find(rn, k->seqs[i]);
+		pending *p = raftnode_pending_find(rn, k->seqs[i]);
 		put_be32(body + off, (uint32_t)p->entry_len);
 		memcpy(body + off + 4, p->entry, p->entry_len);
 		off += 4 + p->entry_len;
@@ -121,29 +121,29 @@ void forward_flush(raftnode *rn)
 	free(body);
 }
 
-int forward_add(raftnode *rn, pending *p)
+int raftnode_forward_add(raftnode *rn, pending *p)
 {
-	if (rn->fq_n == FORWARD_MAX)
-		forward_flush(rn);
-	if (rn->fq_n == rn->fq_cap) {
-		unsigned cap = rn->fq_cap ? rn->fq_cap * 2 : 64;
-		uint64_t *seqs = realloc(rn->fq_seqs, cap * sizeof(*seqs));
+	if (rn->forward.n == FORWARD_MAX)
+		raftnode_forward_flush(rn);
+	if (rn->forward.n == rn->forward.cap) {
+		unsigned cap = rn->forward.cap ? rn->forward.cap * 2 : 64;
+		uint64_t *seqs = realloc(rn->forward.seqs, cap * sizeof(*seqs));
 		if (seqs == NULL)
 			return -1;
-		rn->fq_seqs = seqs;
-		rn->fq_cap = cap;
+		rn->forward.seqs = seqs;
+		rn->forward.cap = cap;
 	}
-	rn->fq_seqs[rn->fq_n++] = p->seq;
+	rn->forward.seqs[rn->forward.n++] = p->seq;
 	p->state = PENDING_REMOTE;
-	batch_kick(rn);
+	raftnode_batch_kick(rn);
 	return 0;
 }
 
-void forward_free(raftnode *rn)
+void raftnode_forward_free(raftnode *rn)
 {
-	free(rn->fq_seqs);
-	rn->fq_seqs = NULL;
-	rn->fq_n = rn->fq_cap = 0;
+	free(rn->forward.seqs);
+	rn->forward.seqs = NULL;
+	rn->forward.n = rn->forward.cap = 0;
 }
 
 /* ---- leader side ---- */
@@ -152,7 +152,7 @@ void forward_free(raftnode *rn)
 static int check_forwarded(raftnode *rn, const char *body, size_t len)
 {
 	command c;
-	if (command_decode(body, len, &c) != 0)
+	if (raftnode_command_decode(body, len, &c) != 0)
 		return RAFTNODE_BAD_REQUEST;
 	if (raft_state(&rn->raft) != RAFT_LEADER)
 		return RAFTNODE_NOT_LEADER;
@@ -219,8 +219,8 @@ static long count_frames(const char *body, size_t len)
 	return n;
 }
 
-void forward_serve(raftnode *rn, const char *body, size_t len,
-		   raftnode_answer_cb cb, void *ctx)
+void raftnode_forward_serve(raftnode *rn, const char *body, size_t len,
+			    raftnode_answer_cb cb, void *ctx)
 {
 	long n = count_frames(body, len);
 	if (n <= 0 || n > FORWARD_MAX) {

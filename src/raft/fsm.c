@@ -20,7 +20,7 @@ static int apply_at(void *ctx, const struct raft_buffer *buf, raft_index index)
 	command c;
 	if (index <= store_applied_raft_index(rn->st))
 		return 0; /* in LMDB already (a restart, or a newer snapshot) */
-	if (command_decode(buf->base, buf->len, &c) != 0) {
+	if (raftnode_command_decode(buf->base, buf->len, &c) != 0) {
 		/* Skip it but keep the watermark moving: never stall. */
 		log_error("fsm", "entry %llu is not a command; skipped",
 			  (unsigned long long)index);
@@ -42,14 +42,14 @@ static int apply_at(void *ctx, const struct raft_buffer *buf, raft_index index)
 			store_result_free(&res);
 			res.error = 300;
 			res.cause = strdup("etcdserver: store write failed");
-			pending_complete(rn, c.seq, &res);
+			raftnode_pending_complete(rn, c.seq, &res);
 		}
 		return RAFT_IOERR;
 	}
 	if (mine)
-		pending_complete(rn, c.seq, &res);
-	read_after_apply(rn);
-	rn->nudge_wanted = 1;
+		raftnode_pending_complete(rn, c.seq, &res);
+	raftnode_read_after_apply(rn);
+	rn->nudge.wanted = 1;
 	return 0;
 }
 
@@ -60,16 +60,16 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	/* raft bumps last_applied after apply returns. */
 	uint64_t index = raft_last_applied(&rn->raft) + 1;
 	*result = NULL;
-	if (commit_early_done(&rn->early, index))
+	if (raftnode_commit_early_done(&rn->early, index))
 		return 0;
 	return apply_at(rn, buf, index);
 }
 
 /* io must be initialized and raft not yet started. */
-void fsm_wrap_io(raftnode *rn)
+void raftnode_fsm_wrap_io(raftnode *rn)
 {
-	if (commit_early_wrap(&rn->early, &rn->raft, &rn->io, apply_at, rn) !=
-	    0)
+	if (raftnode_commit_early_wrap(&rn->early, &rn->raft, &rn->io, apply_at,
+				       rn) != 0)
 		log_warn("fsm", "followers apply after their own disk write");
 }
 
@@ -100,7 +100,7 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	(*bufs)[0].base = data;
 	(*bufs)[0].len = len;
 	*n = 1;
-	rn->snapshots_taken++;
+	rn->stats.snapshots_taken++;
 	log_info("fsm", "snapshot written: %zu bytes", len);
 	return 0;
 }
@@ -132,13 +132,13 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		return RAFT_IOERR;
 	}
 	raft_free(buf->base);
-	rn->snapshots_restored++;
+	rn->stats.snapshots_restored++;
 	log_info("fsm", "snapshot restored: store index %llu",
 		 (unsigned long long)store_current_index(rn->st));
 	return 0;
 }
 
-void fsm_init(raftnode *rn)
+void raftnode_fsm_init(raftnode *rn)
 {
 	rn->fsm.version = 3;
 	rn->fsm.data = rn;

@@ -14,7 +14,7 @@
 static void on_expired(void *ctx, store_result *res)
 {
 	raftnode *rn = ctx;
-	rn->expiry_inflight = 0;
+	rn->expiry.inflight = 0;
 	if (res->error == 300)
 		log_debug("raft", "expiry sweep failed: %s",
 			  res->cause ? res->cause : "");
@@ -24,7 +24,7 @@ static void on_expired(void *ctx, store_result *res)
 static void on_expiry_timer(uv_timer_t *t)
 {
 	raftnode *rn = t->data;
-	if (rn->closing || rn->expiry_inflight ||
+	if (rn->closing || rn->expiry.inflight ||
 	    raft_state(&rn->raft) != RAFT_LEADER)
 		return;
 	int64_t due = store_next_expiry(rn->st);
@@ -37,11 +37,11 @@ static void on_expiry_timer(uv_timer_t *t)
 			 .now_ns = now,
 			 .prev_exist = -1};
 	if (raftnode_propose(rn, &cmd, on_expired, rn) == 0)
-		rn->expiry_inflight = 1;
+		rn->expiry.inflight = 1;
 }
 
-void expiry_start(raftnode *rn)
+void raftnode_expiry_start(raftnode *rn)
 {
-	uv_timer_start(&rn->expiry_timer, on_expiry_timer, EXPIRY_INTERVAL_MS,
+	uv_timer_start(&rn->expiry.timer, on_expiry_timer, EXPIRY_INTERVAL_MS,
 		       EXPIRY_INTERVAL_MS);
 }

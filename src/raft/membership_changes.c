@@ -57,7 +57,7 @@ static void job_answer(change_job *job, int answer, const char *why)
 		job->member_cb(job->member_ctx, answer, why, &m);
 	}
 	free(job);
-	rn->job_running = 0;
+	rn->changes.running = 0;
 	run_next_job(rn);
 }
 
@@ -199,13 +199,13 @@ static void job_start(raftnode *rn, change_job *job)
 
 static void run_next_job(raftnode *rn)
 {
-	if (rn->job_running || rn->jobs_head == NULL || rn->closing)
+	if (rn->changes.running || rn->changes.head == NULL || rn->closing)
 		return;
-	change_job *job = rn->jobs_head;
-	rn->jobs_head = job->next;
-	if (rn->jobs_head == NULL)
-		rn->jobs_tail = NULL;
-	rn->job_running = 1;
+	change_job *job = rn->changes.head;
+	rn->changes.head = job->next;
+	if (rn->changes.head == NULL)
+		rn->changes.tail = NULL;
+	rn->changes.running = 1;
 	job_start(rn, job);
 }
 
@@ -213,11 +213,11 @@ void membership_job_enqueue(raftnode *rn, change_job *job)
 {
 	job->rn = rn;
 	job->next = NULL;
-	if (rn->jobs_tail)
-		rn->jobs_tail->next = job;
+	if (rn->changes.tail)
+		rn->changes.tail->next = job;
 	else
-		rn->jobs_head = job;
-	rn->jobs_tail = job;
+		rn->changes.head = job;
+	rn->changes.tail = job;
 	run_next_job(rn);
 }
 
@@ -226,7 +226,7 @@ void membership_job_enqueue(raftnode *rn, change_job *job)
 static void adjust_roles(raftnode *rn)
 {
 	const struct raft_configuration *c = &rn->raft.configuration;
-	if (rn->job_running || rn->jobs_head ||
+	if (rn->changes.running || rn->changes.head ||
 	    rn->raft.configuration_uncommitted_index != 0)
 		return;
 	unsigned voters = membership_voters(rn);
@@ -262,7 +262,7 @@ static void adjust_roles(raftnode *rn)
 void membership_tick(raftnode *rn)
 {
 	static uint64_t last_adjust;
-	if (!rn->published || rn->cluster_id == 0)
+	if (!rn->publish.done || rn->cluster_id == 0)
 		membership_publish_self(rn);
 	if (raft_state(&rn->raft) != RAFT_LEADER)
 		return;

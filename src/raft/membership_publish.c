@@ -11,9 +11,9 @@
 static void on_published(void *ctx, store_result *res)
 {
 	raftnode *rn = ctx;
-	rn->publish_inflight = 0;
+	rn->publish.inflight = 0;
 	if (res->error == 0)
-		rn->published = 1;
+		rn->publish.done = 1;
 	else
 		log_warn("raft", "publishing this member failed: %d %s",
 			 res->error, res->cause ? res->cause : "");
@@ -23,7 +23,7 @@ static void on_published(void *ctx, store_result *res)
 static void on_cluster_id_published(void *ctx, store_result *res)
 {
 	raftnode *rn = ctx;
-	rn->publish_inflight = 0;
+	rn->publish.inflight = 0;
 	store_result_free(res);
 }
 
@@ -62,7 +62,7 @@ int membership_propose_meta(raftnode *rn, const char *key, const char *value,
 void membership_publish_self(raftnode *rn)
 {
 	char key[64], rec[1024], cid[32];
-	if (rn->publish_inflight || !raftnode_has_leader(rn))
+	if (rn->publish.inflight || !raftnode_has_leader(rn))
 		return;
 	/* A cluster id not yet in the store is learnt, or seeded by us. */
 	snprintf(cid, sizeof(cid), "%016llx",
@@ -80,17 +80,17 @@ void membership_publish_self(raftnode *rn)
 		 * both carry the same id. */
 		if (membership_propose_meta(rn, "cluster_id", cid,
 					    on_cluster_id_published, rn) == 0)
-			rn->publish_inflight = 1;
+			rn->publish.inflight = 1;
 		return;
 	}
 	membership_record_key(rn->id, key, sizeof(key));
 	membership_record_format(rec, sizeof(rec), rn->cfg.name,
 				 rn->cfg.peer_url, rn->cfg.client_urls);
 	if (meta_equals(rn, key, rec)) {
-		rn->published = 1;
+		rn->publish.done = 1;
 		return;
 	}
-	rn->published = 0;
+	rn->publish.done = 0;
 	if (membership_propose_meta(rn, key, rec, on_published, rn) == 0)
-		rn->publish_inflight = 1;
+		rn->publish.inflight = 1;
 }

@@ -65,6 +65,10 @@ typedef struct follower_seen { /* /v2/stats/leader (follower_stats.c) */
 	uint64_t ok, failed; /* ticks answered / silent too long */
 } follower_seen;
 
+/* The host's Raft member. After the common part, one sub-struct per file
+ * that keeps that part of the state (named in its comment). Other files
+ * only read it, apart from raftnode.c's start and shutdown and where a
+ * comment says so. */
 struct raftnode {
 	uv_loop_t *loop;
 	store *st;
@@ -95,59 +99,77 @@ struct raftnode {
 	int handles_open; /* timers still closing at shutdown */
 	void (*close_cb)(void *ctx);
 	void *close_ctx;
+	uv_timer_t tick;  /* raftnode.c: each owner's periodic work */
+	int64_t start_ns; /* raftnode.c: when this process started */
 
-	/* proposals */
-	uint64_t next_seq;
-	pending *buckets[PENDING_BUCKETS];
-	pending *head, *tail;
-	queued_answer *answers; /* answered at the end of the turn */
-	unsigned answers_n, answers_cap;
-	uv_timer_t tick;
+	struct { /* raftnode.c: the leader last seen */
+		raft_id id;
+		int64_t since_ns;
+	} leader;
 
-	/* follower: writes waiting for the turn's POST (forward.c) */
-	uint64_t *fq_seqs;
-	unsigned fq_n, fq_cap;
+	struct { /* propose.c: writes waiting for their outcome */
+		uint64_t next_seq;
+		pending *by_seq[PENDING_BUCKETS];
+		pending *oldest, *newest; /* FIFO in deadline order */
+		queued_answer *answers;	  /* answered at the end of the turn */
+		unsigned answers_n, answers_cap;
+	} proposals;
 
-	/* entries waiting for the turn's raft_apply (batch.c) */
-	uv_idle_t bq_idle;
-	struct raft_buffer *bq_bufs;
-	batch_item *bq_items;
-	unsigned bq_n, bq_cap;
+	struct { /* forward.c: follower: writes for the turn's FORWARD */
+		uint64_t *seqs;
+		unsigned n, cap;
+	} forward;
 
-	/* quorum reads */
-	read_waiter *read_inflight;	 /* follower: covered by the request */
-	read_waiter *read_next;		 /* need a barrier issued after them */
-	read_waiter *read_applying;	 /* follower: waiting for local apply */
-	int barrier_busy;		 /* follower: a barrier request out */
-	struct read_batch *read_batches; /* leader: barriers in flight */
-	unsigned read_batches_n;
-	raft_term read_term;	/* leader: a read barrier was applied in it */
-	uint64_t read_barriers; /* batches that needed one (/metrics) */
+	struct { /* batch.c: entries waiting for the turn's raft_apply */
+		uv_idle_t idle;
+		struct raft_buffer *bufs;
+		batch_item *items;
+		unsigned n, cap;
+	} batch;
 
-	/* commit nudge: followers learn a commit index only from the next
-	 * AppendEntries, so the leader sends one (a barrier) right away */
-	uv_check_t nudge_check;
-	int nudge_wanted, nudge_inflight;
-	struct raft_barrier nudge;
+	struct {		       /* read.c: quorum reads */
+		read_waiter *inflight; /* follower: covered by the request */
+		read_waiter *next;     /* need a barrier issued after them */
+		read_waiter *applying; /* follower: waiting for local apply */
+		int barrier_busy;      /* follower: a barrier request out */
+		struct read_batch *batches; /* leader: barriers in flight */
+		unsigned batches_n;
+		raft_term term; /* leader: a read barrier was applied in it */
+	} reads;
 
-	/* expiry, member publishing, leader tracking */
-	uv_timer_t expiry_timer;
-	int expiry_inflight;
-	raft_id last_leader;
-	int64_t leader_since_ns;
-	int64_t start_ns;
-	int published;
-	int publish_inflight;
+	/* end_of_turn.c: followers learn a commit index only from the next
+	 * AppendEntries, so the leader appends an entry right away */
+	struct {
+		uv_check_t check; /* the end of every loop turn */
+		int wanted;	  /* set by fsm.c when an entry is applied */
+		int inflight;
+		struct raft_barrier barrier;
+	} nudge;
 
-	/* membership changes, one at a time (leader only) */
-	change_job *jobs_head, *jobs_tail;
-	int job_running;
+	struct { /* leader.c: TTL expiry sweeps */
+		uv_timer_t timer;
+		int inflight;
+	} expiry;
 
-	follower_seen seen[SEEN_SLOTS];
+	struct { /* membership_publish.c: this host's own record */
+		int done, inflight;
+	} publish;
 
-	raftnode_status counters;
-	metrics_hist commit_latency; /* propose -> applied here */
-	uint64_t snapshots_taken, snapshots_restored;
+	struct { /* membership_changes.c: one at a time (leader only) */
+		change_job *head, *tail;
+		int running;
+	} changes;
+
+	struct { /* follower_stats.c: /v2/stats/leader */
+		follower_seen seen[SEEN_SLOTS];
+	} followers;
+
+	struct { /* raftnode_get_status and /metrics; each owner counts */
+		raftnode_status counters;
+		metrics_hist commit_latency; /* propose -> applied here */
+		uint64_t snapshots_taken, snapshots_restored;
+		uint64_t read_barriers; /* read batches that needed one */
+	} stats;
 };
 
 uint64_t raftnode_now_ms(raftnode *rn);
@@ -155,44 +177,45 @@ int raftnode_has_leader(raftnode *rn);
 int64_t raftnode_wall_ns(void);
 
 /* compat/heap.c: raft's allocator, a quarantine for small frees */
-void heap_install(void);
+void raftnode_heap_install(void);
 
 /* fsm.c */
-void fsm_init(raftnode *rn);
-void fsm_wrap_io(raftnode *rn);
+void raftnode_fsm_init(raftnode *rn);
+void raftnode_fsm_wrap_io(raftnode *rn);
 
 /* propose.c */
-pending *pending_find(raftnode *rn, uint64_t seq);
-void pending_fail(raftnode *rn, pending *p, const char *why);
-void pending_complete(raftnode *rn, uint64_t seq, store_result *res);
-void pending_tick(raftnode *rn);
-void pending_fail_all(raftnode *rn, const char *why);
-void pending_answer_queued(raftnode *rn);
+pending *raftnode_pending_find(raftnode *rn, uint64_t seq);
+void raftnode_pending_fail(raftnode *rn, pending *p, const char *why);
+void raftnode_pending_complete(raftnode *rn, uint64_t seq, store_result *res);
+void raftnode_pending_tick(raftnode *rn);
+void raftnode_pending_fail_all(raftnode *rn, const char *why);
+void raftnode_pending_answer_queued(raftnode *rn);
 
 /* forward.c */
-int forward_add(raftnode *rn, pending *p);
-void forward_flush(raftnode *rn);
-void forward_free(raftnode *rn);
+int raftnode_forward_add(raftnode *rn, pending *p);
+void raftnode_forward_flush(raftnode *rn);
+void raftnode_forward_free(raftnode *rn);
 /* leader: a follower's RAFTNODE_FORWARD request */
-void forward_serve(raftnode *rn, const char *body, size_t len,
-		   raftnode_answer_cb cb, void *ctx);
+void raftnode_forward_serve(raftnode *rn, const char *body, size_t len,
+			    raftnode_answer_cb cb, void *ctx);
 
 /* batch.c */
-void batch_init(raftnode *rn);
+void raftnode_batch_init(raftnode *rn);
 int raftnode_batch_add(raftnode *rn, const void *entry, size_t len,
 		       batch_done_fn done, void *ctx, uint64_t tag);
-void batch_kick(raftnode *rn);
-void batch_fail_queued(raftnode *rn, int status);
-void batch_free(raftnode *rn);
-int batch_flush_now(raftnode *rn);
+void raftnode_batch_kick(raftnode *rn);
+void raftnode_batch_fail_queued(raftnode *rn, int status);
+void raftnode_batch_free(raftnode *rn);
+int raftnode_batch_flush_now(raftnode *rn);
 
 /* read.c */
 void raftnode_read_flush(raftnode *rn);
-void read_after_apply(raftnode *rn);
-void read_tick(raftnode *rn);
-void read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx);
-void read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx);
-void read_fail_all(raftnode *rn, const char *why);
+void raftnode_read_after_apply(raftnode *rn);
+void raftnode_read_tick(raftnode *rn);
+void raftnode_read_serve_barrier(raftnode *rn, raftnode_answer_cb cb,
+				 void *ctx);
+void raftnode_read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx);
+void raftnode_read_fail_all(raftnode *rn, const char *why);
 
 /* membership_*.c (what those files share among themselves: membership.h) */
 int membership_bootstrap_or_join(raftnode *rn);
@@ -209,22 +232,22 @@ int raftnode_send(raftnode *rn, raft_id id, int kind, const void *body,
 		  size_t len, raftnode_answer_cb cb, void *ctx);
 
 /* follower_stats.c */
-void follower_stats_sample(raftnode *rn);
+void raftnode_follower_stats_sample(raftnode *rn);
 
 /* leader.c */
-void expiry_start(raftnode *rn);
+void raftnode_expiry_start(raftnode *rn);
 
 /* end_of_turn.c */
-void nudge_start(raftnode *rn);
+void raftnode_nudge_start(raftnode *rn);
 
 /* preload.c: 0 if raft's load runs on a thread, ready called after it
  * on the loop; -1: start at once */
-int preload_begin(raftnode *rn, void (*ready)(raftnode *rn));
-int preload_running(raftnode *rn);
-void preload_abandon(raftnode *rn);
+int raftnode_preload_begin(raftnode *rn, void (*ready)(raftnode *rn));
+int raftnode_preload_running(raftnode *rn);
+void raftnode_preload_abandon(raftnode *rn);
 
 /* compat/install.c */
-void install_wrap_io(raftnode *rn);
-void install_free(raftnode *rn);
+void raftnode_install_wrap_io(raftnode *rn);
+void raftnode_install_free(raftnode *rn);
 
 #endif

@@ -111,7 +111,7 @@ static int restarting(raftnode *rn)
 	return 0;
 }
 
-int preload_begin(raftnode *rn, void (*ready)(raftnode *rn))
+int raftnode_preload_begin(raftnode *rn, void (*ready)(raftnode *rn))
 {
 	if (!restarting(rn))
 		return -1;
@@ -137,7 +137,7 @@ int preload_begin(raftnode *rn, void (*ready)(raftnode *rn))
 	return 0;
 }
 
-int preload_running(raftnode *rn)
+int raftnode_preload_running(raftnode *rn)
 {
 	return rn->preload != NULL;
 }
@@ -145,7 +145,7 @@ int preload_running(raftnode *rn)
 /* At close, before raft_start: the load finishes first (rn must outlive
  * it; its result is left to the exiting process), and the handle frees
  * itself. */
-void preload_abandon(raftnode *rn)
+void raftnode_preload_abandon(raftnode *rn)
 {
 	struct preload *p = rn->preload;
 	if (p == NULL)

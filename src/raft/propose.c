@@ -15,10 +15,10 @@
 
 static pending **bucket(raftnode *rn, uint64_t seq)
 {
-	return &rn->buckets[seq % PENDING_BUCKETS];
+	return &rn->proposals.by_seq[seq % PENDING_BUCKETS];
 }
 
-pending *pending_find(raftnode *rn, uint64_t seq)
+pending *raftnode_pending_find(raftnode *rn, uint64_t seq)
 {
 	for (pending *p = *bucket(rn, seq); p; p = p->hnext)
 		if (p->seq == seq)
@@ -35,11 +35,11 @@ static void pending_unlink(raftnode *rn, pending *p)
 	if (p->prev)
 		p->prev->next = p->next;
 	else
-		rn->head = p->next;
+		rn->proposals.oldest = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
 	else
-		rn->tail = p->prev;
+		rn->proposals.newest = p->prev;
 }
 
 static void pending_release(pending *p)
@@ -52,10 +52,10 @@ static void pending_answer(raftnode *rn, pending *p, store_result *res)
 {
 	pending_unlink(rn, p);
 	if (res->error == 300) {
-		rn->counters.proposals_failed++;
+		rn->stats.counters.proposals_failed++;
 	} else {
-		rn->counters.proposals_ok++;
-		metrics_hist_observe(&rn->commit_latency,
+		rn->stats.counters.proposals_ok++;
+		metrics_hist_observe(&rn->stats.commit_latency,
 				     (uv_hrtime() - p->t0_ns) / 1e9);
 	}
 	raftnode_done_cb cb = p->cb;
@@ -65,7 +65,7 @@ static void pending_answer(raftnode *rn, pending *p, store_result *res)
 	free(res); /* the callback owns only the contents */
 }
 
-void pending_fail(raftnode *rn, pending *p, const char *why)
+void raftnode_pending_fail(raftnode *rn, pending *p, const char *why)
 {
 	store_result *res = calloc(1, sizeof(*res));
 	res->error = 300;
@@ -76,7 +76,7 @@ void pending_fail(raftnode *rn, pending *p, const char *why)
 
 static void answer_now(raftnode *rn, uint64_t seq, store_result *res)
 {
-	pending *p = pending_find(rn, seq);
+	pending *p = raftnode_pending_find(rn, seq);
 	if (p == NULL) {
 		store_result_free(res);
 		return;
@@ -88,28 +88,32 @@ static void answer_now(raftnode *rn, uint64_t seq, store_result *res)
 
 /* Answers go out at the end of the loop turn, after the commit nudge
  * (end_of_turn.c). */
-void pending_complete(raftnode *rn, uint64_t seq, store_result *res)
+void raftnode_pending_complete(raftnode *rn, uint64_t seq, store_result *res)
 {
-	if (rn->answers_n == rn->answers_cap) {
-		unsigned cap = rn->answers_cap ? 2 * rn->answers_cap : 64;
-		queued_answer *q = realloc(rn->answers, cap * sizeof(*q));
+	if (rn->proposals.answers_n == rn->proposals.answers_cap) {
+		unsigned cap = rn->proposals.answers_cap
+				   ? 2 * rn->proposals.answers_cap
+				   : 64;
+		queued_answer *q =
+		    realloc(rn->proposals.answers, cap * sizeof(*q));
 		if (q == NULL) {
 			answer_now(rn, seq, res);
 			return;
 		}
-		rn->answers = q;
-		rn->answers_cap = cap;
+		rn->proposals.answers = q;
+		rn->proposals.answers_cap = cap;
 	}
-	rn->answers[rn->answers_n++] = (queued_answer){seq, *res};
+	rn->proposals.answers[rn->proposals.answers_n++] =
+	    (queued_answer){seq, *res};
 }
 
-void pending_answer_queued(raftnode *rn)
+void raftnode_pending_answer_queued(raftnode *rn)
 {
 	/* an answer's callback may queue more: take the list first */
-	queued_answer *q = rn->answers;
-	unsigned n = rn->answers_n;
-	rn->answers = NULL;
-	rn->answers_n = rn->answers_cap = 0;
+	queued_answer *q = rn->proposals.answers;
+	unsigned n = rn->proposals.answers_n;
+	rn->proposals.answers = NULL;
+	rn->proposals.answers_n = rn->proposals.answers_cap = 0;
 	for (unsigned i = 0; i < n; i++)
 		answer_now(rn, q[i].seq, &q[i].res);
 	free(q);
@@ -118,7 +122,7 @@ void pending_answer_queued(raftnode *rn)
 /* Success is answered from fsm_apply; here only what raft says first. */
 static void on_local_done(raftnode *rn, void *ctx, uint64_t seq, int status)
 {
-	pending *p = pending_find(rn, seq);
+	pending *p = raftnode_pending_find(rn, seq);
 	(void)ctx;
 	if (p == NULL || p->state != PENDING_LOCAL)
 		return;
@@ -129,7 +133,7 @@ static void on_local_done(raftnode *rn, void *ctx, uint64_t seq, int status)
 		    PENDING_UNSENT; /* never appended: the tick resends */
 	} else {
 		log_debug("raft", "apply failed: %s", raft_strerror(status));
-		pending_fail(
+		raftnode_pending_fail(
 		    rn, p,
 		    status == RAFT_LEADERSHIPLOST
 			? "etcdserver: request timed out, possibly due "
@@ -152,20 +156,21 @@ static int send_pending(raftnode *rn, pending *p)
 		p->state = PENDING_LOCAL;
 		return 0;
 	}
-	return forward_add(rn, p); /* sent at the end of the turn */
+	return raftnode_forward_add(rn, p); /* sent at the end of the turn */
 }
 
 int raftnode_propose(raftnode *rn, const store_cmd *cmd, raftnode_done_cb cb,
 		     void *ctx)
 {
-	if (rn->closing || !(rn->raft_started || preload_running(rn)))
+	if (rn->closing || !(rn->raft_started || raftnode_preload_running(rn)))
 		return -1;
 	pending *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -1;
-	command c = {.origin = rn->id, .seq = rn->next_seq++, .cmd = *cmd};
+	command c = {
+	    .origin = rn->id, .seq = rn->proposals.next_seq++, .cmd = *cmd};
 	void *raw;
-	if (command_encode(&c, &raw, &p->entry_len) != 0) {
+	if (raftnode_command_encode(&c, &raw, &p->entry_len) != 0) {
 		free(p);
 		return -1;
 	}
@@ -181,27 +186,28 @@ int raftnode_propose(raftnode *rn, const store_cmd *cmd, raftnode_done_cb cb,
 	p->t0_ns = uv_hrtime();
 	p->hnext = *bucket(rn, p->seq);
 	*bucket(rn, p->seq) = p;
-	p->prev = rn->tail;
-	if (rn->tail)
-		rn->tail->next = p;
+	p->prev = rn->proposals.newest;
+	if (rn->proposals.newest)
+		rn->proposals.newest->next = p;
 	else
-		rn->head = p;
-	rn->tail = p;
+		rn->proposals.oldest = p;
+	rn->proposals.newest = p;
 	send_pending(rn, p);
 	return 0;
 }
 
-void pending_tick(raftnode *rn)
+void raftnode_pending_tick(raftnode *rn)
 {
 	uint64_t now = raftnode_now_ms(rn);
 	pending *next;
-	for (pending *p = rn->head; p; p = next) {
+	for (pending *p = rn->proposals.oldest; p; p = next) {
 		next = p->next;
 		if (now >= p->deadline_ms) {
-			pending_fail(rn, p,
-				     p->state == PENDING_UNSENT
-					 ? "etcdserver: no leader"
-					 : "etcdserver: request timed out");
+			raftnode_pending_fail(
+			    rn, p,
+			    p->state == PENDING_UNSENT
+				? "etcdserver: no leader"
+				: "etcdserver: request timed out");
 			continue;
 		}
 		if (p->state == PENDING_UNSENT)
@@ -209,9 +215,9 @@ void pending_tick(raftnode *rn)
 	}
 }
 
-void pending_fail_all(raftnode *rn, const char *why)
+void raftnode_pending_fail_all(raftnode *rn, const char *why)
 {
-	pending_answer_queued(rn);
-	while (rn->head)
-		pending_fail(rn, rn->head, why);
+	raftnode_pending_answer_queued(rn);
+	while (rn->proposals.oldest)
+		raftnode_pending_fail(rn, rn->proposals.oldest, why);
 }

@@ -85,21 +85,21 @@ static void watch_leader(raftnode *rn)
 	raft_id leader = 0;
 	const char *addr;
 	raft_leader(&rn->raft, &leader, &addr);
-	if (leader == rn->last_leader)
+	if (leader == rn->leader.id)
 		return;
 	if (leader != 0) {
 		if (rn->raft.election_timeout != rn->cfg.election_ms)
 			raft_set_election_timeout(&rn->raft,
 						  rn->cfg.election_ms);
-		rn->counters.leader_changes++;
-		rn->leader_since_ns = raftnode_wall_ns();
+		rn->stats.counters.leader_changes++;
+		rn->leader.since_ns = raftnode_wall_ns();
 		log_info("raft", "leader is now %016llx%s",
 			 (unsigned long long)leader,
 			 leader == rn->id ? " (this host)" : "");
 	} else {
 		log_info("raft", "no leader");
 	}
-	rn->last_leader = leader;
+	rn->leader.id = leader;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -108,16 +108,16 @@ static void on_tick(uv_timer_t *t)
 	if (rn->closing)
 		return;
 	watch_leader(rn);
-	pending_tick(rn);
-	read_tick(rn);
+	raftnode_pending_tick(rn);
+	raftnode_read_tick(rn);
 	membership_tick(rn);
-	follower_stats_sample(rn);
+	raftnode_follower_stats_sample(rn);
 }
 
 int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 		  const raftnode_config *cfg)
 {
-	heap_install(); /* before raft allocates anything */
+	raftnode_heap_install(); /* before raft allocates anything */
 	raftnode *rn = calloc(1, sizeof(*rn));
 	if (rn == NULL)
 		return -1;
@@ -127,7 +127,7 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	rn->start_ns = raftnode_wall_ns();
 	/* Sequence numbers must not repeat across restarts: entries of an
 	 * earlier life may still be applied after new requests are made. */
-	rn->next_seq = (uint64_t)rn->start_ns;
+	rn->proposals.next_seq = (uint64_t)rn->start_ns;
 	if (url_hostport(rn->cfg.peer_url, 2380, rn->raft_addr,
 			 sizeof(rn->raft_addr)) != 0 ||
 	    rn->cfg.transport == NULL) {
@@ -148,10 +148,10 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 	}
 	uv_timer_init(loop, &rn->tick);
 	rn->tick.data = rn;
-	uv_timer_init(loop, &rn->expiry_timer);
-	rn->expiry_timer.data = rn;
-	batch_init(rn);
-	fsm_init(rn);
+	uv_timer_init(loop, &rn->expiry.timer);
+	rn->expiry.timer.data = rn;
+	raftnode_batch_init(rn);
+	raftnode_fsm_init(rn);
 	*out = rn;
 	return 0;
 }
@@ -161,8 +161,8 @@ static int init_raft(raftnode *rn)
 	/* libraft 0.15 cannot load the segments an unfinished truncation
 	 * leaves (canonical/raft#372); a refusal is logged, raft_start then
 	 * fails with libraft's own message. */
-	repair_segments(rn->raft_dir);
-	prefill_register(rn->raft_dir);
+	raftnode_repair_segments(rn->raft_dir);
+	raftnode_prefill_register(rn->raft_dir);
 	int rv =
 	    raft_uv_init(&rn->io, rn->loop, rn->raft_dir, rn->cfg.transport);
 	if (rv != 0) {
@@ -170,8 +170,8 @@ static int init_raft(raftnode *rn)
 			  raft_strerror(rv));
 		return -1;
 	}
-	install_wrap_io(rn);
-	fsm_wrap_io(rn);
+	raftnode_install_wrap_io(rn);
+	raftnode_fsm_wrap_io(rn);
 	/* A restart loads the newest snapshot whole before it can serve:
 	 * reading it raw is several times faster than LZ4-decoding it
 	 * (13 vs 50 ms for 100k keys), for more disk. */
@@ -180,9 +180,10 @@ static int init_raft(raftnode *rn)
 	 * 1, and raft_init then refuses our async (v3) snapshots. */
 	if (rn->io.version < 2 && rn->io.async_work != NULL)
 		rn->io.version = 2;
-	probe_begin(); /* its AIO context is torn down off the start path */
+	raftnode_probe_begin(); /* its AIO context is torn down off the start
+				   path */
 	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
-	probe_end();
+	raftnode_probe_end();
 	if (rv != 0) {
 		log_error("raft", "init: %s", raft_errmsg(&rn->raft));
 		return -1;
@@ -219,8 +220,8 @@ static int start_raft(raftnode *rn)
 	}
 	rn->raft_started = 1;
 	uv_timer_start(&rn->tick, on_tick, TICK_MS, TICK_MS);
-	expiry_start(rn);
-	nudge_start(rn);
+	raftnode_expiry_start(rn);
+	raftnode_nudge_start(rn);
 	log_info("raft", "started as %016llx at %s (cluster %016llx)",
 		 (unsigned long long)rn->id, rn->raft_addr,
 		 (unsigned long long)rn->cluster_id);
@@ -239,7 +240,7 @@ int raftnode_start(raftnode *rn)
 	/* Identity first: the id must be known before raft_init. */
 	if (membership_bootstrap_or_join(rn) != 0)
 		return -1;
-	if (preload_begin(rn, start_preloaded) == 0)
+	if (raftnode_preload_begin(rn, start_preloaded) == 0)
 		return 0; /* reads are served meanwhile (preload.c) */
 	return start_raft(rn);
 }
@@ -257,10 +258,10 @@ static void on_handle_closed(uv_handle_t *h)
 	raftnode *rn = h->data;
 	if (--rn->handles_open == 0) {
 		log_info("raft", "closed");
-		batch_free(rn);
-		forward_free(rn);
-		install_free(rn);
-		commit_early_unwrap(&rn->early);
+		raftnode_batch_free(rn);
+		raftnode_forward_free(rn);
+		raftnode_install_free(rn);
+		raftnode_commit_early_unwrap(&rn->early);
 		void (*cb)(void *) = rn->close_cb;
 		void *ctx = rn->close_ctx;
 		free_config(&rn->cfg);
@@ -273,13 +274,13 @@ static void on_handle_closed(uv_handle_t *h)
 static void close_timers(raftnode *rn)
 {
 	rn->handles_open = 3;
-	if (rn->nudge_check.loop) { /* started */
+	if (rn->nudge.check.loop) { /* started */
 		rn->handles_open++;
-		uv_close((uv_handle_t *)&rn->nudge_check, on_handle_closed);
+		uv_close((uv_handle_t *)&rn->nudge.check, on_handle_closed);
 	}
 	uv_close((uv_handle_t *)&rn->tick, on_handle_closed);
-	uv_close((uv_handle_t *)&rn->expiry_timer, on_handle_closed);
-	uv_close((uv_handle_t *)&rn->bq_idle, on_handle_closed);
+	uv_close((uv_handle_t *)&rn->expiry.timer, on_handle_closed);
+	uv_close((uv_handle_t *)&rn->batch.idle, on_handle_closed);
 }
 
 static void on_raft_closed(struct raft *r)
@@ -291,10 +292,10 @@ static void on_raft_closed(struct raft *r)
 
 static void close_now(raftnode *rn)
 {
-	pending_fail_all(rn, "etcdserver: server stopped");
-	read_fail_all(rn, "etcdserver: server stopped");
-	batch_fail_queued(rn, RAFT_SHUTDOWN);
-	preload_abandon(rn);
+	raftnode_pending_fail_all(rn, "etcdserver: server stopped");
+	raftnode_read_fail_all(rn, "etcdserver: server stopped");
+	raftnode_batch_fail_queued(rn, RAFT_SHUTDOWN);
+	raftnode_preload_abandon(rn);
 	if (rn->raft_started) {
 		rn->raft.data = rn;
 		raft_close(&rn->raft, on_raft_closed);
@@ -317,7 +318,7 @@ void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx)
 	rn->close_cb = cb;
 	rn->close_ctx = ctx;
 	uv_timer_stop(&rn->tick);
-	uv_timer_stop(&rn->expiry_timer);
+	uv_timer_stop(&rn->expiry.timer);
 	/* Hand leadership over so the others need not wait for an election. */
 	if (rn->raft_started && raft_state(&rn->raft) == RAFT_LEADER &&
 	    rn->raft.configuration.n > 1) {
@@ -332,11 +333,11 @@ void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx)
 
 void raftnode_get_status(raftnode *rn, raftnode_status *out)
 {
-	*out = rn->counters;
+	*out = rn->stats.counters;
 	out->id = rn->id;
 	out->cluster_id = rn->cluster_id;
 	out->start_time_ns = rn->start_ns;
-	out->leader_since_ns = rn->leader_since_ns;
+	out->leader_since_ns = rn->leader.since_ns;
 	if (!rn->raft_started) {
 		out->state = RAFTNODE_UNAVAILABLE;
 		return;
@@ -375,23 +376,24 @@ int raftnode_has_leader(raftnode *rn)
 
 int raftnode_is_ready(raftnode *rn)
 {
-	return raftnode_has_leader(rn) && rn->published && rn->cluster_id;
+	return raftnode_has_leader(rn) && rn->publish.done && rn->cluster_id;
 }
 
 void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 {
 	raftnode *rn = ctx;
 	size_t waiting = 0;
-	for (pending *p = rn->head; p; p = p->next)
+	for (pending *p = rn->proposals.oldest; p; p = p->next)
 		waiting++;
 	metrics_histogram(buf, len, cap, "ovld_raft_commit_duration_seconds",
 			  "Time from proposing a command to applying it here.",
-			  &rn->commit_latency);
+			  &rn->stats.commit_latency);
 	metrics_sample(buf, len, cap, "ovld_raft_snapshots_taken_total",
-		       "counter", "Snapshots written.", rn->snapshots_taken);
+		       "counter", "Snapshots written.",
+		       rn->stats.snapshots_taken);
 	metrics_sample(buf, len, cap, "ovld_raft_snapshots_restored_total",
 		       "counter", "Snapshots restored.",
-		       rn->snapshots_restored);
+		       rn->stats.snapshots_restored);
 	metrics_sample(buf, len, cap, "ovld_raft_members", "gauge",
 		       "Servers in the Raft configuration.",
 		       rn->raft_started ? rn->raft.configuration.n : 0);
@@ -401,5 +403,5 @@ void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       "counter",
 		       "Quorum-read batches that needed a barrier (a Raft "
 		       "entry).",
-		       rn->read_barriers);
+		       rn->stats.read_barriers);
 }

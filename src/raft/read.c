@@ -56,23 +56,23 @@ static void await_index(raftnode *rn, read_waiter *list, uint64_t index)
 	while (list) {
 		read_waiter *next = list->next;
 		list->index = index;
-		list->next = rn->read_applying;
-		rn->read_applying = list;
+		list->next = rn->reads.applying;
+		rn->reads.applying = list;
 		list = next;
 	}
-	read_after_apply(rn);
+	raftnode_read_after_apply(rn);
 }
 
-void read_after_apply(raftnode *rn)
+void raftnode_read_after_apply(raftnode *rn)
 {
 	/* Inside fsm_apply raft has not bumped last_applied yet, but the
 	 * store already recorded the entry; barriers only move raft's, and a
 	 * follower may have applied ahead of raft (commit_early). */
-	uint64_t applied = commit_early_applied(&rn->early);
+	uint64_t applied = raftnode_commit_early_applied(&rn->early);
 	uint64_t stored = store_applied_raft_index(rn->st);
 	if (stored > applied)
 		applied = stored;
-	read_waiter **pp = &rn->read_applying;
+	read_waiter **pp = &rn->reads.applying;
 	while (*pp) {
 		read_waiter *w = *pp;
 		if (w->index <= applied) {
@@ -90,7 +90,7 @@ static void issue_barrier(raftnode *rn);
 /* Whether a barrier for the queued reads can leave now. */
 static int can_issue(raftnode *rn)
 {
-	return !rn->barrier_busy && rn->read_batches_n < LEADER_BARRIERS;
+	return !rn->reads.barrier_busy && rn->reads.batches_n < LEADER_BARRIERS;
 }
 
 /* Reads queued during one loop turn share one barrier, issued with the
@@ -100,20 +100,20 @@ static int can_issue(raftnode *rn)
 static void schedule_barrier(raftnode *rn)
 {
 	if (can_issue(rn))
-		batch_kick(rn);
+		raftnode_batch_kick(rn);
 }
 
 void raftnode_read_flush(raftnode *rn)
 {
-	if (rn->read_next && can_issue(rn) && !rn->closing)
+	if (rn->reads.next && can_issue(rn) && !rn->closing)
 		issue_barrier(rn);
 }
 
 static void batch_end(raftnode *rn, int ok, uint64_t index, const char *why)
 {
-	read_waiter *batch = rn->read_inflight;
-	rn->read_inflight = NULL;
-	rn->barrier_busy = 0;
+	read_waiter *batch = rn->reads.inflight;
+	rn->reads.inflight = NULL;
+	rn->reads.barrier_busy = 0;
 	if (ok)
 		await_index(rn, batch, index);
 	else
@@ -123,17 +123,17 @@ static void batch_end(raftnode *rn, int ok, uint64_t index, const char *why)
 static void batch_done(raftnode *rn, int ok, uint64_t index, const char *why)
 {
 	batch_end(rn, ok, index, why);
-	if (rn->read_next)
+	if (rn->reads.next)
 		schedule_barrier(rn);
 }
 
 static void unlink_batch(raftnode *rn, read_batch *b)
 {
-	read_batch **pp = &rn->read_batches;
+	read_batch **pp = &rn->reads.batches;
 	while (*pp != b)
 		pp = &(*pp)->next;
 	*pp = b->next;
-	rn->read_batches_n--;
+	rn->reads.batches_n--;
 }
 
 static void on_barrier(struct raft_barrier *req, int status)
@@ -143,10 +143,10 @@ static void on_barrier(struct raft_barrier *req, int status)
 	unlink_batch(rn, b);
 	if (status == 0) {
 		if (raft_state(&rn->raft) == RAFT_LEADER)
-			rn->read_term = rn->raft.current_term;
+			rn->reads.term = rn->raft.current_term;
 		await_index(rn, b->list, raft_last_applied(&rn->raft));
 		free(b);
-		if (rn->read_next)
+		if (rn->reads.next)
 			schedule_barrier(rn);
 		return;
 	}
@@ -160,10 +160,10 @@ static void on_barrier(struct raft_barrier *req, int status)
 
 static void add_batch(raftnode *rn, read_batch *b)
 {
-	rn->read_next = NULL;
-	b->next = rn->read_batches;
-	rn->read_batches = b;
-	rn->read_batches_n++;
+	rn->reads.next = NULL;
+	b->next = rn->reads.batches;
+	rn->reads.batches = b;
+	rn->reads.batches_n++;
 }
 
 static void leader_barrier(raftnode *rn)
@@ -173,11 +173,11 @@ static void leader_barrier(raftnode *rn)
 		return; /* the tick retries */
 	b->rn = rn;
 	b->req.data = b;
-	b->list = rn->read_next;
-	rn->read_barriers++;
+	b->list = rn->reads.next;
+	rn->stats.read_barriers++;
 	if (raft_barrier(&rn->raft, &b->req, on_barrier) != 0) {
 		free(b);
-		finish_list(&rn->read_next, -1, "etcdserver: leader changed");
+		finish_list(&rn->reads.next, -1, "etcdserver: leader changed");
 		return;
 	}
 	add_batch(rn, b);
@@ -188,7 +188,7 @@ static void leader_barrier(raftnode *rn)
  * leader's) and a settled configuration. */
 static int can_confirm(raftnode *rn)
 {
-	return rn->read_term == rn->raft.current_term &&
+	return rn->reads.term == rn->raft.current_term &&
 	       rn->raft.configuration_uncommitted_index == 0;
 }
 
@@ -209,10 +209,10 @@ static void unconfirmed(raftnode *rn, read_batch *b)
 	read_waiter **tail = &b->list;
 	while (*tail)
 		tail = &(*tail)->next;
-	*tail = rn->read_next;
-	rn->read_next = b->list;
+	*tail = rn->reads.next;
+	rn->reads.next = b->list;
 	b->list = NULL;
-	rn->read_term = 0;
+	rn->reads.term = 0;
 }
 
 /* Terms travel as 8 bytes, big-endian. */
@@ -230,7 +230,7 @@ static void on_term(void *ctx, int answer, const void *body, size_t len)
 	if (b->list)
 		unconfirmed(rn, b);
 	free(b);
-	if (rn->read_next)
+	if (rn->reads.next)
 		schedule_barrier(rn);
 }
 
@@ -254,11 +254,11 @@ static void leader_confirm(raftnode *rn)
 	if (b == NULL)
 		return; /* the tick retries */
 	b->rn = rn;
-	b->list = rn->read_next;
+	b->list = rn->reads.next;
 	b->index = rn->raft.commit_index;
 	b->term = rn->raft.current_term;
 	b->voters = b->agreed = 1; /* this host */
-	rn->read_barriers++;
+	rn->stats.read_barriers++;
 	add_batch(rn, b);
 	ask_voters(rn, b);
 	if (b->asked == 0) { /* nobody to ask: a barrier decides */
@@ -297,8 +297,8 @@ static void issue_barrier(raftnode *rn)
 	if (leader == rn->id && sole_voter(rn)) {
 		/* No barrier (an fsync) needed: the read point is the commit
 		 * index, as in Raft's ReadIndex with nobody to confirm. */
-		read_waiter *list = rn->read_next;
-		rn->read_next = NULL;
+		read_waiter *list = rn->reads.next;
+		rn->reads.next = NULL;
 		await_index(rn, list, rn->raft.commit_index);
 		return;
 	}
@@ -309,10 +309,10 @@ static void issue_barrier(raftnode *rn)
 			leader_barrier(rn);
 		return;
 	}
-	rn->read_inflight = rn->read_next;
-	rn->read_next = NULL;
-	rn->barrier_busy = 1;
-	rn->read_barriers++;
+	rn->reads.inflight = rn->reads.next;
+	rn->reads.next = NULL;
+	rn->reads.barrier_busy = 1;
+	rn->stats.read_barriers++;
 	if (raftnode_send(rn, leader, RAFTNODE_BARRIER, NULL, 0,
 			  on_remote_barrier, rn) != 0)
 		batch_done(rn, 0, 0, "etcdserver: leader unreachable");
@@ -320,7 +320,7 @@ static void issue_barrier(raftnode *rn)
 
 int raftnode_quorum_read(raftnode *rn, raftnode_read_cb cb, void *ctx)
 {
-	if (rn->closing || !(rn->raft_started || preload_running(rn)))
+	if (rn->closing || !(rn->raft_started || raftnode_preload_running(rn)))
 		return -1;
 	read_waiter *w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -328,8 +328,8 @@ int raftnode_quorum_read(raftnode *rn, raftnode_read_cb cb, void *ctx)
 	w->cb = cb;
 	w->ctx = ctx;
 	w->deadline_ms = raftnode_now_ms(rn) + rn->cfg.request_timeout_ms;
-	w->next = rn->read_next;
-	rn->read_next = w;
+	w->next = rn->reads.next;
+	rn->reads.next = w;
 	schedule_barrier(rn);
 	return 0;
 }
@@ -348,27 +348,27 @@ static void expire_list(read_waiter **pp, uint64_t now)
 	}
 }
 
-void read_tick(raftnode *rn)
+void raftnode_read_tick(raftnode *rn)
 {
 	uint64_t now = raftnode_now_ms(rn);
-	expire_list(&rn->read_next, now);
-	expire_list(&rn->read_inflight, now);
-	for (read_batch *b = rn->read_batches; b; b = b->next)
+	expire_list(&rn->reads.next, now);
+	expire_list(&rn->reads.inflight, now);
+	for (read_batch *b = rn->reads.batches; b; b = b->next)
 		expire_list(&b->list, now);
-	expire_list(&rn->read_applying, now);
-	if (rn->read_next && can_issue(rn))
+	expire_list(&rn->reads.applying, now);
+	if (rn->reads.next && can_issue(rn))
 		issue_barrier(rn);
-	read_after_apply(rn);
+	raftnode_read_after_apply(rn);
 }
 
-void read_fail_all(raftnode *rn, const char *why)
+void raftnode_read_fail_all(raftnode *rn, const char *why)
 {
-	finish_list(&rn->read_next, -1, why);
-	finish_list(&rn->read_inflight, -1, why);
+	finish_list(&rn->reads.next, -1, why);
+	finish_list(&rn->reads.inflight, -1, why);
 	/* the batches themselves go when raft fails their barriers */
-	for (read_batch *b = rn->read_batches; b; b = b->next)
+	for (read_batch *b = rn->reads.batches; b; b = b->next)
 		finish_list(&b->list, -1, why);
-	finish_list(&rn->read_applying, -1, why);
+	finish_list(&rn->reads.applying, -1, why);
 }
 
 /* Leader side of a follower's barrier request. */
@@ -397,12 +397,12 @@ static void on_remote_barrier_done(struct raft_barrier *req, int status)
 }
 
 /* Any host: its current term, for a leader confirming a read point. */
-void read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx)
+void raftnode_read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 {
 	answer_u64(cb, ctx, rn->raft.current_term);
 }
 
-void read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx)
+void raftnode_read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 {
 	remote_barrier *rb = raft_state(&rn->raft) == RAFT_LEADER
 				 ? calloc(1, sizeof(*rb))

@@ -16,13 +16,13 @@ int raftnode_serve(raftnode *rn, uint64_t from, int kind, const void *body,
 	}
 	switch (kind) {
 	case RAFTNODE_FORWARD:
-		forward_serve(rn, body, len, cb, ctx);
+		raftnode_forward_serve(rn, body, len, cb, ctx);
 		break;
 	case RAFTNODE_BARRIER:
-		read_serve_barrier(rn, cb, ctx);
+		raftnode_read_serve_barrier(rn, cb, ctx);
 		break;
 	case RAFTNODE_TERM:
-		read_serve_term(rn, cb, ctx);
+		raftnode_read_serve_term(rn, cb, ctx);
 		break;
 	case RAFTNODE_JOIN:
 	case RAFTNODE_MEMBER_ADD:

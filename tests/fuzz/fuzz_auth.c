@@ -40,7 +40,7 @@ static char *basic_of(const char *s, size_t n)
 static void fuzz_header(const char *d, size_t n)
 {
 	char *user, *pw;
-	if (auth_basic_parse(d, n, &user, &pw) != 0)
+	if (api_auth_basic_parse(d, n, &user, &pw) != 0)
 		return;
 	if (strchr(user, ':'))
 		abort(); /* split at the first ':' */
@@ -51,7 +51,7 @@ static void fuzz_header(const char *d, size_t n)
 	memcpy(pair + ul + 1, pw, pl + 1);
 	char *hdr = basic_of(pair, ul + pl + 1);
 	char *u2, *p2;
-	if (auth_basic_parse(hdr, strlen(hdr), &u2, &p2) != 0 ||
+	if (api_auth_basic_parse(hdr, strlen(hdr), &u2, &p2) != 0 ||
 	    strcmp(u2, user) != 0 || strcmp(p2, pw) != 0)
 		abort();
 	free(u2), free(p2), free(hdr), free(pair), free(user), free(pw);
@@ -68,17 +68,18 @@ static void check_sorted_set(const json_t *list)
 static void fuzz_user(const char *d, size_t n)
 {
 	auth_user_in in;
-	if (auth_user_parse(d, n, &in) != 0)
+	if (api_auth_user_parse(d, n, &in) != 0)
 		return;
-	json_t *rec = auth_user_record(&in, "$2b$10$hash");
+	json_t *rec = api_auth_user_record(&in, "$2b$10$hash");
 	if (!rec)
 		abort();
 	json_t *old = json_pack("{s:s,s:s,s:[s,s]}", "user", in.user,
 				"password", "$2b$10$old", "roles", "a", "b");
 	int status = 0;
 	char msg[256];
-	json_t *m = auth_user_merge(old, &in, *in.password ? "$2b$10$n" : NULL,
-				    &status, msg, sizeof(msg));
+	json_t *m =
+	    api_auth_user_merge(old, &in, *in.password ? "$2b$10$n" : NULL,
+				&status, msg, sizeof(msg));
 	if (m) {
 		check_sorted_set(json_object_get(m, "roles"));
 		if (strcmp(json_string_value(json_object_get(m, "user")),
@@ -88,12 +89,12 @@ static void fuzz_user(const char *d, size_t n)
 		abort();
 	}
 	json_decref(m), json_decref(old), json_decref(rec);
-	auth_user_in_free(&in);
+	api_auth_user_in_free(&in);
 }
 
 static void fuzz_role(const char *d, size_t n)
 {
-	json_t *in = auth_role_parse(d, n);
+	json_t *in = api_auth_role_parse(d, n);
 	if (!in)
 		return;
 	json_t *old = json_pack("{s:O,s:{s:{s:[s,s],s:n}}}", "role",
@@ -101,19 +102,19 @@ static void fuzz_role(const char *d, size_t n)
 				"kv", "read", "/a/*", "/b", "write");
 	int status = 0;
 	char msg[256];
-	json_t *m = auth_role_merge(old, in, &status, msg, sizeof(msg));
+	json_t *m = api_auth_role_merge(old, in, &status, msg, sizeof(msg));
 	if (m) {
 		json_t *kv =
 		    json_object_get(json_object_get(m, "permissions"), "kv");
 		if (json_is_array(json_object_get(kv, "read")))
 			check_sorted_set(json_object_get(kv, "read"));
-		(void)auth_role_allows(m, "/a/x", 0, 1);
-		(void)auth_role_allows(m, "", 1, 0);
+		(void)api_auth_role_allows(m, "/a/x", 0, 1);
+		(void)api_auth_role_allows(m, "", 1, 0);
 	} else if (status != 400 && status != 409) {
 		abort();
 	}
-	(void)auth_perms_empty(json_object_get(in, "grant"));
-	(void)auth_role_allows(in, "/b", 0, 0);
+	(void)api_auth_perms_empty(json_object_get(in, "grant"));
+	(void)api_auth_role_allows(in, "/b", 0, 0);
 	json_decref(m), json_decref(old), json_decref(in);
 }
 

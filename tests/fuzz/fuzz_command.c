@@ -82,7 +82,7 @@ static void write_seed(const char *out, const char *name, const command *c)
 	void *buf;
 	size_t len;
 	char path[4096];
-	if (command_encode(c, &buf, &len) != 0)
+	if (raftnode_command_encode(c, &buf, &len) != 0)
 		abort();
 	snprintf(path, sizeof(path), "%s/%s", out, name);
 	FILE *f = fopen(path, "wb");
@@ -182,15 +182,15 @@ static void apply(const command *c)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	command c, again;
-	if (command_decode(data, size, &c) != 0)
+	if (raftnode_command_decode(data, size, &c) != 0)
 		return 0;
 	if (c.cmd.path == NULL)
 		abort();
 	void *buf;
 	size_t len;
-	if (command_encode(&c, &buf, &len) != 0)
+	if (raftnode_command_encode(&c, &buf, &len) != 0)
 		return 0;
-	if (len % 8 != 0 || command_decode(buf, len, &again) != 0 ||
+	if (len % 8 != 0 || raftnode_command_decode(buf, len, &again) != 0 ||
 	    !same(&c, &again))
 		abort();
 	apply(&c);

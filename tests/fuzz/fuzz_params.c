@@ -1,8 +1,8 @@
 /* fuzz_params.c - libFuzzer target for the API's request decoding and JSON
  * string escaping: percent-decoding, query/form parsing, the /v2/keys
- * request mapping, and aj_str. Besides memory errors (ASan/UBSan) it checks
- * invariants: a parsed key path is absolute and clean, parse errors carry
- * an etcd 2xx code, and escaped JSON strings hold no raw control bytes or
+ * request mapping, and api_json_str. Besides memory errors (ASan/UBSan) it
+ * checks invariants: a parsed key path is absolute and clean, parse errors
+ * carry an etcd 2xx code, and escaped JSON strings hold no raw control bytes or
  * <, >, &.
  *
  * Input layout: byte 0 picks the method; the rest is split at NUL bytes
@@ -39,7 +39,7 @@ static void check_json_string(const char *s, size_t n)
 {
 	abuf b;
 	abuf_init(&b);
-	aj_str(&b, s, n);
+	api_json_str(&b, s, n);
 	if (!abuf_ok(&b) || b.len < 2 || b.p[0] != '"' || b.p[b.len - 1] != '"')
 		abort();
 	for (size_t i = 0; i < b.len; i++) {
@@ -52,8 +52,9 @@ static void check_json_string(const char *s, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int methods[] = {AM_GET, AM_HEAD, AM_PUT, AM_POST,
-				      AM_DELETE};
+	static const int methods[] = {API_METHOD_GET, API_METHOD_HEAD,
+				      API_METHOD_PUT, API_METHOD_POST,
+				      API_METHOD_DELETE};
 	if (size < 1)
 		return 0;
 	int m = methods[data[0] % 5];
@@ -72,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_path(r.path);
 		if (r.cmd.op && (r.cmd.path != r.path || !r.cmd.value))
 			abort();
-		for (int i = 0; i < AP_COUNT; i++)
+		for (int i = 0; i < API_PARAM_COUNT; i++)
 			if (r.params.val[i] &&
 			    strlen(r.params.val[i]) > r.params.len[i])
 				abort();

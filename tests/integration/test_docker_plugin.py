@@ -1,5 +1,5 @@
-"""test_docker_plugin - ovld as Docker's network and IPAM plugin "ovl"
-(issue 13), with real Docker 20.10 engines started WITHOUT --cluster-store.
+"""test_docker_plugin - ovld as Docker's network and IPAM plugin "ovl",
+with real Docker 20.10 engines started WITHOUT --cluster-store.
 
 Two netlab hosts each run ovld (h2 --join h1) and a dockerd. Docker finds
 plugins only at the global path /run/docker/plugins/ovl.sock, so each host

@@ -1,4 +1,4 @@
-"""test_mixed_runtimes - one overlay for every runtime (issue 13): on a
+"""test_mixed_runtimes - one overlay for every runtime: on a
 3-host netlab of joined ovlds, a podman container (CNI plugin `ovl`, h1's
 control socket), a Docker 20.10 container (the `ovl` network plugin on h2,
 dockerd without a cluster store) and a plain `ip netns` attached with

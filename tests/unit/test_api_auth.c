@@ -18,7 +18,7 @@
 static void basic_ok(const char *hdr, const char *user, const char *pw)
 {
 	char *u, *p;
-	assert_int_equal(auth_basic_parse(hdr, strlen(hdr), &u, &p), 0);
+	assert_int_equal(api_auth_basic_parse(hdr, strlen(hdr), &u, &p), 0);
 	assert_string_equal(u, user);
 	assert_string_equal(p, pw);
 	free(u), free(p);
@@ -27,7 +27,7 @@ static void basic_ok(const char *hdr, const char *user, const char *pw)
 static void basic_bad(const char *hdr)
 {
 	char *u, *p;
-	assert_int_equal(auth_basic_parse(hdr, strlen(hdr), &u, &p), -1);
+	assert_int_equal(api_auth_basic_parse(hdr, strlen(hdr), &u, &p), -1);
 	assert_null(u);
 }
 
@@ -50,16 +50,16 @@ static void test_user_parse(void **state)
 	auth_user_in u;
 	const char *b = "{\"User\":\"u\",\"password\":\"p\",\"roles\":null,"
 			"\"grant\":[\"a\"],\"x\":1} trailing";
-	assert_int_equal(auth_user_parse(b, strlen(b), &u), 0);
+	assert_int_equal(api_auth_user_parse(b, strlen(b), &u), 0);
 	assert_string_equal(u.user, "u");
 	assert_string_equal(u.password, "p");
 	assert_null(u.roles);
 	assert_int_equal(json_array_size(u.grant), 1);
-	auth_user_in_free(&u);
+	api_auth_user_in_free(&u);
 	b = "null";
-	assert_int_equal(auth_user_parse(b, strlen(b), &u), 0);
+	assert_int_equal(api_auth_user_parse(b, strlen(b), &u), 0);
 	assert_string_equal(u.user, "");
-	auth_user_in_free(&u);
+	api_auth_user_in_free(&u);
 	const char *bad[] = {"",
 			     "{",
 			     "[1]",
@@ -67,8 +67,8 @@ static void test_user_parse(void **state)
 			     "{\"roles\":\"r\"}",
 			     "{\"roles\":[1]}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(auth_user_parse(bad[i], strlen(bad[i]), &u),
-				 -1);
+		assert_int_equal(
+		    api_auth_user_parse(bad[i], strlen(bad[i]), &u), -1);
 }
 
 static json_t *user(const char *b)
@@ -86,28 +86,28 @@ static void test_user_merge(void **state)
 	json_t *old =
 	    user("{\"user\":\"u\",\"password\":\"h\",\"roles\":null}");
 	const char *b = "{\"user\":\"u\"}";
-	assert_int_equal(auth_user_parse(b, strlen(b), &in), 0);
+	assert_int_equal(api_auth_user_parse(b, strlen(b), &in), 0);
 	/* null roles become []: etcd's DeepEqual sees a change */
-	json_t *m = auth_user_merge(old, &in, NULL, &st, msg, sizeof(msg));
+	json_t *m = api_auth_user_merge(old, &in, NULL, &st, msg, sizeof(msg));
 	assert_non_null(m);
 	assert_int_equal(json_array_size(json_object_get(m, "roles")), 0);
 	assert_true(json_is_array(json_object_get(m, "roles")));
 	/* the second time nothing changes */
-	assert_null(auth_user_merge(m, &in, NULL, &st, msg, sizeof(msg)));
+	assert_null(api_auth_user_merge(m, &in, NULL, &st, msg, sizeof(msg)));
 	assert_int_equal(st, 400);
 	assert_string_equal(msg, "auth: User not updated. Use "
 				 "grant/revoke/password to update the user.");
-	auth_user_in_free(&in);
+	api_auth_user_in_free(&in);
 	b = "{\"user\":\"u\",\"grant\":[\"b\",\"a\"]}";
-	assert_int_equal(auth_user_parse(b, strlen(b), &in), 0);
-	json_t *g = auth_user_merge(m, &in, NULL, &st, msg, sizeof(msg));
+	assert_int_equal(api_auth_user_parse(b, strlen(b), &in), 0);
+	json_t *g = api_auth_user_merge(m, &in, NULL, &st, msg, sizeof(msg));
 	assert_string_equal(
 	    json_string_value(json_array_get(json_object_get(g, "roles"), 0)),
 	    "a");
-	assert_null(auth_user_merge(g, &in, NULL, &st, msg, sizeof(msg)));
+	assert_null(api_auth_user_merge(g, &in, NULL, &st, msg, sizeof(msg)));
 	assert_int_equal(st, 409);
 	assert_string_equal(msg, "auth: Granting duplicate role b for user u");
-	auth_user_in_free(&in);
+	api_auth_user_in_free(&in);
 	json_decref(g), json_decref(m), json_decref(old);
 }
 
@@ -115,33 +115,34 @@ static void test_role(void **state)
 {
 	const char *b = "{\"role\":\"r\",\"permissions\":{\"kv\":{\"read\":"
 			"[\"/a/*\"]}}}";
-	json_t *r = auth_role_parse(b, strlen(b));
+	json_t *r = api_auth_role_parse(b, strlen(b));
 	assert_non_null(r);
 	assert_true(json_is_null(json_object_get(
 	    json_object_get(json_object_get(r, "permissions"), "kv"),
 	    "write")));
 	assert_null(json_object_get(r, "grant"));
-	assert_true(auth_role_allows(r, "/a/x", 0, 0));
-	assert_true(auth_role_allows(r, "/a/", 0, 1));
-	assert_false(auth_role_allows(r, "/a", 0, 0));
-	assert_false(auth_role_allows(r, "/a/x", 1, 0));
+	assert_true(api_auth_role_allows(r, "/a/x", 0, 0));
+	assert_true(api_auth_role_allows(r, "/a/", 0, 1));
+	assert_false(api_auth_role_allows(r, "/a", 0, 0));
+	assert_false(api_auth_role_allows(r, "/a/x", 1, 0));
 	const char *g = "{\"role\":\"r\",\"grant\":{\"kv\":{\"read\":[\"/b\"],"
 			"\"write\":[\"/b\"]}}}";
-	json_t *in = auth_role_parse(g, strlen(g));
+	json_t *in = api_auth_role_parse(g, strlen(g));
 	int st = 0;
 	char msg[200];
-	json_t *m = auth_role_merge(r, in, &st, msg, sizeof(msg));
+	json_t *m = api_auth_role_merge(r, in, &st, msg, sizeof(msg));
 	assert_non_null(m);
-	assert_true(auth_role_allows(m, "/b", 1, 0));
-	assert_false(auth_role_allows(m, "/b", 1, 1)); /* not a '*' pattern */
-	assert_null(auth_role_merge(m, in, &st, msg, sizeof(msg)));
+	assert_true(api_auth_role_allows(m, "/b", 1, 0));
+	assert_false(
+	    api_auth_role_allows(m, "/b", 1, 1)); /* not a '*' pattern */
+	assert_null(api_auth_role_merge(m, in, &st, msg, sizeof(msg)));
 	assert_int_equal(st, 409);
 	assert_string_equal(msg, "auth: Granting duplicate read permission /b");
 	json_t *root = json_pack("{s:s}", "role", "root");
-	assert_true(auth_role_allows(root, "", 1, 1));
+	assert_true(api_auth_role_allows(root, "", 1, 1));
 	json_decref(root), json_decref(m), json_decref(in), json_decref(r);
-	assert_null(auth_role_parse("{\"role\":1}", 10));
-	assert_null(auth_role_parse("{\"grant\":[]}", 12));
+	assert_null(api_auth_role_parse("{\"role\":1}", 10));
+	assert_null(api_auth_role_parse("{\"grant\":[]}", 12));
 }
 
 static void test_bcrypt_formats(void **state)

@@ -16,7 +16,7 @@
 static char *render_str(abuf *b, const char *s, size_t n)
 {
 	abuf_init(b);
-	aj_str(b, s, n);
+	api_json_str(b, s, n);
 	return b->p;
 }
 
@@ -53,15 +53,15 @@ static void test_time(void **state)
 {
 	abuf b;
 	abuf_init(&b);
-	aj_time(&b, 1795934714LL * SEC + 752086717);
+	api_json_time(&b, 1795934714LL * SEC + 752086717);
 	assert_string_equal(b.p, "2026-11-29T06:45:14.752086717Z");
 	abuf_free(&b);
 	abuf_init(&b);
-	aj_time(&b, 1795934714LL * SEC + 500000000);
+	api_json_time(&b, 1795934714LL * SEC + 500000000);
 	assert_string_equal(b.p, "2026-11-29T06:45:14.5Z");
 	abuf_free(&b);
 	abuf_init(&b);
-	aj_time(&b, 0);
+	api_json_time(&b, 0);
 	assert_string_equal(b.p, "1970-01-01T00:00:00Z");
 	abuf_free(&b);
 }
@@ -70,7 +70,7 @@ static void expect_duration(int64_t ns, const char *want)
 {
 	abuf b;
 	abuf_init(&b);
-	aj_duration(&b, ns);
+	api_json_duration(&b, ns);
 	assert_string_equal(b.p, want);
 	abuf_free(&b);
 }
@@ -89,11 +89,11 @@ static void test_duration(void **state)
 
 static void test_ttl(void **state)
 {
-	assert_int_equal(aj_ttl(100 * SEC, 100 * SEC), 0);
-	assert_int_equal(aj_ttl(100 * SEC, 101 * SEC), 0);
-	assert_int_equal(aj_ttl(100 * SEC, 99 * SEC), 1);
-	assert_int_equal(aj_ttl(100 * SEC, 99 * SEC + 1), 1);
-	assert_int_equal(aj_ttl(100 * SEC, 95 * SEC - 1), 6);
+	assert_int_equal(api_json_ttl(100 * SEC, 100 * SEC), 0);
+	assert_int_equal(api_json_ttl(100 * SEC, 101 * SEC), 0);
+	assert_int_equal(api_json_ttl(100 * SEC, 99 * SEC), 1);
+	assert_int_equal(api_json_ttl(100 * SEC, 99 * SEC + 1), 1);
+	assert_int_equal(api_json_ttl(100 * SEC, 95 * SEC - 1), 6);
 }
 
 static void test_node(void **state)
@@ -105,7 +105,7 @@ static void test_node(void **state)
 			  .created_index = 5,
 			  .modified_index = 7};
 	abuf_init(&b);
-	aj_node(&b, &key, 0);
+	api_json_node(&b, &key, 0);
 	assert_string_equal(
 	    b.p, "{\"key\":\"/k\",\"value\":\"\",\"modifiedIndex\":7,"
 		 "\"createdIndex\":5}");
@@ -114,7 +114,7 @@ static void test_node(void **state)
 	/* Root: no key, no indexes; an empty dir has no "nodes". */
 	store_node root = {.dir = 1, .has_children = 1};
 	abuf_init(&b);
-	aj_node(&b, &root, 0);
+	api_json_node(&b, &root, 0);
 	assert_string_equal(b.p, "{\"dir\":true}");
 	abuf_free(&b);
 
@@ -136,7 +136,7 @@ static void test_node(void **state)
 			  .created_index = 2,
 			  .modified_index = 2};
 	abuf_init(&b);
-	aj_node(&b, &dir, 40 * SEC);
+	api_json_node(&b, &dir, 40 * SEC);
 	assert_string_equal(
 	    b.p,
 	    "{\"key\":\"/d\",\"dir\":true,\"nodes\":[{\"key\":\"/d/a\","
@@ -154,7 +154,7 @@ static void test_node(void **state)
 			  .created_index = 1,
 			  .modified_index = 1};
 	abuf_init(&b);
-	aj_node(&b, &due, 11 * SEC);
+	api_json_node(&b, &due, 11 * SEC);
 	assert_null(strstr(b.p, "\"ttl\""));
 	assert_non_null(strstr(b.p, "\"expiration\":\"1970-01-01T00:00:10Z\""));
 	abuf_free(&b);
@@ -162,7 +162,7 @@ static void test_node(void **state)
 	/* Delete nodes carry no value. */
 	store_node del = {.key = "/k", .created_index = 5, .modified_index = 9};
 	abuf_init(&b);
-	aj_node(&b, &del, 0);
+	api_json_node(&b, &del, 0);
 	assert_string_equal(
 	    b.p, "{\"key\":\"/k\",\"modifiedIndex\":9,\"createdIndex\":5}");
 	abuf_free(&b);
@@ -182,7 +182,7 @@ static void test_event(void **state)
 		     .created_index = 5,
 		     .modified_index = 5}};
 	abuf_init(&b);
-	aj_event(&b, &ev, 0, 0);
+	api_json_event(&b, &ev, 0, 0);
 	assert_string_equal(
 	    b.p, "{\"action\":\"delete\",\"node\":{\"key\":\"/k\","
 		 "\"modifiedIndex\":9,\"createdIndex\":5},\"prevNode\":{"
@@ -192,14 +192,14 @@ static void test_event(void **state)
 
 	ev.action = STORE_ACTION_CAS;
 	abuf_init(&b);
-	aj_event(&b, &ev, 0, 1);
+	api_json_event(&b, &ev, 0, 1);
 	assert_string_equal(b.p, "{\"action\":\"compareAndSwap\"}");
 	abuf_free(&b);
 
 	/* create never shows prevNode. */
 	ev.action = STORE_ACTION_CREATE;
 	abuf_init(&b);
-	aj_event(&b, &ev, 0, 0);
+	api_json_event(&b, &ev, 0, 0);
 	assert_null(strstr(b.p, "prevNode"));
 	abuf_free(&b);
 }
@@ -208,25 +208,25 @@ static void test_error(void **state)
 {
 	abuf b;
 	abuf_init(&b);
-	aj_error(&b, 100, "/nope", 12);
+	api_json_error(&b, 100, "/nope", 12);
 	assert_string_equal(b.p, "{\"errorCode\":100,\"message\":\"Key not "
 				 "found\",\"cause\":\"/nope\",\"index\":12}");
 	abuf_free(&b);
 	abuf_init(&b);
-	aj_error(&b, 209, NULL, 0);
+	api_json_error(&b, 209, NULL, 0);
 	assert_string_equal(
 	    b.p,
 	    "{\"errorCode\":209,\"message\":\"Invalid field\",\"index\":0}");
 	abuf_free(&b);
-	assert_int_equal(aj_error_status(100), 404);
-	assert_int_equal(aj_error_status(101), 412);
-	assert_int_equal(aj_error_status(105), 412);
-	assert_int_equal(aj_error_status(102), 403);
-	assert_int_equal(aj_error_status(108), 403);
-	assert_int_equal(aj_error_status(110), 401);
-	assert_int_equal(aj_error_status(300), 500);
-	assert_int_equal(aj_error_status(401), 400);
-	assert_int_equal(aj_error_status(104), 400);
+	assert_int_equal(api_json_error_status(100), 404);
+	assert_int_equal(api_json_error_status(101), 412);
+	assert_int_equal(api_json_error_status(105), 412);
+	assert_int_equal(api_json_error_status(102), 403);
+	assert_int_equal(api_json_error_status(108), 403);
+	assert_int_equal(api_json_error_status(110), 401);
+	assert_int_equal(api_json_error_status(300), 500);
+	assert_int_equal(api_json_error_status(401), 400);
+	assert_int_equal(api_json_error_status(104), 400);
 	assert_string_equal(store_action_name(STORE_ACTION_CAD),
 			    "compareAndDelete");
 }

@@ -79,8 +79,9 @@ static void test_merge_body_wins(void **state)
 {
 	api_keys_req r;
 	api_perr err;
-	assert_int_equal(parse(&r, AM_PUT, "/a/b/", "value=q&ttl=5&value=q2",
-			       FORM, "value=b+ody&value=second", &err),
+	assert_int_equal(parse(&r, API_METHOD_PUT, "/a/b/",
+			       "value=q&ttl=5&value=q2", FORM,
+			       "value=b+ody&value=second", &err),
 			 0);
 	assert_string_equal(r.path, "/a/b");
 	assert_string_equal(r.cmd.value, "b ody");
@@ -91,19 +92,21 @@ static void test_merge_body_wins(void **state)
 	assert_int_equal(r.cmd.prev_exist, -1);
 	api_keys_req_free(&r);
 	/* First value of a repeated name in the query. */
-	assert_int_equal(
-	    parse(&r, AM_PUT, "/k", "value=one&value=two", NULL, NULL, &err),
-	    0);
+	assert_int_equal(parse(&r, API_METHOD_PUT, "/k", "value=one&value=two",
+			       NULL, NULL, &err),
+			 0);
 	assert_string_equal(r.cmd.value, "one");
 	api_keys_req_free(&r);
 	/* A body without the form content type is ignored, as etcd does. */
 	assert_int_equal(
-	    parse(&r, AM_PUT, "/k", "", "text/plain", "value=x", &err), 0);
+	    parse(&r, API_METHOD_PUT, "/k", "", "text/plain", "value=x", &err),
+	    0);
 	assert_int_equal(r.cmd.value_len, 0);
 	api_keys_req_free(&r);
 	/* GET never reads the body. */
 	assert_int_equal(
-	    parse(&r, AM_GET, "/k", "", FORM, "recursive=bogus", &err), 0);
+	    parse(&r, API_METHOD_GET, "/k", "", FORM, "recursive=bogus", &err),
+	    0);
 	api_keys_req_free(&r);
 }
 
@@ -111,16 +114,20 @@ static void test_path(void **state)
 {
 	api_keys_req r;
 	api_perr err;
-	assert_int_equal(
-	    parse(&r, AM_GET, "/a%2Fb//c/./d/../", "", NULL, NULL, &err), 0);
+	assert_int_equal(parse(&r, API_METHOD_GET, "/a%2Fb//c/./d/../", "",
+			       NULL, NULL, &err),
+			 0);
 	assert_string_equal(r.path, "/a/b/c");
 	api_keys_req_free(&r);
-	assert_int_equal(parse(&r, AM_GET, "", "", NULL, NULL, &err), 0);
+	assert_int_equal(parse(&r, API_METHOD_GET, "", "", NULL, NULL, &err),
+			 0);
 	assert_string_equal(r.path, "/");
 	api_keys_req_free(&r);
-	assert_int_equal(parse(&r, AM_GET, "/a%zz", "", NULL, NULL, &err), -1);
+	assert_int_equal(
+	    parse(&r, API_METHOD_GET, "/a%zz", "", NULL, NULL, &err), -1);
 	assert_int_equal(err.code, 210);
-	assert_int_equal(parse(&r, AM_GET, "/a%00b", "", NULL, NULL, &err), -1);
+	assert_int_equal(
+	    parse(&r, API_METHOD_GET, "/a%00b", "", NULL, NULL, &err), -1);
 	assert_int_equal(err.code, 210);
 }
 
@@ -136,35 +143,37 @@ static void expect_err(int m, const char *query, int code, const char *cause)
 
 static void test_errors(void **state)
 {
-	expect_err(AM_GET, "recursive=yes", 209,
+	expect_err(API_METHOD_GET, "recursive=yes", 209,
 		   "invalid value for \"recursive\"");
-	expect_err(AM_GET, "sorted=", 209, "invalid value for \"sorted\"");
-	expect_err(AM_PUT, "ttl=abc", 202, "invalid value for \"ttl\"");
-	expect_err(AM_PUT, "ttl=-1", 202, NULL);
-	expect_err(AM_PUT, "prevIndex=x", 203,
+	expect_err(API_METHOD_GET, "sorted=", 209,
+		   "invalid value for \"sorted\"");
+	expect_err(API_METHOD_PUT, "ttl=abc", 202, "invalid value for \"ttl\"");
+	expect_err(API_METHOD_PUT, "ttl=-1", 202, NULL);
+	expect_err(API_METHOD_PUT, "prevIndex=x", 203,
 		   "invalid value for \"prevIndex\"");
-	expect_err(AM_GET, "wait=true&waitIndex=", 203,
+	expect_err(API_METHOD_GET, "wait=true&waitIndex=", 203,
 		   "invalid value for \"waitIndex\"");
-	expect_err(AM_PUT, "prevValue=", 201, NULL);
-	expect_err(AM_DELETE, "prevValue=", 201, NULL);
-	expect_err(AM_PUT, "wait=true", 209, NULL);
-	expect_err(AM_PUT, "refresh=true&value=v&ttl=5", 211, NULL);
-	expect_err(AM_PUT, "refresh=true", 212, NULL);
-	expect_err(AM_PUT, "refresh=true&ttl=", 212, NULL);
-	expect_err(AM_PUT, "prevExist=maybe", 209,
+	expect_err(API_METHOD_PUT, "prevValue=", 201, NULL);
+	expect_err(API_METHOD_DELETE, "prevValue=", 201, NULL);
+	expect_err(API_METHOD_PUT, "wait=true", 209, NULL);
+	expect_err(API_METHOD_PUT, "refresh=true&value=v&ttl=5", 211, NULL);
+	expect_err(API_METHOD_PUT, "refresh=true", 212, NULL);
+	expect_err(API_METHOD_PUT, "refresh=true&ttl=", 212, NULL);
+	expect_err(API_METHOD_PUT, "prevExist=maybe", 209,
 		   "invalid value for prevExist");
-	expect_err(AM_PUT, "refresh=2&ttl=1", 209, "invalid value for refresh");
-	expect_err(AM_PUT, "noValueOnSuccess=2", 209, NULL);
-	expect_err(AM_GET, "x=%zz", 210, "invalid URL escape \"%zz\"");
+	expect_err(API_METHOD_PUT, "refresh=2&ttl=1", 209,
+		   "invalid value for refresh");
+	expect_err(API_METHOD_PUT, "noValueOnSuccess=2", 209, NULL);
+	expect_err(API_METHOD_GET, "x=%zz", 210, "invalid URL escape \"%zz\"");
 	/* prevIndex is checked before the booleans, as in etcd. */
-	expect_err(AM_PUT, "recursive=bad&prevIndex=bad", 203, NULL);
+	expect_err(API_METHOD_PUT, "recursive=bad&prevIndex=bad", 203, NULL);
 }
 
 static void test_write_mapping(void **state)
 {
 	api_keys_req r;
 	api_perr err;
-	assert_int_equal(parse(&r, AM_PUT, "/k",
+	assert_int_equal(parse(&r, API_METHOD_PUT, "/k",
 			       "prevIndex=18446744073709551615&prevExist=true&"
 			       "prevValue=old",
 			       NULL, NULL, &err),
@@ -176,37 +185,42 @@ static void test_write_mapping(void **state)
 	assert_true(r.cmd.expire_ns == 0);
 	api_keys_req_free(&r);
 	/* ttl= is permanent, ttl=0 expires now. */
-	assert_int_equal(parse(&r, AM_PUT, "/k", "ttl=", NULL, NULL, &err), 0);
+	assert_int_equal(
+	    parse(&r, API_METHOD_PUT, "/k", "ttl=", NULL, NULL, &err), 0);
 	assert_true(r.cmd.expire_ns == 0);
 	api_keys_req_free(&r);
-	assert_int_equal(parse(&r, AM_PUT, "/k", "ttl=0", NULL, NULL, &err), 0);
+	assert_int_equal(
+	    parse(&r, API_METHOD_PUT, "/k", "ttl=0", NULL, NULL, &err), 0);
 	assert_true(r.cmd.expire_ns == NOW);
 	api_keys_req_free(&r);
-	assert_int_equal(parse(&r, AM_PUT, "/k", "ttl=18446744073709551615",
-			       NULL, NULL, &err),
+	assert_int_equal(parse(&r, API_METHOD_PUT, "/k",
+			       "ttl=18446744073709551615", NULL, NULL, &err),
 			 0);
 	assert_true(r.cmd.expire_ns == INT64_MAX);
 	api_keys_req_free(&r);
 	/* dir=true ignores the value. */
-	assert_int_equal(
-	    parse(&r, AM_PUT, "/d", "dir=true&value=x", NULL, NULL, &err), 0);
+	assert_int_equal(parse(&r, API_METHOD_PUT, "/d", "dir=true&value=x",
+			       NULL, NULL, &err),
+			 0);
 	assert_int_equal(r.cmd.dir, 1);
 	assert_int_equal(r.cmd.value_len, 0);
 	api_keys_req_free(&r);
 	/* DELETE recursive implies dir. */
-	assert_int_equal(
-	    parse(&r, AM_DELETE, "/d", "recursive=true", NULL, NULL, &err), 0);
+	assert_int_equal(parse(&r, API_METHOD_DELETE, "/d", "recursive=true",
+			       NULL, NULL, &err),
+			 0);
 	assert_int_equal(r.cmd.op, STORE_OP_DELETE);
 	assert_int_equal(r.cmd.recursive, 1);
 	assert_int_equal(r.cmd.dir, 1);
 	api_keys_req_free(&r);
 	assert_int_equal(
-	    parse(&r, AM_POST, "/q", "", FORM, "value=v&ttl=2", &err), 0);
+	    parse(&r, API_METHOD_POST, "/q", "", FORM, "value=v&ttl=2", &err),
+	    0);
 	assert_int_equal(r.cmd.op, STORE_OP_POST);
 	assert_true(r.cmd.expire_ns == NOW + 2000000000LL);
 	api_keys_req_free(&r);
 	/* refresh with ttl and an empty value is fine. */
-	assert_int_equal(parse(&r, AM_PUT, "/k",
+	assert_int_equal(parse(&r, API_METHOD_PUT, "/k",
 			       "refresh=true&ttl=9&value=&prevExist=true", NULL,
 			       NULL, &err),
 			 0);
@@ -218,7 +232,7 @@ static void test_read_flags(void **state)
 {
 	api_keys_req r;
 	api_perr err;
-	assert_int_equal(parse(&r, AM_GET, "/k",
+	assert_int_equal(parse(&r, API_METHOD_GET, "/k",
 			       "recursive=true&sorted=1&quorum=T&wait=true&"
 			       "waitIndex=42&stream=true",
 			       NULL, NULL, &err),
@@ -227,9 +241,9 @@ static void test_read_flags(void **state)
 	assert_true(r.wait_index == 42);
 	assert_int_equal(r.cmd.op, 0);
 	api_keys_req_free(&r);
-	assert_int_equal(api_method_parse("GET", 3), AM_GET);
-	assert_int_equal(api_method_parse("PATCH", 5), AM_OTHER);
-	assert_int_equal(api_method_parse("get", 3), AM_OTHER);
+	assert_int_equal(api_method_parse("GET", 3), API_METHOD_GET);
+	assert_int_equal(api_method_parse("PATCH", 5), API_METHOD_OTHER);
+	assert_int_equal(api_method_parse("get", 3), API_METHOD_OTHER);
 }
 
 int main(void)

@@ -30,9 +30,9 @@ static void round_trip_keeps_every_field(void **state)
 			     .now_ns = -5};
 	void *buf;
 	size_t len;
-	assert_int_equal(command_encode(&in, &buf, &len), 0);
+	assert_int_equal(raftnode_command_encode(&in, &buf, &len), 0);
 	command out;
-	assert_int_equal(command_decode(buf, len, &out), 0);
+	assert_int_equal(raftnode_command_decode(buf, len, &out), 0);
 	assert_true(out.origin == in.origin);
 	assert_true(out.seq == 42);
 	assert_int_equal(out.cmd.op, STORE_OP_PUT);
@@ -60,9 +60,9 @@ static void absent_prev_value_stays_absent(void **state)
 			     .prev_exist = -1};
 	void *buf;
 	size_t len;
-	assert_int_equal(command_encode(&in, &buf, &len), 0);
+	assert_int_equal(raftnode_command_encode(&in, &buf, &len), 0);
 	command out;
-	assert_int_equal(command_decode(buf, len, &out), 0);
+	assert_int_equal(raftnode_command_decode(buf, len, &out), 0);
 	assert_null(out.cmd.prev_value);
 	assert_int_equal(out.cmd.prev_exist, -1);
 	raft_free(buf);
@@ -72,8 +72,8 @@ static void garbage_is_refused(void **state)
 {
 	const char junk[] = "\x93\x01\x02\x03 not a command";
 	command out;
-	assert_int_equal(command_decode(junk, sizeof(junk), &out), -1);
-	assert_int_equal(command_decode("", 0, &out), -1);
+	assert_int_equal(raftnode_command_decode(junk, sizeof(junk), &out), -1);
+	assert_int_equal(raftnode_command_decode("", 0, &out), -1);
 	/* Truncating a real entry anywhere must fail cleanly. */
 	command in = {.origin = 7, .seq = 9};
 	in.cmd = (store_cmd){.op = STORE_OP_PUT,
@@ -83,9 +83,9 @@ static void garbage_is_refused(void **state)
 			     .value_len = 5};
 	void *buf;
 	size_t len;
-	assert_int_equal(command_encode(&in, &buf, &len), 0);
+	assert_int_equal(raftnode_command_encode(&in, &buf, &len), 0);
 	for (size_t cut = 0; cut < len; cut++)
-		assert_int_equal(command_decode(buf, cut, &out), -1);
+		assert_int_equal(raftnode_command_decode(buf, cut, &out), -1);
 	raft_free(buf);
 }
 

@@ -51,7 +51,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	server *s = fsm->data;
 	raft_index index = raft_last_applied(s->r) + 1;
 	*result = NULL;
-	if (!commit_early_done(&s->ce, index))
+	if (!raftnode_commit_early_done(&s->ce, index))
 		record(s, buf, index);
 	return 0;
 }
@@ -95,10 +95,10 @@ static fixture *cluster(const int wrapped[N])
 		s->r = raft_fixture_get(&x->f, i);
 		s->ce = (commit_early){.r = s->r};
 		if (wrapped[i])
-			assert_int_equal(commit_early_wrap(&s->ce, s->r,
-							   s->r->io,
-							   early_apply, s),
-					 0);
+			assert_int_equal(
+			    raftnode_commit_early_wrap(&s->ce, s->r, s->r->io,
+						       early_apply, s),
+			    0);
 	}
 	struct raft_configuration conf;
 	assert_int_equal(raft_fixture_configuration(&x->f, N, &conf), 0);
@@ -112,7 +112,7 @@ static fixture *cluster(const int wrapped[N])
 static void cluster_free(fixture *x)
 {
 	for (unsigned i = 0; i < N; i++)
-		commit_early_unwrap(&x->s[i].ce);
+		raftnode_commit_early_unwrap(&x->s[i].ce);
 	raft_fixture_close(&x->f);
 	test_free(x);
 }

@@ -60,7 +60,7 @@ static raftnode *follower_of(raft_id leader)
 	raftnode *rn = calloc(1, sizeof(*rn));
 	assert_non_null(rn);
 	rn->io.snapshot_put = fake_put;
-	install_wrap_io(rn);
+	raftnode_install_wrap_io(rn);
 	rn->raft.state = RAFT_FOLLOWER;
 	rn->raft.follower_state.current_leader.id = leader;
 	rn->raft.follower_state.current_leader.address = leader_addr;
@@ -83,7 +83,7 @@ static void done(raftnode *rn)
 {
 	backend.cb(backend.req, 0);
 	assert_int_equal(seen.calls, 1);
-	install_free(rn);
+	raftnode_install_free(rn);
 	free(rn);
 }
 
@@ -107,7 +107,7 @@ static void candidate_answers_the_sender(void **state)
 	assert_ptr_equal(rn->raft.candidate_state.votes, votes);
 	assert_true(rn->raft.candidate_state.in_pre_vote);
 	assert_false(rn->raft.candidate_state.disrupt_leader);
-	install_free(rn);
+	raftnode_install_free(rn);
 	free(rn);
 }
 
@@ -124,7 +124,7 @@ static void follower_without_leader_answers_the_sender(void **state)
 	assert_string_equal(seen.copy, leader_addr);
 	assert_int_equal(rn->raft.follower_state.current_leader.id, 0);
 	assert_null(rn->raft.follower_state.current_leader.address);
-	install_free(rn);
+	raftnode_install_free(rn);
 	free(rn);
 }
 
@@ -139,7 +139,7 @@ static void follower_with_leader_is_untouched(void **state)
 	backend.cb(backend.req, 0);
 	assert_int_equal(seen.id, 9);
 	assert_ptr_equal(seen.address, other);
-	install_free(rn);
+	raftnode_install_free(rn);
 	free(rn);
 }
 

@@ -83,7 +83,7 @@ static void remove_dir(char *dir)
 static void new_segment_is_written(void **state)
 {
 	char *dir = scratch("raft");
-	prefill_register(dir);
+	raftnode_prefill_register(dir);
 	int seg = open_in(dir, "open-1");
 	int other = open_in(dir, "metadata1");
 	assert_int_equal(posix_fallocate(seg, 0, SIZE), 0);
@@ -108,7 +108,7 @@ static void new_segment_is_written(void **state)
 static void data_is_never_overwritten(void **state)
 {
 	char *dir = scratch("raft");
-	prefill_register(dir);
+	raftnode_prefill_register(dir);
 	int seg = open_in(dir, "open-2");
 	assert_int_equal(pwrite(seg, "entries!", 8, 0), 8);
 	assert_int_equal(posix_fallocate(seg, 0, SIZE), 0);
@@ -124,7 +124,7 @@ static void other_dirs_are_only_reserved(void **state)
 {
 	char *dir = scratch("raft");
 	char *elsewhere = scratch("other");
-	prefill_register(dir);
+	raftnode_prefill_register(dir);
 	int seg = open_in(elsewhere, "open-1");
 	int control = open_in(elsewhere, "data.mdb");
 	assert_int_equal(posix_fallocate(seg, 0, SIZE), 0);

@@ -52,14 +52,14 @@ static void libraft_destroys_a_context_in_init(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(raft_uv_tcp_init(&transport, &loop), 0);
 	assert_int_equal(raft_uv_init(&io, &loop, dir, &transport), 0);
-	unsigned long before = probe_deferred();
-	probe_begin();
+	unsigned long before = raftnode_probe_deferred();
+	raftnode_probe_begin();
 	int rv = raft_init(&raft, &io, &fsm, 1, "127.0.0.1:1");
-	probe_end();
+	raftnode_probe_end();
 	assert_int_equal(rv, 0);
-	if (probe_deferred() == before)
+	if (raftnode_probe_deferred() == before)
 		skip(); /* no async I/O on this file system: nothing to hand */
-	assert_int_equal(probe_deferred(), before + 1);
+	assert_int_equal(raftnode_probe_deferred(), before + 1);
 	raft_close(&raft, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	raft_uv_close(&io);
@@ -80,13 +80,13 @@ static long new_context(void)
 static void other_calls_are_the_c_librarys(void **state)
 {
 	(void)state;
-	unsigned long before = probe_deferred();
+	unsigned long before = raftnode_probe_deferred();
 	long ctx = new_context();
 	assert_int_equal(syscall(SYS_io_destroy, ctx), 0);
 	assert_int_equal(syscall(SYS_io_destroy, ctx), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(syscall(SYS_getpid), getpid());
-	assert_int_equal(probe_deferred(), before);
+	assert_int_equal(raftnode_probe_deferred(), before);
 }
 
 int main(void)

@@ -166,7 +166,7 @@ static void expect_untouched(char *d, int want)
 {
 	char before[2048], after[2048];
 	listing(d, before, sizeof(before));
-	assert_int_equal(repair_segments(d), want);
+	assert_int_equal(raftnode_repair_segments(d), want);
 	listing(d, after, sizeof(after));
 	assert_string_equal(before, after);
 	remove_tree(d);
@@ -204,7 +204,7 @@ static void covered_overlap_is_moved(void **state)
 	put_seg(d, 201, 300);
 	put_seg(d, 301, 400);
 	put_snapshot(d, 250);
-	assert_int_equal(repair_segments(d), REPAIR_FIXED);
+	assert_int_equal(raftnode_repair_segments(d), REPAIR_FIXED);
 	listing(d, after, sizeof(after));
 	assert_string_equal(after,
 			    S(000001, 000100) S(000201, 000300)
@@ -214,7 +214,7 @@ static void covered_overlap_is_moved(void **state)
 	repaired_listing(d, moved, sizeof(moved));
 	assert_string_equal(moved, S(000101, 000210));
 	/* A second run finds nothing to do. */
-	assert_int_equal(repair_segments(d), REPAIR_CLEAN);
+	assert_int_equal(raftnode_repair_segments(d), REPAIR_CLEAN);
 	remove_tree(d);
 	free(d);
 }
@@ -229,7 +229,7 @@ static void uncovered_overlap_is_cut_inside_a_batch(void **state)
 	put_real_seg(d, 201, 300);
 	put_real_seg(d, 301, 400);
 	put_snapshot(d, 150); /* entries 151-200 of 101-210 are needed */
-	assert_int_equal(repair_segments(d), REPAIR_FIXED);
+	assert_int_equal(raftnode_repair_segments(d), REPAIR_FIXED);
 	listing(d, after, sizeof(after));
 	assert_string_equal(
 	    after, S(000001, 000001) S(000002, 000100) S(000101, 000200)

@@ -1,6 +1,6 @@
 """dockerrun.py - benchmark of `docker run` -> first ping answered from the
 other host, ovld's Docker plugin (driver ovl) beside Docker 20.10's own
-overlay driver on ovld as its cluster store, in the same run (issue 13).
+overlay driver on ovld as its cluster store, in the same run.
 
 Setup: a 2-host netlab; on each host ovld (h2 --join h1) serving the ovl
 plugin, and two dockerd 20.10 side by side: one without a cluster store

@@ -10,7 +10,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Error codes of the CNI spec (SPEC.md, "Error"), then ovl's own (100+). */
+/* Error codes of the CNI specification (section "Error"), then ovl's own
+ * (100+). */
 enum {
 	CNI_ERR_VERSION = 1,	  /* incompatible CNI version */
 	CNI_ERR_FIELD = 2,	  /* unsupported field in the config */

@@ -26,8 +26,9 @@
  * host's log holds the message's last entry with the same term (Log
  * Matching: the logs then agree up to it, and a leader's commit index only
  * covers committed entries). Those are applied here through the caller's
- * apply; libraft's own apply of them later is skipped (commit_early_done).
- * Nothing is applied while a snapshot is being installed. */
+ * apply; libraft's own apply of them later is skipped
+ * (raftnode_commit_early_done). Nothing is applied while a snapshot is being
+ * installed. */
 #include <stddef.h>
 
 #include "commit_early.h"
@@ -94,7 +95,7 @@ static void apply_committed(commit_early *ce, const heard *h)
 	if (e == NULL || e->term != h->last_term)
 		return; /* our log may differ from the sender's there */
 	raft_index upto = h->committed < h->last ? h->committed : h->last;
-	raft_index i = commit_early_applied(ce) + 1;
+	raft_index i = raftnode_commit_early_applied(ce) + 1;
 	for (; i <= upto; i++) {
 		e = log_at(&r->log, i);
 		if (e == NULL)
@@ -128,8 +129,9 @@ static int start_io(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 	return ce->io_start(io, msecs, tick, recv_message);
 }
 
-int commit_early_wrap(commit_early *ce, struct raft *r, struct raft_io *io,
-		      commit_early_apply_fn apply, void *ctx)
+int raftnode_commit_early_wrap(commit_early *ce, struct raft *r,
+			       struct raft_io *io, commit_early_apply_fn apply,
+			       void *ctx)
 {
 	*ce = (commit_early){.r = r,
 			     .io = io,
@@ -145,18 +147,18 @@ int commit_early_wrap(commit_early *ce, struct raft *r, struct raft_io *io,
 	return -1; /* that raft keeps libraft's own timing */
 }
 
-int commit_early_done(const commit_early *ce, raft_index index)
+int raftnode_commit_early_done(const commit_early *ce, raft_index index)
 {
 	return index <= ce->applied;
 }
 
-raft_index commit_early_applied(const commit_early *ce)
+raft_index raftnode_commit_early_applied(const commit_early *ce)
 {
 	return ce->applied > ce->r->last_applied ? ce->applied
 						 : ce->r->last_applied;
 }
 
-void commit_early_unwrap(commit_early *ce)
+void raftnode_commit_early_unwrap(commit_early *ce)
 {
 	for (int i = 0; i < MAX_WRAPPED; i++)
 		if (wrapped[i] == ce)

@@ -25,16 +25,17 @@ typedef struct commit_early {
 
 /* Wraps io's start (call before raft_start; r is the raft that io serves).
  * ce must live as long as io. */
-int commit_early_wrap(commit_early *ce, struct raft *r, struct raft_io *io,
-		      commit_early_apply_fn apply, void *ctx);
+int raftnode_commit_early_wrap(commit_early *ce, struct raft *r,
+			       struct raft_io *io, commit_early_apply_fn apply,
+			       void *ctx);
 
 /* Whether libraft's fsm apply of index repeats an early one (skip it). */
-int commit_early_done(const commit_early *ce, raft_index index);
+int raftnode_commit_early_done(const commit_early *ce, raft_index index);
 
 /* The highest index known applied: libraft's or the early one. */
-raft_index commit_early_applied(const commit_early *ce);
+raft_index raftnode_commit_early_applied(const commit_early *ce);
 
 /* Forgets ce (at close). */
-void commit_early_unwrap(commit_early *ce);
+void raftnode_commit_early_unwrap(commit_early *ce);
 
 #endif

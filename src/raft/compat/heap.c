@@ -81,7 +81,7 @@ static struct raft_heap heap = {
     .aligned_free = heap_aligned_free,
 };
 
-void heap_install(void)
+void raftnode_heap_install(void)
 {
 	raft_heap_set(&heap);
 }

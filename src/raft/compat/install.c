@@ -99,13 +99,13 @@ static int put_snapshot(struct raft_io *io, unsigned trailing,
 	return rv;
 }
 
-void install_wrap_io(raftnode *rn)
+void raftnode_install_wrap_io(raftnode *rn)
 {
 	rn->install.uv_put = rn->io.snapshot_put;
 	rn->io.snapshot_put = put_snapshot;
 }
 
-void install_free(raftnode *rn)
+void raftnode_install_free(raftnode *rn)
 {
 	free(rn->install.leader_addr);
 	rn->install.leader_addr = NULL;

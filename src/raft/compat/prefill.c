@@ -41,7 +41,7 @@
 static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *dirs[PREFILL_DIRS];
 
-void prefill_register(const char *raft_dir)
+void raftnode_prefill_register(const char *raft_dir)
 {
 	char *real = realpath(raft_dir, NULL);
 	if (real == NULL)

@@ -6,6 +6,6 @@
 
 /* From now on, a new empty open-* segment that libraft preallocates in
  * raft_dir gets written blocks. Up to 8 directories per process. */
-void prefill_register(const char *raft_dir);
+void raftnode_prefill_register(const char *raft_dir);
 
 #endif

@@ -17,9 +17,9 @@
  *
  * How: libraft calls io_destroy through the C library's syscall(), which it
  * binds to the executable's definition first (as prefill.c does with
- * posix_fallocate). Between probe_begin and probe_end (around raft_init,
- * on the loop thread), an io_destroy is handed to a detached thread and
- * reported done at once; the context is no longer used by then. Every other
+ * posix_fallocate). Between raftnode_probe_begin and raftnode_probe_end (around
+ * raft_init, on the loop thread), an io_destroy is handed to a detached thread
+ * and reported done at once; the context is no longer used by then. Every other
  * call goes straight to the C library's syscall. */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -79,17 +79,17 @@ long syscall(long number, ...)
 	return libc_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
-void probe_begin(void)
+void raftnode_probe_begin(void)
 {
 	in_probe = 1;
 }
 
-void probe_end(void)
+void raftnode_probe_end(void)
 {
 	in_probe = 0;
 }
 
-unsigned long probe_deferred(void)
+unsigned long raftnode_probe_deferred(void)
 {
 	return __atomic_load_n(&deferred, __ATOMIC_RELAXED);
 }

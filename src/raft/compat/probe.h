@@ -5,10 +5,10 @@
 
 /* Around raft_init, on the thread that calls it: an io_destroy in between
  * finishes on a thread of its own. */
-void probe_begin(void);
-void probe_end(void);
+void raftnode_probe_begin(void);
+void raftnode_probe_end(void);
 
 /* How many contexts were handed over so far (for tests). */
-unsigned long probe_deferred(void);
+unsigned long raftnode_probe_deferred(void);
 
 #endif

@@ -626,7 +626,7 @@ static void log_refusal(const char *dir, const layout *l)
 		  dir, l->why);
 }
 
-int repair_segments(const char *raft_dir)
+int raftnode_repair_segments(const char *raft_dir)
 {
 	const char *env = getenv("OVLD_RAFT_REPAIR");
 	if (env != NULL && strcmp(env, "off") == 0) {

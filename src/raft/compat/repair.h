@@ -23,6 +23,6 @@ enum {
  * raft_dir/repaired-<unix time>/, never deleted. Logs every action at
  * warning level, and one line with the recovery when it cannot repair.
  * Setting OVLD_RAFT_REPAIR=off in the environment skips it. */
-int repair_segments(const char *raft_dir);
+int raftnode_repair_segments(const char *raft_dir);
 
 #endif
