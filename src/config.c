@@ -258,7 +258,8 @@ static int derive_addresses(config *cfg)
 			    "https://%s:2379,http://127.0.0.1:2379", adv);
 	else
 		set_default(&cfg->listen_client_urls, "http://%s:2379", adv);
-	/* The peer port speaks only mutual TLS, whatever a URL's scheme says. */
+	/* The peer port speaks only mutual TLS, whatever a URL's scheme says.
+	 */
 	set_default(&cfg->listen_peer_urls, "https://%s:2380", adv);
 	if (cfg->advertise_client_urls == NULL) {
 		/* The first listen URL is the reachable one. */

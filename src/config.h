@@ -34,7 +34,7 @@ typedef struct config {
 	/* peer TLS, etcd's flags */
 	char *peer_cert_file, *peer_key_file, *peer_trusted_ca_file;
 	int peer_client_cert_auth, peer_auto_tls;
-	char *token;		   /* join token; else OVLD_TOKEN */
+	char *token;		/* join token; else OVLD_TOKEN */
 	unsigned cert_expiry_s; /* node certificates' lifetime (seconds) */
 	unsigned netns_gc_s;
 	/* which socket paths the user named (a default one that cannot be
