@@ -10,7 +10,7 @@
 #include "httpc.h"
 #include "ovlctl.h"
 
-int fail(const char *fmt, ...)
+int ovlctl_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -21,8 +21,8 @@ int fail(const char *fmt, ...)
 	return 1;
 }
 
-int flag_value(int argc, char **argv, int *i, const char *name,
-	       const char **dst)
+int ovlctl_flag_value(int argc, char **argv, int *i, const char *name,
+		      const char **dst)
 {
 	const char *a = argv[*i];
 	size_t n = strlen(name);
@@ -35,18 +35,18 @@ int flag_value(int argc, char **argv, int *i, const char *name,
 	if (a[n] != '\0')
 		return 0;
 	if (*i + 1 >= argc)
-		return fail("flag needs an argument: %s", a), -1;
+		return ovlctl_fail("flag needs an argument: %s", a), -1;
 	*dst = argv[++*i];
 	return 1;
 }
 
-const char *jstr(json_t *o, const char *key)
+const char *ovlctl_jstr(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s ? s : "";
 }
 
-void url_escape(const char *s, char *out, size_t len)
+void ovlctl_url_escape(const char *s, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t k = 0;
@@ -69,15 +69,15 @@ static int server_error(int status, const char *resp)
 {
 	json_t *doc = resp ? json_loads(resp, 0, NULL) : NULL;
 	const char *msg = json_string_value(json_object_get(doc, "error"));
-	int rc = msg ? fail("%s", msg)
-		     : fail("ovld answered %d: %s", status,
-			    resp && *resp ? resp : "(no body)");
+	int rc = msg ? ovlctl_fail("%s", msg)
+		     : ovlctl_fail("ovld answered %d: %s", status,
+				   resp && *resp ? resp : "(no body)");
 	json_decref(doc);
 	return rc;
 }
 
-int ctl_call(ctl *c, const char *method, const char *path, json_t *body,
-	     int timeout_ms, json_t **out)
+int ovlctl_ctl_call(ctl *c, const char *method, const char *path, json_t *body,
+		    int timeout_ms, json_t **out)
 {
 	char *req = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	char *resp = NULL;
@@ -87,9 +87,10 @@ int ctl_call(ctl *c, const char *method, const char *path, json_t *body,
 	    req ? strlen(req) : 0, timeout_ms, &status, &resp, NULL);
 	free(req);
 	if (rc != 0)
-		return fail("cannot reach ovld: %s (is it running? --socket "
-			    "PATH picks another control socket)",
-			    httpc_strerror());
+		return ovlctl_fail(
+		    "cannot reach ovld: %s (is it running? --socket "
+		    "PATH picks another control socket)",
+		    httpc_strerror());
 	if (status < 200 || status > 299) {
 		rc = server_error(status, resp);
 		free(resp);
@@ -98,7 +99,8 @@ int ctl_call(ctl *c, const char *method, const char *path, json_t *body,
 	json_t *doc = resp ? json_loads(resp, 0, NULL) : NULL;
 	free(resp);
 	if (!doc)
-		return fail("ovld's answer to %s %s is not JSON", method, path);
+		return ovlctl_fail("ovld's answer to %s %s is not JSON", method,
+				   path);
 	if (out)
 		*out = doc;
 	else
@@ -106,19 +108,20 @@ int ctl_call(ctl *c, const char *method, const char *path, json_t *body,
 	return 0;
 }
 
-int api_http(ctl *c, const char *method, const char *path, int *status,
-	     char **body)
+int ovlctl_api_http(ctl *c, const char *method, const char *path, int *status,
+		    char **body)
 {
 	return httpc_request(c->api, method, path, NULL, NULL, 0, 5000, status,
 			     body, NULL);
 }
 
-json_t *api_get_json(ctl *c, const char *path)
+json_t *ovlctl_api_get_json(ctl *c, const char *path)
 {
 	int status = 0;
 	char *body = NULL;
 	json_t *doc = NULL;
-	if (api_http(c, "GET", path, &status, &body) == 0 && status == 200)
+	if (ovlctl_api_http(c, "GET", path, &status, &body) == 0 &&
+	    status == 200)
 		doc = json_loads(body, 0, NULL);
 	free(body);
 	return doc;

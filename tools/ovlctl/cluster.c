@@ -22,7 +22,7 @@ static int write_file(const char *dir, const char *name, const char *text,
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return fail("cannot write %s: %s", path, strerror(e));
+		return ovlctl_fail("cannot write %s: %s", path, strerror(e));
 	}
 	fchmod(fd, mode); /* an existing file keeps its mode otherwise */
 	close(fd);
@@ -34,13 +34,14 @@ static int token(ctl *c, int argc, char **argv)
 {
 	int rotate = argc == 1 && !strcmp(argv[0], "--rotate");
 	if (argc > 1 || (argc == 1 && !rotate))
-		return fail("usage: ovlctl cluster token [--rotate]");
+		return ovlctl_fail("usage: ovlctl cluster token [--rotate]");
 	json_t *out = NULL;
-	if (ctl_call(c, rotate ? "POST" : "GET",
-		     rotate ? "/v1/cluster/token/rotate" : "/v1/cluster/token",
-		     NULL, 10000, &out) != 0)
+	if (ovlctl_ctl_call(c, rotate ? "POST" : "GET",
+			    rotate ? "/v1/cluster/token/rotate"
+				   : "/v1/cluster/token",
+			    NULL, 10000, &out) != 0)
 		return 1;
-	printf("%s\n", jstr(out, "token"));
+	printf("%s\n", ovlctl_jstr(out, "token"));
 	json_decref(out);
 	return 0;
 }
@@ -49,34 +50,36 @@ static int client_cert(ctl *c, int argc, char **argv)
 {
 	const char *name = NULL, *dir = ".";
 	for (int i = 0; i < argc; i++) {
-		int r = flag_value(argc, argv, &i, "--dir", &dir);
+		int r = ovlctl_flag_value(argc, argv, &i, "--dir", &dir);
 		if (r < 0)
 			return 1;
 		if (r == 0 && name == NULL && argv[i][0] != '-')
 			name = argv[i];
 		else if (r == 0)
-			return fail("usage: ovlctl cluster client-cert NAME "
-				    "[--dir DIR]");
+			return ovlctl_fail(
+			    "usage: ovlctl cluster client-cert NAME "
+			    "[--dir DIR]");
 	}
 	if (name == NULL)
-		return fail(
+		return ovlctl_fail(
 		    "usage: ovlctl cluster client-cert NAME [--dir DIR]");
 	/* the directory is made for the key (0700), as a key deserves */
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fail("cannot create %s: %s", dir, strerror(errno));
+		return ovlctl_fail("cannot create %s: %s", dir,
+				   strerror(errno));
 	json_t *out = NULL;
 	json_t *body = json_pack("{s:s}", "name", name);
-	int rc =
-	    ctl_call(c, "POST", "/v1/cluster/client-cert", body, 10000, &out);
+	int rc = ovlctl_ctl_call(c, "POST", "/v1/cluster/client-cert", body,
+				 10000, &out);
 	json_decref(body);
 	if (rc != 0)
 		return 1;
 	char key[128], crt[128];
 	snprintf(key, sizeof(key), "%s.key", name);
 	snprintf(crt, sizeof(crt), "%s.crt", name);
-	rc = write_file(dir, key, jstr(out, "key"), 0600) ||
-	     write_file(dir, crt, jstr(out, "cert"), 0644) ||
-	     write_file(dir, "ca.crt", jstr(out, "ca"), 0644);
+	rc = write_file(dir, key, ovlctl_jstr(out, "key"), 0600) ||
+	     write_file(dir, crt, ovlctl_jstr(out, "cert"), 0644) ||
+	     write_file(dir, "ca.crt", ovlctl_jstr(out, "ca"), 0644);
 	json_decref(out);
 	return rc;
 }
@@ -84,10 +87,10 @@ static int client_cert(ctl *c, int argc, char **argv)
 static int rotate_ca(ctl *c)
 {
 	json_t *out = NULL;
-	if (ctl_call(c, "POST", "/v1/cluster/rotate-ca", NULL, 10000, &out) !=
-	    0)
+	if (ovlctl_ctl_call(c, "POST", "/v1/cluster/rotate-ca", NULL, 10000,
+			    &out) != 0)
 		return 1;
-	printf("%s\n", jstr(out, "status"));
+	printf("%s\n", ovlctl_jstr(out, "status"));
 	json_decref(out);
 	return 0;
 }
@@ -100,6 +103,6 @@ int cmd_cluster(ctl *c, int argc, char **argv)
 		return token(c, argc - 1, argv + 1);
 	if (argc >= 1 && !strcmp(argv[0], "client-cert"))
 		return client_cert(c, argc - 1, argv + 1);
-	return fail("usage: ovlctl cluster token [--rotate] | cluster "
-		    "rotate-ca | cluster client-cert NAME [--dir DIR]");
+	return ovlctl_fail("usage: ovlctl cluster token [--rotate] | cluster "
+			   "rotate-ca | cluster client-cert NAME [--dir DIR]");
 }

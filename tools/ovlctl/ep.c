@@ -25,27 +25,29 @@ static int parse_attach(int argc, char **argv, attach_opts *o)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int m;
-		if ((m = flag_value(argc, argv, &i, "--netns", &o->netns)) ||
-		    (m = flag_value(argc, argv, &i, "--pid", &o->pid)) ||
-		    (m = flag_value(argc, argv, &i, "--ip", &o->ip))) {
+		if ((m = ovlctl_flag_value(argc, argv, &i, "--netns",
+					   &o->netns)) ||
+		    (m = ovlctl_flag_value(argc, argv, &i, "--pid", &o->pid)) ||
+		    (m = ovlctl_flag_value(argc, argv, &i, "--ip", &o->ip))) {
 			if (m < 0)
 				return 1;
 		} else if (a[0] == '-') {
-			return fail("unknown flag: %s", a);
+			return ovlctl_fail("unknown flag: %s", a);
 		} else if (!o->net) {
 			o->net = a;
 		} else if (!o->name) {
 			o->name = a;
 		} else {
-			return fail("attach takes NETWORK NAME");
+			return ovlctl_fail("attach takes NETWORK NAME");
 		}
 	}
 	if (!o->net || !o->name)
-		return fail(
+		return ovlctl_fail(
 		    "usage: ovlctl attach NETWORK NAME --netns NAME|PATH "
 		    "| --pid PID [--ip IP]");
 	if (!o->netns == !o->pid)
-		return fail("attach needs exactly one of --netns or --pid");
+		return ovlctl_fail(
+		    "attach needs exactly one of --netns or --pid");
 	return 0;
 }
 
@@ -61,10 +63,10 @@ static int netns_of(const attach_opts *o, char *out, size_t len)
 	long pid = strtol(o->pid, &end, 10);
 	struct stat st;
 	if (*end || pid <= 0)
-		return fail("invalid pid %s", o->pid);
+		return ovlctl_fail("invalid pid %s", o->pid);
 	snprintf(out, len, "/proc/%ld/ns/net", pid);
 	if (stat(out, &st) != 0)
-		return fail("no process with pid %s", o->pid);
+		return ovlctl_fail("no process with pid %s", o->pid);
 	return 0;
 }
 
@@ -80,10 +82,11 @@ int cmd_attach(ctl *c, int argc, char **argv)
 	       *ep = NULL;
 	if (o.ip)
 		json_object_set_new(body, "ip", json_string(o.ip));
-	int rc = ctl_call(c, "POST", "/v1/endpoints", body, ATTACH_MS, &ep);
+	int rc =
+	    ovlctl_ctl_call(c, "POST", "/v1/endpoints", body, ATTACH_MS, &ep);
 	json_decref(body);
 	if (rc == 0)
-		printf("%s\n", jstr(ep, "ip"));
+		printf("%s\n", ovlctl_jstr(ep, "ip"));
 	json_decref(ep);
 	return rc;
 }
@@ -91,35 +94,35 @@ int cmd_attach(ctl *c, int argc, char **argv)
 int cmd_detach(ctl *c, int argc, char **argv)
 {
 	if (argc != 2)
-		return fail("usage: ovlctl detach NETWORK NAME");
+		return ovlctl_fail("usage: ovlctl detach NETWORK NAME");
 	char path[1200], net[500], name[500];
-	url_escape(argv[0], net, sizeof(net));
-	url_escape(argv[1], name, sizeof(name));
+	ovlctl_url_escape(argv[0], net, sizeof(net));
+	ovlctl_url_escape(argv[1], name, sizeof(name));
 	snprintf(path, sizeof(path), "/v1/endpoints/%s/%s", net, name);
-	return ctl_call(c, "DELETE", path, NULL, ATTACH_MS, NULL);
+	return ovlctl_ctl_call(c, "DELETE", path, NULL, ATTACH_MS, NULL);
 }
 
 int cmd_endpoint(ctl *c, int argc, char **argv)
 {
 	if (argc < 1 || argc > 2 ||
 	    (strcmp(argv[0], "ls") && strcmp(argv[0], "list")))
-		return fail("usage: ovlctl endpoint ls [NETWORK]");
+		return ovlctl_fail("usage: ovlctl endpoint ls [NETWORK]");
 	char path[600] = "/v1/endpoints", net[500];
 	json_t *doc = NULL, *e;
 	if (argc > 1) {
-		url_escape(argv[1], net, sizeof(net));
+		ovlctl_url_escape(argv[1], net, sizeof(net));
 		snprintf(path, sizeof(path), "/v1/endpoints?network=%s", net);
 	}
-	if (ctl_call(c, "GET", path, NULL, CALL_MS, &doc) != 0)
+	if (ovlctl_ctl_call(c, "GET", path, NULL, CALL_MS, &doc) != 0)
 		return 1;
 	printf("%-15s%-20s%-20s%-20s%s\n", "NETWORK", "NAME", "ADDRESS", "MAC",
 	       "HOST");
 	size_t i;
 	json_array_foreach(json_object_get(doc, "endpoints"), i, e)
 	{
-		printf("%-15s%-20s%-20s%-20s%s\n", jstr(e, "network"),
-		       jstr(e, "name"), jstr(e, "address"), jstr(e, "mac"),
-		       jstr(e, "host"));
+		printf("%-15s%-20s%-20s%-20s%s\n", ovlctl_jstr(e, "network"),
+		       ovlctl_jstr(e, "name"), ovlctl_jstr(e, "address"),
+		       ovlctl_jstr(e, "mac"), ovlctl_jstr(e, "host"));
 	}
 	json_decref(doc);
 	return 0;

@@ -91,7 +91,7 @@ static int run(ctl *c, const char *cmd, int argc, char **argv)
 		return cmd_cluster(c, argc, argv);
 	if (!strcmp(cmd, "help"))
 		return usage(stdout);
-	return fail("unknown command: %s (see ovlctl --help)", cmd);
+	return ovlctl_fail("unknown command: %s (see ovlctl --help)", cmd);
 }
 
 int main(int argc, char **argv)
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 		     g.endpoint && *g.endpoint ? g.endpoint : OVLCTL_ENDPOINT,
 		 .host_ip = g.host};
 	if (strncmp(c.api, "http://", 7) != 0)
-		return fail("invalid endpoint %s", c.api);
+		return ovlctl_fail("invalid endpoint %s", c.api);
 	snprintf(c.socket, sizeof(c.socket), "unix:%s", c.sock);
 	return run(&c, argv[i], argc - i - 1, argv + i + 1);
 }

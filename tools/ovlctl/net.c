@@ -22,28 +22,32 @@ static int parse_create(int argc, char **argv, create_opts *o)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int m;
-		if ((m = flag_value(argc, argv, &i, "-d", &o->driver)) ||
-		    (m = flag_value(argc, argv, &i, "--driver", &o->driver)) ||
-		    (m = flag_value(argc, argv, &i, "--subnet", &o->subnet)) ||
-		    (m = flag_value(argc, argv, &i, "--gateway",
-				    &o->gateway)) ||
-		    (m = flag_value(argc, argv, &i, "--vni", &o->vni))) {
+		if ((m = ovlctl_flag_value(argc, argv, &i, "-d", &o->driver)) ||
+		    (m = ovlctl_flag_value(argc, argv, &i, "--driver",
+					   &o->driver)) ||
+		    (m = ovlctl_flag_value(argc, argv, &i, "--subnet",
+					   &o->subnet)) ||
+		    (m = ovlctl_flag_value(argc, argv, &i, "--gateway",
+					   &o->gateway)) ||
+		    (m = ovlctl_flag_value(argc, argv, &i, "--vni", &o->vni))) {
 			if (m < 0)
 				return 1;
 		} else if (a[0] == '-') {
-			return fail("unknown flag: %s", a);
+			return ovlctl_fail("unknown flag: %s", a);
 		} else if (o->name) {
-			return fail("\"network create\" requires exactly 1 "
-				    "argument");
+			return ovlctl_fail(
+			    "\"network create\" requires exactly 1 "
+			    "argument");
 		} else {
 			o->name = a;
 		}
 	}
 	if (!o->name)
-		return fail("\"network create\" requires exactly 1 argument");
+		return ovlctl_fail(
+		    "\"network create\" requires exactly 1 argument");
 	if (strcmp(o->driver, "overlay") != 0)
-		return fail("driver %s is not supported (only overlay)",
-			    o->driver);
+		return ovlctl_fail("driver %s is not supported (only overlay)",
+				   o->driver);
 	return 0;
 }
 
@@ -59,7 +63,8 @@ static int create_body(const create_opts *o, json_t **body)
 		unsigned long v = strtoul(o->vni, &end, 10);
 		if (*end || v < 1 || v > 16777215) {
 			json_decref(*body);
-			return fail("invalid VNI %s (1-16777215)", o->vni);
+			return ovlctl_fail("invalid VNI %s (1-16777215)",
+					   o->vni);
 		}
 		json_object_set_new(*body, "vni", json_integer((json_int_t)v));
 	}
@@ -72,10 +77,11 @@ static int network_create(ctl *c, int argc, char **argv)
 	json_t *body, *net = NULL;
 	if (parse_create(argc, argv, &o) || create_body(&o, &body))
 		return 1;
-	int rc = ctl_call(c, "POST", "/v1/networks", body, CALL_MS, &net);
+	int rc =
+	    ovlctl_ctl_call(c, "POST", "/v1/networks", body, CALL_MS, &net);
 	json_decref(body);
 	if (rc == 0)
-		printf("%s\n", jstr(net, "id"));
+		printf("%s\n", ovlctl_jstr(net, "id"));
 	json_decref(net);
 	return rc;
 }
@@ -83,22 +89,23 @@ static int network_create(ctl *c, int argc, char **argv)
 static int network_ls(ctl *c)
 {
 	json_t *doc = NULL, *n;
-	if (ctl_call(c, "GET", "/v1/networks", NULL, CALL_MS, &doc))
+	if (ovlctl_ctl_call(c, "GET", "/v1/networks", NULL, CALL_MS, &doc))
 		return 1;
 	json_t *nets = json_object_get(doc, "networks");
 	size_t i;
 	int w = 7;
 	json_array_foreach(nets, i, n)
 	{
-		if ((int)strlen(jstr(n, "name")) > w)
-			w = (int)strlen(jstr(n, "name"));
+		if ((int)strlen(ovlctl_jstr(n, "name")) > w)
+			w = (int)strlen(ovlctl_jstr(n, "name"));
 	}
 	printf("%-15s%-*s%-10s%s\n", "NETWORK ID", w + 3, "NAME", "DRIVER",
 	       "SCOPE");
 	json_array_foreach(nets, i, n)
 	{
-		printf("%-15.12s%-*s%-10s%s\n", jstr(n, "id"), w + 3,
-		       jstr(n, "name"), jstr(n, "driver"), jstr(n, "scope"));
+		printf("%-15.12s%-*s%-10s%s\n", ovlctl_jstr(n, "id"), w + 3,
+		       ovlctl_jstr(n, "name"), ovlctl_jstr(n, "driver"),
+		       ovlctl_jstr(n, "scope"));
 	}
 	json_decref(doc);
 	return 0;
@@ -109,19 +116,20 @@ static json_t *inspect_containers(ctl *c, const char *nid)
 {
 	char path[256], q[200];
 	json_t *out = json_object(), *doc = NULL, *e;
-	url_escape(nid, q, sizeof(q));
+	ovlctl_url_escape(nid, q, sizeof(q));
 	snprintf(path, sizeof(path), "/v1/endpoints?network=%s", q);
-	if (ctl_call(c, "GET", path, NULL, CALL_MS, &doc) != 0)
+	if (ovlctl_ctl_call(c, "GET", path, NULL, CALL_MS, &doc) != 0)
 		return out;
 	size_t i;
 	json_array_foreach(json_object_get(doc, "endpoints"), i, e)
-	    json_object_set_new(out, jstr(e, "id"),
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
-					  "Name", jstr(e, "name"), "EndpointID",
-					  jstr(e, "id"), "MacAddress",
-					  jstr(e, "mac"), "IPv4Address",
-					  jstr(e, "address"), "IPv6Address", "",
-					  "Host", jstr(e, "host")));
+	    json_object_set_new(
+		out, ovlctl_jstr(e, "id"),
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Name",
+			  ovlctl_jstr(e, "name"), "EndpointID",
+			  ovlctl_jstr(e, "id"), "MacAddress",
+			  ovlctl_jstr(e, "mac"), "IPv4Address",
+			  ovlctl_jstr(e, "address"), "IPv6Address", "", "Host",
+			  ovlctl_jstr(e, "host")));
 	json_decref(doc);
 	return out;
 }
@@ -132,34 +140,36 @@ static json_t *inspect_one(ctl *c, json_t *n)
 	snprintf(vni, sizeof(vni), "%lld",
 		 (long long)json_integer_value(json_object_get(n, "vni")));
 	json_t *cfg =
-	    *jstr(n, "subnet")
-		? json_pack("[{s:s, s:s}]", "Subnet", jstr(n, "subnet"),
-			    "Gateway", jstr(n, "gateway"))
+	    *ovlctl_jstr(n, "subnet")
+		? json_pack("[{s:s, s:s}]", "Subnet", ovlctl_jstr(n, "subnet"),
+			    "Gateway", ovlctl_jstr(n, "gateway"))
 		: json_array();
 	return json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:{}, s:o}, s:b, s:b, "
 	    "s:b, s:{s:s}, s:b, s:o, s:{s:s}, s:{}}",
-	    "Name", jstr(n, "name"), "Id", jstr(n, "id"), "Created",
-	    jstr(n, "created"), "Scope", jstr(n, "scope"), "Driver",
-	    jstr(n, "driver"), "EnableIPv6", 0, "IPAM", "Driver", "default",
-	    "Options", "Config", cfg, "Internal", 0, "Attachable", 0, "Ingress",
-	    0, "ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers",
-	    inspect_containers(c, jstr(n, "id")), "Options",
+	    "Name", ovlctl_jstr(n, "name"), "Id", ovlctl_jstr(n, "id"),
+	    "Created", ovlctl_jstr(n, "created"), "Scope",
+	    ovlctl_jstr(n, "scope"), "Driver", ovlctl_jstr(n, "driver"),
+	    "EnableIPv6", 0, "IPAM", "Driver", "default", "Options", "Config",
+	    cfg, "Internal", 0, "Attachable", 0, "Ingress", 0, "ConfigFrom",
+	    "Network", "", "ConfigOnly", 0, "Containers",
+	    inspect_containers(c, ovlctl_jstr(n, "id")), "Options",
 	    "com.docker.network.driver.overlay.vxlanid_list", vni, "Labels");
 }
 
 static int network_inspect(ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
-		return fail("\"network inspect\" requires at least 1 argument");
+		return ovlctl_fail(
+		    "\"network inspect\" requires at least 1 argument");
 	json_t *arr = json_array();
 	int rc = 0;
 	for (int i = 0; i < argc; i++) {
 		char path[600], ref[500];
 		json_t *n = NULL;
-		url_escape(argv[i], ref, sizeof(ref));
+		ovlctl_url_escape(argv[i], ref, sizeof(ref));
 		snprintf(path, sizeof(path), "/v1/networks/%s", ref);
-		if (ctl_call(c, "GET", path, NULL, CALL_MS, &n) != 0) {
+		if (ovlctl_ctl_call(c, "GET", path, NULL, CALL_MS, &n) != 0) {
 			rc = 1;
 			continue;
 		}
@@ -176,13 +186,15 @@ static int network_inspect(ctl *c, int argc, char **argv)
 static int network_rm(ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
-		return fail("\"network rm\" requires at least 1 argument");
+		return ovlctl_fail(
+		    "\"network rm\" requires at least 1 argument");
 	int rc = 0;
 	for (int i = 0; i < argc; i++) {
 		char path[600], ref[500];
-		url_escape(argv[i], ref, sizeof(ref));
+		ovlctl_url_escape(argv[i], ref, sizeof(ref));
 		snprintf(path, sizeof(path), "/v1/networks/%s", ref);
-		if (ctl_call(c, "DELETE", path, NULL, CALL_MS, NULL) != 0)
+		if (ovlctl_ctl_call(c, "DELETE", path, NULL, CALL_MS, NULL) !=
+		    0)
 			rc = 1;
 		else
 			printf("%s\n", argv[i]);
@@ -193,7 +205,8 @@ static int network_rm(ctl *c, int argc, char **argv)
 int cmd_network(ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
-		return fail("usage: ovlctl network create|ls|inspect|rm ...");
+		return ovlctl_fail(
+		    "usage: ovlctl network create|ls|inspect|rm ...");
 	const char *sub = argv[0];
 	if (!strcmp(sub, "create"))
 		return network_create(c, argc - 1, argv + 1);
@@ -203,5 +216,5 @@ int cmd_network(ctl *c, int argc, char **argv)
 		return network_inspect(c, argc - 1, argv + 1);
 	if (!strcmp(sub, "rm") || !strcmp(sub, "remove"))
 		return network_rm(c, argc - 1, argv + 1);
-	return fail("unknown command: network %s", sub);
+	return ovlctl_fail("unknown command: network %s", sub);
 }

@@ -19,31 +19,31 @@ typedef struct ctl {
 } ctl;
 
 /* Prints "Error: <msg>" on stderr; always returns 1 (the exit status). */
-int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ovlctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Matches argv[*i] against "--name VALUE" or "--name=VALUE": 1 and *dst
  * set (the value consumed), 0 when it is another argument, or -1 after
  * printing the error when the value is missing. */
-int flag_value(int argc, char **argv, int *i, const char *name,
-	       const char **dst);
+int ovlctl_flag_value(int argc, char **argv, int *i, const char *name,
+		      const char **dst);
 
 /* A control socket call. body may be NULL. On a 2xx answer returns 0 with
  * *out (if not NULL) the parsed JSON; otherwise prints the server's error
  * (or why it could not be reached) and returns 1. */
-int ctl_call(ctl *c, const char *method, const char *path, json_t *body,
-	     int timeout_ms, json_t **out);
+int ovlctl_ctl_call(ctl *c, const char *method, const char *path, json_t *body,
+		    int timeout_ms, json_t **out);
 /* Percent-encodes s for one path segment or query value. */
-void url_escape(const char *s, char *out, size_t len);
+void ovlctl_url_escape(const char *s, char *out, size_t len);
 
 /* GET of a JSON document from the client API (e.g. /v2/members). NULL on
  * any failure. */
-json_t *api_get_json(ctl *c, const char *path);
+json_t *ovlctl_api_get_json(ctl *c, const char *path);
 /* Any client API request: 0 with status and body (malloc'd), or -1. */
-int api_http(ctl *c, const char *method, const char *path, int *status,
-	     char **body);
+int ovlctl_api_http(ctl *c, const char *method, const char *path, int *status,
+		    char **body);
 
 /* Field accessors that never return NULL. */
-const char *jstr(json_t *o, const char *key);
+const char *ovlctl_jstr(json_t *o, const char *key);
 
 int cmd_network(ctl *c, int argc, char **argv);
 int cmd_attach(ctl *c, int argc, char **argv);

@@ -42,18 +42,19 @@ static const char *member_name(json_t *members, const char *id)
 static int print_overlay(ctl *c)
 {
 	json_t *nets = NULL, *st = NULL, *e;
-	if (ctl_call(c, "GET", "/v1/networks", NULL, 10000, &nets) != 0 ||
-	    ctl_call(c, "GET", "/v1/status", NULL, 10000, &st) != 0) {
+	if (ovlctl_ctl_call(c, "GET", "/v1/networks", NULL, 10000, &nets) !=
+		0 ||
+	    ovlctl_ctl_call(c, "GET", "/v1/status", NULL, 10000, &st) != 0) {
 		json_decref(nets);
 		return 1;
 	}
 	const char *self =
-	    c->host_ip && *c->host_ip ? c->host_ip : jstr(st, "host");
+	    c->host_ip && *c->host_ip ? c->host_ip : ovlctl_jstr(st, "host");
 	json_t *eps = json_object_get(st, "endpoints");
 	size_t i, local = 0;
 	json_array_foreach(eps, i, e)
 	{
-		local += !strcmp(jstr(e, "host"), self);
+		local += !strcmp(ovlctl_jstr(e, "host"), self);
 	}
 	printf("Networks:    %zu\n",
 	       json_array_size(json_object_get(nets, "networks")));
@@ -66,9 +67,11 @@ static int print_overlay(ctl *c)
 		       "ADDRESS", "HOST", "RUNTIME");
 	json_array_foreach(eps, i, e)
 	{
-		printf("  %-15s%-20s%-20s%-18s%s\n", jstr(e, "network"),
-		       jstr(e, "name"), jstr(e, "address"), jstr(e, "host"),
-		       *jstr(e, "runtime") ? jstr(e, "runtime") : "-");
+		printf("  %-15s%-20s%-20s%-18s%s\n", ovlctl_jstr(e, "network"),
+		       ovlctl_jstr(e, "name"), ovlctl_jstr(e, "address"),
+		       ovlctl_jstr(e, "host"),
+		       *ovlctl_jstr(e, "runtime") ? ovlctl_jstr(e, "runtime")
+						  : "-");
 	}
 	json_decref(nets);
 	json_decref(st);
@@ -77,12 +80,12 @@ static int print_overlay(ctl *c)
 
 static int print_status(ctl *c)
 {
-	json_t *self = api_get_json(c, "/v2/stats/self");
-	json_t *mem = api_get_json(c, "/v2/members");
+	json_t *self = ovlctl_api_get_json(c, "/v2/stats/self");
+	json_t *mem = ovlctl_api_get_json(c, "/v2/members");
 	if (self == NULL || mem == NULL) {
 		json_decref(self);
 		json_decref(mem);
-		return fail("ovld at %s does not answer", c->api);
+		return ovlctl_fail("ovld at %s does not answer", c->api);
 	}
 	json_t *members = json_object_get(mem, "members");
 	const char *id = json_string_value(json_object_get(self, "id"));
@@ -91,7 +94,7 @@ static int print_status(ctl *c)
 	    json_object_get(json_object_get(self, "leaderInfo"), "leader"));
 	int status = 0;
 	char *metrics = NULL;
-	api_http(c, "GET", "/metrics", &status, &metrics);
+	ovlctl_api_http(c, "GET", "/metrics", &status, &metrics);
 	const char *m = metrics ? metrics : "";
 	printf("Host:        %s (%s)\n", member_name(members, id), id ?: "?");
 	printf("Role:        %s\n", state ? state + 5 : "?"); /* "State" */
@@ -125,7 +128,7 @@ static int print_status(ctl *c)
 int cmd_status(ctl *c, int argc, char **argv)
 {
 	if (argc != 0)
-		return fail("usage: ovlctl status");
+		return ovlctl_fail("usage: ovlctl status");
 	return print_status(c);
 }
 
@@ -168,7 +171,7 @@ static const char *member_role(json_t *roles, const char *id)
 
 static void list_members(ctl *c, json_t *members)
 {
-	json_t *roles = api_get_json(c, "/ovld/v1/members");
+	json_t *roles = ovlctl_api_get_json(c, "/ovld/v1/members");
 	printf("%-16s  %-16s  %-8s  %-26s  %s\n", "ID", "NAME", "ROLE",
 	       "PEER URL", "CLIENT URL");
 	size_t i;
@@ -191,9 +194,9 @@ static void list_members(ctl *c, json_t *members)
 
 int cmd_member(ctl *c, int argc, char **argv)
 {
-	json_t *mem = api_get_json(c, "/v2/members");
+	json_t *mem = ovlctl_api_get_json(c, "/v2/members");
 	if (mem == NULL)
-		return fail("ovld at %s does not answer", c->api);
+		return ovlctl_fail("ovld at %s does not answer", c->api);
 	json_t *members = json_object_get(mem, "members");
 	int rc = 0;
 	if (argc == 1 && !strcmp(argv[0], "ls")) {
@@ -201,21 +204,24 @@ int cmd_member(ctl *c, int argc, char **argv)
 	} else if (argc == 2 && !strcmp(argv[0], "remove")) {
 		char id[32], path[64];
 		if (find_member(members, argv[1], id) != 0) {
-			rc = fail("no member %s", argv[1]);
+			rc = ovlctl_fail("no member %s", argv[1]);
 		} else {
 			int status = 0;
 			char *body = NULL;
 			snprintf(path, sizeof(path), "/v2/members/%s", id);
-			if (api_http(c, "DELETE", path, &status, &body) != 0 ||
+			if (ovlctl_api_http(c, "DELETE", path, &status,
+					    &body) != 0 ||
 			    status != 204)
-				rc = fail("removing member %s failed: %s", id,
-					  body && *body ? body : "no answer");
+				rc = ovlctl_fail(
+				    "removing member %s failed: %s", id,
+				    body && *body ? body : "no answer");
 			else
 				printf("Removed member %s\n", id);
 			free(body);
 		}
 	} else {
-		rc = fail("usage: ovlctl member ls | member remove ID|NAME");
+		rc = ovlctl_fail(
+		    "usage: ovlctl member ls | member remove ID|NAME");
 	}
 	json_decref(mem);
 	return rc;
