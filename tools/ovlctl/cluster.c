@@ -95,7 +95,7 @@ static int rotate_ca(ctl *c)
 	return 0;
 }
 
-int cmd_cluster(ctl *c, int argc, char **argv)
+int ovlctl_cmd_cluster(ctl *c, int argc, char **argv)
 {
 	if (argc == 1 && !strcmp(argv[0], "rotate-ca"))
 		return rotate_ca(c);

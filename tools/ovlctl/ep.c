@@ -70,7 +70,7 @@ static int netns_of(const attach_opts *o, char *out, size_t len)
 	return 0;
 }
 
-int cmd_attach(ctl *c, int argc, char **argv)
+int ovlctl_cmd_attach(ctl *c, int argc, char **argv)
 {
 	attach_opts o;
 	char ns[512];
@@ -91,7 +91,7 @@ int cmd_attach(ctl *c, int argc, char **argv)
 	return rc;
 }
 
-int cmd_detach(ctl *c, int argc, char **argv)
+int ovlctl_cmd_detach(ctl *c, int argc, char **argv)
 {
 	if (argc != 2)
 		return ovlctl_fail("usage: ovlctl detach NETWORK NAME");
@@ -102,7 +102,7 @@ int cmd_detach(ctl *c, int argc, char **argv)
 	return ovlctl_ctl_call(c, "DELETE", path, NULL, ATTACH_MS, NULL);
 }
 
-int cmd_endpoint(ctl *c, int argc, char **argv)
+int ovlctl_cmd_endpoint(ctl *c, int argc, char **argv)
 {
 	if (argc < 1 || argc > 2 ||
 	    (strcmp(argv[0], "ls") && strcmp(argv[0], "list")))

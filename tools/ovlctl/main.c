@@ -76,19 +76,19 @@ static int global_flags(int argc, char **argv, globals *g)
 static int run(ctl *c, const char *cmd, int argc, char **argv)
 {
 	if (!strcmp(cmd, "network"))
-		return cmd_network(c, argc, argv);
+		return ovlctl_cmd_network(c, argc, argv);
 	if (!strcmp(cmd, "attach"))
-		return cmd_attach(c, argc, argv);
+		return ovlctl_cmd_attach(c, argc, argv);
 	if (!strcmp(cmd, "detach"))
-		return cmd_detach(c, argc, argv);
+		return ovlctl_cmd_detach(c, argc, argv);
 	if (!strcmp(cmd, "endpoint"))
-		return cmd_endpoint(c, argc, argv);
+		return ovlctl_cmd_endpoint(c, argc, argv);
 	if (!strcmp(cmd, "status"))
-		return cmd_status(c, argc, argv);
+		return ovlctl_cmd_status(c, argc, argv);
 	if (!strcmp(cmd, "member"))
-		return cmd_member(c, argc, argv);
+		return ovlctl_cmd_member(c, argc, argv);
 	if (!strcmp(cmd, "cluster"))
-		return cmd_cluster(c, argc, argv);
+		return ovlctl_cmd_cluster(c, argc, argv);
 	if (!strcmp(cmd, "help"))
 		return usage(stdout);
 	return ovlctl_fail("unknown command: %s (see ovlctl --help)", cmd);

@@ -202,7 +202,7 @@ static int network_rm(ctl *c, int argc, char **argv)
 	return rc;
 }
 
-int cmd_network(ctl *c, int argc, char **argv)
+int ovlctl_cmd_network(ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
 		return ovlctl_fail(

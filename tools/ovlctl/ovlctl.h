@@ -45,12 +45,12 @@ int ovlctl_api_http(ctl *c, const char *method, const char *path, int *status,
 /* Field accessors that never return NULL. */
 const char *ovlctl_jstr(json_t *o, const char *key);
 
-int cmd_network(ctl *c, int argc, char **argv);
-int cmd_attach(ctl *c, int argc, char **argv);
-int cmd_detach(ctl *c, int argc, char **argv);
-int cmd_status(ctl *c, int argc, char **argv);
-int cmd_member(ctl *c, int argc, char **argv);
-int cmd_endpoint(ctl *c, int argc, char **argv);
-int cmd_cluster(ctl *c, int argc, char **argv);
+int ovlctl_cmd_network(ctl *c, int argc, char **argv);
+int ovlctl_cmd_attach(ctl *c, int argc, char **argv);
+int ovlctl_cmd_detach(ctl *c, int argc, char **argv);
+int ovlctl_cmd_status(ctl *c, int argc, char **argv);
+int ovlctl_cmd_member(ctl *c, int argc, char **argv);
+int ovlctl_cmd_endpoint(ctl *c, int argc, char **argv);
+int ovlctl_cmd_cluster(ctl *c, int argc, char **argv);
 
 #endif

@@ -125,7 +125,7 @@ static int print_status(ctl *c)
 	return rc;
 }
 
-int cmd_status(ctl *c, int argc, char **argv)
+int ovlctl_cmd_status(ctl *c, int argc, char **argv)
 {
 	if (argc != 0)
 		return ovlctl_fail("usage: ovlctl status");
@@ -192,7 +192,7 @@ static void list_members(ctl *c, json_t *members)
 	json_decref(roles);
 }
 
-int cmd_member(ctl *c, int argc, char **argv)
+int ovlctl_cmd_member(ctl *c, int argc, char **argv)
 {
 	json_t *mem = ovlctl_api_get_json(c, "/v2/members");
 	if (mem == NULL)
