@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "raft/command.h"
+#include "raft/membership.h"
 #include "raft/node.h"
 
 #define MAX_HOSTS 4
@@ -804,6 +805,34 @@ static void membership_changes_run_one_at_a_time(void **state)
 	assert_true(a.in_store);
 }
 
+/* POST then DELETE /v2/members of the same host in one turn: the remove
+ * waits for the add (run at once it would find no such member) and both
+ * are done. The host never starts (the fixture has no server with the id a
+ * peer URL maps to), which the add does not wait for. */
+static void member_add_then_remove_in_order(void **state)
+{
+	cluster *c = *state;
+	raftnode *leader = c->h[0].rn;
+	struct raft *r = raft_fixture_get(&c->f, 0);
+	const char *url = "http://127.0.0.9:2380";
+	api_answer add = {0}, removal = {0};
+	assert_int_equal(raftnode_member_add(leader, url, on_api_member, &add),
+			 0);
+	assert_int_equal(add.calls, 0);
+	uint64_t id = membership_static_id(url);
+	assert_int_equal(
+	    raftnode_member_remove(leader, id, on_api_member, &removal), 0);
+	assert_int_equal(role_of(r, id), RAFT_SPARE);
+	assert_true(run_until(c, api_answered, &add));
+	assert_int_equal(add.answer, RAFTNODE_DONE);
+	assert_int_equal(add.m.id, id);
+	assert_string_equal(add.m.peer_url, url);
+	assert_true(run_until(c, api_answered, &removal));
+	assert_int_equal(removal.answer, RAFTNODE_DONE);
+	assert_int_equal(role_of(r, id), -1);
+	assert_int_equal(r->configuration.n, 3);
+}
+
 /* A change that names no member is refused as such, on the leader and
  * relayed from a follower over the link. (A conflicting peer URL cannot be
  * shown here: fixture servers have addresses "1", "2", ... that no peer
@@ -977,6 +1006,8 @@ int main(void)
 		follower_quorum_read_waits_for_apply, setup3, teardown),
 	    cmocka_unit_test_setup_teardown(
 		membership_changes_run_one_at_a_time, setup3_plus1, teardown),
+	    cmocka_unit_test_setup_teardown(member_add_then_remove_in_order,
+					    setup3, teardown),
 	    cmocka_unit_test_setup_teardown(membership_refusals, setup3,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(write_on_deposed_leader_fails,
