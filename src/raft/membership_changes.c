@@ -58,7 +58,10 @@ static void job_answer(change_job *job, int answer, const char *why)
 	}
 	free(job);
 	rn->changes.running = 0;
-	run_next_job(rn);
+	/* The next job starts from the tick, not from here: a change failed
+	 * with RAFT_LEADERSHIPLOST is answered from inside raft's step-down,
+	 * while raft still says leader and refuses another change as one
+	 * already in progress (it was never taken: "not leader" is right). */
 }
 
 static void on_record_written(void *ctx, store_result *res)
@@ -264,6 +267,7 @@ void membership_tick(raftnode *rn)
 	static uint64_t last_adjust;
 	if (!rn->publish.done || rn->cluster_id == 0)
 		membership_publish_self(rn);
+	run_next_job(rn);
 	if (raft_state(rn->raft) != RAFT_LEADER)
 		return;
 	uint64_t now = raftnode_now_ms(rn);

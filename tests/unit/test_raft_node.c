@@ -833,6 +833,65 @@ static void member_add_then_remove_in_order(void **state)
 	assert_int_equal(r->configuration.n, 3);
 }
 
+static int leader_is_not(cluster *c, void *arg)
+{
+	unsigned l = raft_fixture_leader_index(&c->f);
+	return l < c->n && l != *(unsigned *)arg;
+}
+
+/* Removing the leader itself: it hands leadership over first, then the
+ * remove goes to the new leader over the link. */
+static void removing_the_leader_hands_over_first(void **state)
+{
+	cluster *c = *state;
+	unsigned removes = c->sent[RAFTNODE_MEMBER_REMOVE];
+	api_answer removal = {0};
+	assert_int_equal(
+	    raftnode_member_remove(c->h[0].rn, 1, on_api_member, &removal), 0);
+	assert_true(run_until(c, api_answered, &removal));
+	assert_int_equal(removal.answer, RAFTNODE_DONE);
+	assert_int_equal(c->sent[RAFTNODE_MEMBER_REMOVE], removes + 1);
+	unsigned old = 0;
+	assert_true(run_until(c, leader_is_not, &old));
+	unsigned l = raft_fixture_leader_index(&c->f);
+	assert_int_equal(role_of(raft_fixture_get(&c->f, l), 1), -1);
+	raft_fixture_kill(&c->f, 0);
+
+	answer a;
+	put(&c->h[l == 1 ? 2 : 1], STORE_OP_PUT, "/after", "1", &a);
+	assert_true(run_until(c, answered, &a));
+	assert_int_equal(a.error, 0);
+}
+
+/* A change in flight when its leader is deposed is answered as failed
+ * (it may or may not take effect), and the one queued behind it, never
+ * taken, as "not leader" (safe to send to the new leader): none is left
+ * hanging or answered done. */
+static void membership_queue_on_deposed_leader(void **state)
+{
+	cluster *c = *state;
+	raftnode *leader = c->h[0].rn;
+	raftnode_member m4 = {.id = 4};
+	snprintf(m4.name, sizeof(m4.name), "host4");
+	snprintf(m4.peer_url, sizeof(m4.peer_url), "http://127.0.0.4:2380");
+	member_answer join = {0};
+	api_answer removal = {0};
+	assert_int_equal(
+	    raftnode_member_join(leader, &m4, on_member_answer, &join),
+	    RAFTNODE_DONE);
+	assert_int_equal(
+	    raftnode_member_remove(leader, 3, on_api_member, &removal), 0);
+	raft_fixture_depose(&c->f);
+	raft_fixture_elect(&c->f, 1);
+	assert_true(run_until(c, member_answered, &join));
+	assert_true(run_until(c, api_answered, &removal));
+	assert_int_equal(join.answer, RAFTNODE_FAILED);
+	assert_int_equal(removal.answer, RAFTNODE_NOT_LEADER);
+	run_for_ms(c, 50);
+	assert_int_equal(join.calls, 1);
+	assert_int_equal(removal.calls, 1);
+}
+
 /* A change that names no member is refused as such, on the leader and
  * relayed from a follower over the link. (A conflicting peer URL cannot be
  * shown here: fixture servers have addresses "1", "2", ... that no peer
@@ -1008,6 +1067,10 @@ int main(void)
 		membership_changes_run_one_at_a_time, setup3_plus1, teardown),
 	    cmocka_unit_test_setup_teardown(member_add_then_remove_in_order,
 					    setup3, teardown),
+	    cmocka_unit_test_setup_teardown(
+		removing_the_leader_hands_over_first, setup3, teardown),
+	    cmocka_unit_test_setup_teardown(membership_queue_on_deposed_leader,
+					    setup3_plus1, teardown),
 	    cmocka_unit_test_setup_teardown(membership_refusals, setup3,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(write_on_deposed_leader_fails,
