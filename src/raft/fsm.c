@@ -65,10 +65,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	return apply_at(rn, buf, index);
 }
 
-/* io must be initialized and raft not yet started. */
-void raftnode_fsm_wrap_io(raftnode *rn)
+/* io (rn->raft's) must be initialized and raft not yet started. */
+void raftnode_fsm_wrap_io(raftnode *rn, struct raft_io *io)
 {
-	if (raftnode_commit_early_wrap(&rn->early, rn->raft, &rn->io, apply_at,
+	if (raftnode_commit_early_wrap(&rn->early, rn->raft, io, apply_at,
 				       rn) != 0)
 		log_warn("fsm", "followers apply after their own disk write");
 }

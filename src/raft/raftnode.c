@@ -172,7 +172,7 @@ static int init_raft(raftnode *rn)
 		return -1;
 	}
 	raftnode_install_wrap_io(rn);
-	raftnode_fsm_wrap_io(rn);
+	raftnode_fsm_wrap_io(rn, &rn->io);
 	/* A restart loads the newest snapshot whole before it can serve:
 	 * reading it raw is several times faster than LZ4-decoding it
 	 * (13 vs 50 ms for 100k keys), for more disk. */
@@ -242,9 +242,7 @@ int raftnode_attach(raftnode *rn, struct raft *r)
 	rn->raft = r;
 	rn->id = r->id;
 	snprintf(rn->raft_addr, sizeof(rn->raft_addr), "%s", r->address);
-	/* Nothing applies early (r's io is not wrapped), but the applied
-	 * index is read through it. */
-	rn->early.r = r;
+	raftnode_fsm_wrap_io(rn, r->io); /* followers apply early, as here */
 	begin_serving(rn);
 	return 0;
 }

@@ -264,15 +264,15 @@ static cluster *cluster_new(unsigned voters, unsigned extra)
 	raft_configuration_close(&conf);
 	for (unsigned i = voters; i < c->n; i++)
 		grow(c, i); /* no bootstrap: a new host's empty log */
-	assert_int_equal(raft_fixture_start(&c->f), 0);
 	for (unsigned i = 0; i < c->n; i++) {
 		raftnode *rn = c->h[i].rn;
-		assert_int_equal(
-		    raftnode_attach(rn, raft_fixture_get(&c->f, i)), 0);
 		/* what bootstrap_or_join would have set; host records and the
 		 * cluster id are then published as at a real start */
 		rn->cluster_id = 0xc1u;
+		assert_int_equal(
+		    raftnode_attach(rn, raft_fixture_get(&c->f, i)), 0);
 	}
+	assert_int_equal(raft_fixture_start(&c->f), 0);
 	raft_fixture_elect(&c->f, 0);
 	assert_true(run_until(c, all_ready, &voters));
 	return c;
