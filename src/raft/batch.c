@@ -75,7 +75,7 @@ static void flush(raftnode *rn)
 	b->req.data = b;
 	memcpy(b->items, rn->batch.items, n * sizeof(b->items[0]));
 	int rv =
-	    raft_apply(&rn->raft, &b->req, rn->batch.bufs, n, on_batch_applied);
+	    raft_apply(rn->raft, &b->req, rn->batch.bufs, n, on_batch_applied);
 	if (rv == RAFT_NOTLEADER) {
 		free(b);
 		fail_queue(rn, rv);

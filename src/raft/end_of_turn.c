@@ -28,13 +28,13 @@ static void nudge_followers(raftnode *rn)
 	if (!rn->nudge.wanted || rn->nudge.inflight || rn->closing)
 		return;
 	rn->nudge.wanted = 0;
-	if (raft_state(&rn->raft) != RAFT_LEADER ||
-	    rn->raft.configuration.n < 2)
+	if (raft_state(rn->raft) != RAFT_LEADER ||
+	    rn->raft->configuration.n < 2)
 		return;
 	if (raftnode_batch_flush_now(rn))
 		return; /* their AppendEntries carries the commit index */
 	rn->nudge.barrier.data = rn;
-	if (raft_barrier(&rn->raft, &rn->nudge.barrier, on_nudged) == 0)
+	if (raft_barrier(rn->raft, &rn->nudge.barrier, on_nudged) == 0)
 		rn->nudge.inflight = 1;
 }
 

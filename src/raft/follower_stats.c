@@ -28,10 +28,10 @@ static follower_seen *seen_slot(raftnode *rn, raft_id id)
 
 void raftnode_follower_stats_sample(raftnode *rn)
 {
-	if (raft_state(&rn->raft) != RAFT_LEADER ||
-	    rn->raft.leader_state.progress == NULL)
+	if (raft_state(rn->raft) != RAFT_LEADER ||
+	    rn->raft->leader_state.progress == NULL)
 		return;
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	uint64_t now = raftnode_now_ms(rn);
 	for (unsigned i = 0; i < c->n; i++) {
 		if (c->servers[i].id == rn->id)
@@ -39,7 +39,7 @@ void raftnode_follower_stats_sample(raftnode *rn)
 		follower_seen *f = seen_slot(rn, c->servers[i].id);
 		if (f == NULL)
 			continue;
-		if (rn->raft.leader_state.progress[i].recent_recv) {
+		if (rn->raft->leader_state.progress[i].recent_recv) {
 			f->last_ok_ms = now;
 			f->ok++;
 		} else if (now - f->last_ok_ms > 2 * rn->cfg.election_ms) {
@@ -50,9 +50,9 @@ void raftnode_follower_stats_sample(raftnode *rn)
 
 int raftnode_follower_stats(raftnode *rn, raftnode_follower **list, size_t *n)
 {
-	if (raft_state(&rn->raft) != RAFT_LEADER)
+	if (raft_state(rn->raft) != RAFT_LEADER)
 		return -1;
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	*list = calloc(c->n ? c->n : 1, sizeof(**list));
 	*n = 0;
 	if (*list == NULL)

@@ -154,7 +154,7 @@ static int check_forwarded(raftnode *rn, const char *body, size_t len)
 	command c;
 	if (raftnode_command_decode(body, len, &c) != 0)
 		return RAFTNODE_BAD_REQUEST;
-	if (raft_state(&rn->raft) != RAFT_LEADER)
+	if (raft_state(rn->raft) != RAFT_LEADER)
 		return RAFTNODE_NOT_LEADER;
 	/* A forward stuck in TCP retransmission (a healed partition) can
 	 * arrive long after the proposer answered "timed out"; applying it

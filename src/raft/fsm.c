@@ -58,17 +58,17 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 {
 	raftnode *rn = fsm->data;
 	/* raft bumps last_applied after apply returns. */
-	uint64_t index = raft_last_applied(&rn->raft) + 1;
+	uint64_t index = raft_last_applied(rn->raft) + 1;
 	*result = NULL;
 	if (raftnode_commit_early_done(&rn->early, index))
 		return 0;
 	return apply_at(rn, buf, index);
 }
 
-/* io must be initialized and raft not yet started. */
-void raftnode_fsm_wrap_io(raftnode *rn)
+/* io (rn->raft's) must be initialized and raft not yet started. */
+void raftnode_fsm_wrap_io(raftnode *rn, struct raft_io *io)
 {
-	if (raftnode_commit_early_wrap(&rn->early, &rn->raft, &rn->io, apply_at,
+	if (raftnode_commit_early_wrap(&rn->early, rn->raft, io, apply_at,
 				       rn) != 0)
 		log_warn("fsm", "followers apply after their own disk write");
 }
@@ -80,7 +80,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	raftnode *rn = fsm->data;
 	if (rn->snap != NULL)
 		return RAFT_BUSY;
-	if (store_snapshot_begin(rn->st, raft_last_applied(&rn->raft),
+	if (store_snapshot_begin(rn->st, raft_last_applied(rn->raft),
 				 &rn->snap) != 0)
 		return RAFT_IOERR;
 	*bufs = NULL;

@@ -25,7 +25,7 @@ static void on_expiry_timer(uv_timer_t *t)
 {
 	raftnode *rn = t->data;
 	if (rn->closing || rn->expiry.inflight ||
-	    raft_state(&rn->raft) != RAFT_LEADER)
+	    raft_state(rn->raft) != RAFT_LEADER)
 		return;
 	int64_t due = store_next_expiry(rn->st);
 	int64_t now = raftnode_wall_ns();

@@ -89,8 +89,8 @@ int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 	member_call *mc = member_call_new(rn, cb, ctx, id);
 	if (mc == NULL)
 		return -1;
-	if (id == rn->id && raft_state(&rn->raft) == RAFT_LEADER &&
-	    rn->raft.configuration.n > 1) {
+	if (id == rn->id && raft_state(rn->raft) == RAFT_LEADER &&
+	    rn->raft->configuration.n > 1) {
 		/* Removing the leader: hand over first (raft 0.15 misbehaves
 		 * when the leader removes itself under load). */
 		struct raft_transfer *req = calloc(1, sizeof(*req));
@@ -99,7 +99,7 @@ int raftnode_member_remove(raftnode *rn, uint64_t id, raftnode_member_cb cb,
 			return -1;
 		}
 		req->data = mc;
-		if (raft_transfer(&rn->raft, req, 0,
+		if (raft_transfer(rn->raft, req, 0,
 				  on_transferred_then_remove) == 0)
 			return 0;
 		free(req);

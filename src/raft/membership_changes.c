@@ -58,7 +58,10 @@ static void job_answer(change_job *job, int answer, const char *why)
 	}
 	free(job);
 	rn->changes.running = 0;
-	run_next_job(rn);
+	/* The next job starts from the tick, not from here: a change failed
+	 * with RAFT_LEADERSHIPLOST is answered from inside raft's step-down,
+	 * while raft still says leader and refuses another change as one
+	 * already in progress (it was never taken: "not leader" is right). */
 }
 
 static void on_record_written(void *ctx, store_result *res)
@@ -135,7 +138,7 @@ static void on_stale_removed(struct raft_change *req, int status)
 
 static const struct raft_server *server_by_addr(raftnode *rn, const char *addr)
 {
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	for (unsigned i = 0; i < c->n; i++)
 		if (strcmp(c->servers[i].address, addr) == 0)
 			return &c->servers[i];
@@ -146,7 +149,7 @@ static void job_start(raftnode *rn, change_job *job)
 {
 	int rv = 0;
 	job->req.data = job;
-	if (raft_state(&rn->raft) != RAFT_LEADER) {
+	if (raft_state(rn->raft) != RAFT_LEADER) {
 		job_answer(job, RAFTNODE_NOT_LEADER, "not leader");
 		return;
 	}
@@ -162,7 +165,7 @@ static void job_start(raftnode *rn, change_job *job)
 		s = server_by_addr(rn, job->addr);
 		if (s != NULL && job->type == JOB_JOIN && s->id != rn->id) {
 			job->stale_id = s->id;
-			rv = raft_remove(&rn->raft, &job->req, s->id,
+			rv = raft_remove(rn->raft, &job->req, s->id,
 					 on_stale_removed);
 			break;
 		}
@@ -170,8 +173,8 @@ static void job_start(raftnode *rn, change_job *job)
 			job_answer(job, RAFTNODE_CONFLICT, "peer URL exists");
 			return;
 		}
-		rv = raft_add(&rn->raft, &job->req, job->id, job->addr,
-			      on_added);
+		rv =
+		    raft_add(rn->raft, &job->req, job->id, job->addr, on_added);
 		break;
 	}
 	case JOB_REMOVE:
@@ -179,10 +182,10 @@ static void job_start(raftnode *rn, change_job *job)
 			job_answer(job, RAFTNODE_NO_MEMBER, "No such member");
 			return;
 		}
-		rv = raft_remove(&rn->raft, &job->req, job->id, on_removed);
+		rv = raft_remove(rn->raft, &job->req, job->id, on_removed);
 		break;
 	case JOB_ASSIGN:
-		rv = raft_assign(&rn->raft, &job->req, job->id, job->role,
+		rv = raft_assign(rn->raft, &job->req, job->id, job->role,
 				 on_assigned);
 		break;
 	}
@@ -225,9 +228,9 @@ void membership_job_enqueue(raftnode *rn, change_job *job)
  * short, else make them standbys. One change per pass. */
 static void adjust_roles(raftnode *rn)
 {
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	if (rn->changes.running || rn->changes.head ||
-	    rn->raft.configuration_uncommitted_index != 0)
+	    rn->raft->configuration_uncommitted_index != 0)
 		return;
 	unsigned voters = membership_voters(rn);
 	for (unsigned i = 0; i < c->n; i++) {
@@ -264,7 +267,8 @@ void membership_tick(raftnode *rn)
 	static uint64_t last_adjust;
 	if (!rn->publish.done || rn->cluster_id == 0)
 		membership_publish_self(rn);
-	if (raft_state(&rn->raft) != RAFT_LEADER)
+	run_next_job(rn);
+	if (raft_state(rn->raft) != RAFT_LEADER)
 		return;
 	uint64_t now = raftnode_now_ms(rn);
 	if (now - last_adjust >= ROLE_ADJUST_EVERY_MS) {

@@ -65,11 +65,11 @@ static int by_id(const void *a, const void *b)
 
 int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n)
 {
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	raft_id leader = 0;
 	const char *addr;
 	if (rn->raft_started)
-		raft_leader(&rn->raft, &leader, &addr);
+		raft_leader(rn->raft, &leader, &addr);
 	*list = calloc(c->n ? c->n : 1, sizeof(**list));
 	*n = *list ? c->n : 0;
 	if (*list == NULL)
@@ -89,7 +89,7 @@ int raftnode_members(raftnode *rn, raftnode_member **list, size_t *n)
 
 const struct raft_server *membership_server_by_id(raftnode *rn, raft_id id)
 {
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	for (unsigned i = 0; i < c->n; i++)
 		if (c->servers[i].id == id)
 			return &c->servers[i];
@@ -98,7 +98,7 @@ const struct raft_server *membership_server_by_id(raftnode *rn, raft_id id)
 
 unsigned membership_voters(raftnode *rn)
 {
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	unsigned voters = 0;
 	for (unsigned i = 0; i < c->n; i++)
 		voters += c->servers[i].role == RAFT_VOTER;

@@ -65,7 +65,7 @@ static int job_type_of(int kind)
 void membership_serve(raftnode *rn, int kind, const char *body, size_t len,
 		      raftnode_answer_cb cb, void *ctx)
 {
-	if (raft_state(&rn->raft) != RAFT_LEADER) {
+	if (raft_state(rn->raft) != RAFT_LEADER) {
 		if (membership_relay(rn, kind, body, len, cb, ctx) != 0)
 			cb(ctx, RAFTNODE_NOT_LEADER, "no leader", 9);
 		return;
@@ -92,7 +92,7 @@ void membership_serve(raftnode *rn, int kind, const char *body, size_t len,
 int raftnode_member_join(raftnode *rn, const raftnode_member *m,
 			 raftnode_answer_cb cb, void *ctx)
 {
-	if (raft_state(&rn->raft) != RAFT_LEADER)
+	if (raft_state(rn->raft) != RAFT_LEADER)
 		return RAFTNODE_NOT_LEADER;
 	change_job *job = calloc(1, sizeof(*job));
 	if (job == NULL)

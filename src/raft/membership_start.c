@@ -30,7 +30,7 @@ static int trust(raftnode *rn, int entry)
 
 static int bootstrap(raftnode *rn, struct raft_configuration *conf)
 {
-	int rv = raft_bootstrap(&rn->raft, conf);
+	int rv = raft_bootstrap(rn->raft, conf);
 	raft_configuration_close(conf);
 	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
 		log_error("raft", "bootstrap: %s", raft_strerror(rv));

@@ -78,8 +78,10 @@ struct raftnode {
 	char raft_addr[300]; /* HOST:PORT from the peer URL */
 	raft_id id;
 	uint64_t cluster_id;
-	struct raft raft;
-	struct raft_io io;
+	/* &own; a test's raft instead (raftnode_attach) */
+	struct raft *raft;
+	struct raft own;
+	struct raft_io io; /* own's (raft_uv), unused when attached */
 	struct {
 		/* the uv backend's snapshot_put, wrapped (compat/install.c) */
 		int (*uv_put)(struct raft_io *io, unsigned trailing,
@@ -176,12 +178,22 @@ uint64_t raftnode_now_ms(raftnode *rn);
 int raftnode_has_leader(raftnode *rn);
 int64_t raftnode_wall_ns(void);
 
+/* For tests (tests/unit/test_raft_node.c): rn runs on r, a raft that the
+ * caller created with &rn->fsm as its FSM (raft_fixture_grow) and then
+ * starts and keeps stepping, instead of one of its own on raft_uv. Call it
+ * in place of raftnode_start, after raft_init of r and before raft_start
+ * (r's io is wrapped as rn's own would be, compat/commit_early.c); the
+ * loop must not run in between. raftnode_close then leaves r alone (close
+ * r first: its failed requests still reach rn). -1 if rn started or r is
+ * not on rn's FSM. */
+int raftnode_attach(raftnode *rn, struct raft *r);
+
 /* compat/heap.c: raft's allocator, a quarantine for small frees */
 void raftnode_heap_install(void);
 
 /* fsm.c */
 void raftnode_fsm_init(raftnode *rn);
-void raftnode_fsm_wrap_io(raftnode *rn);
+void raftnode_fsm_wrap_io(raftnode *rn, struct raft_io *io);
 
 /* propose.c */
 pending *raftnode_pending_find(raftnode *rn, uint64_t seq);

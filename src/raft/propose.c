@@ -146,7 +146,7 @@ static int send_pending(raftnode *rn, pending *p)
 {
 	raft_id leader = 0;
 	const char *addr;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_leader(rn->raft, &leader, &addr);
 	if (leader == 0)
 		return -1;
 	if (leader == rn->id) {

@@ -84,12 +84,12 @@ static void watch_leader(raftnode *rn)
 {
 	raft_id leader = 0;
 	const char *addr;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_leader(rn->raft, &leader, &addr);
 	if (leader == rn->leader.id)
 		return;
 	if (leader != 0) {
-		if (rn->raft.election_timeout != rn->cfg.election_ms)
-			raft_set_election_timeout(&rn->raft,
+		if (rn->raft->election_timeout != rn->cfg.election_ms)
+			raft_set_election_timeout(rn->raft,
 						  rn->cfg.election_ms);
 		rn->stats.counters.leader_changes++;
 		rn->leader.since_ns = raftnode_wall_ns();
@@ -123,6 +123,7 @@ int raftnode_init(raftnode **out, uv_loop_t *loop, store *st,
 		return -1;
 	rn->loop = loop;
 	rn->st = st;
+	rn->raft = &rn->own;
 	copy_config(&rn->cfg, cfg);
 	rn->start_ns = raftnode_wall_ns();
 	/* Sequence numbers must not repeat across restarts: entries of an
@@ -171,7 +172,7 @@ static int init_raft(raftnode *rn)
 		return -1;
 	}
 	raftnode_install_wrap_io(rn);
-	raftnode_fsm_wrap_io(rn);
+	raftnode_fsm_wrap_io(rn, &rn->io);
 	/* A restart loads the newest snapshot whole before it can serve:
 	 * reading it raw is several times faster than LZ4-decoding it
 	 * (13 vs 50 ms for 100k keys), for more disk. */
@@ -182,13 +183,13 @@ static int init_raft(raftnode *rn)
 		rn->io.version = 2;
 	raftnode_probe_begin(); /* its AIO context is torn down off the start
 				   path */
-	rv = raft_init(&rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
+	rv = raft_init(rn->raft, &rn->io, &rn->fsm, rn->id, rn->raft_addr);
 	raftnode_probe_end();
 	if (rv != 0) {
-		log_error("raft", "init: %s", raft_errmsg(&rn->raft));
+		log_error("raft", "init: %s", raft_errmsg(rn->raft));
 		return -1;
 	}
-	raft_set_heartbeat_timeout(&rn->raft, rn->cfg.heartbeat_ms);
+	raft_set_heartbeat_timeout(rn->raft, rn->cfg.heartbeat_ms);
 	/* A cluster starting up (a restart of all hosts) has no leader, and
 	 * nobody campaigns before an election timeout (1-2 s by default).
 	 * Start with a short one; watch_leader restores the configured
@@ -198,26 +199,20 @@ static int init_raft(raftnode *rn)
 		first = 3 * rn->cfg.heartbeat_ms;
 	if (first > rn->cfg.election_ms)
 		first = rn->cfg.election_ms;
-	raft_set_election_timeout(&rn->raft, first);
-	raft_set_snapshot_threshold(&rn->raft, rn->cfg.snapshot_threshold);
+	raft_set_election_timeout(rn->raft, first);
+	raft_set_snapshot_threshold(rn->raft, rn->cfg.snapshot_threshold);
 	/* Entries kept behind a snapshot for followers that lag (etcd keeps
 	 * 5000); a restart reads all of them, so not more. */
-	raft_set_snapshot_trailing(&rn->raft, 5000);
-	raft_set_pre_vote(&rn->raft, true);
-	raft_set_max_catch_up_rounds(&rn->raft, 100);
-	raft_set_max_catch_up_round_duration(&rn->raft, 50000);
+	raft_set_snapshot_trailing(rn->raft, 5000);
+	raft_set_pre_vote(rn->raft, true);
+	raft_set_max_catch_up_rounds(rn->raft, 100);
+	raft_set_max_catch_up_round_duration(rn->raft, 50000);
 	return 0;
 }
 
-static int start_raft(raftnode *rn)
+/* Raft runs: the periodic work and the end of every turn begin. */
+static void begin_serving(raftnode *rn)
 {
-	int rv = raft_start(&rn->raft);
-	if (rv != 0) {
-		const char *msg = raft_errmsg(&rn->raft);
-		log_error("raft", "start: %s",
-			  msg && *msg ? msg : raft_strerror(rv));
-		return -1;
-	}
 	rn->raft_started = 1;
 	uv_timer_start(&rn->tick, on_tick, TICK_MS, TICK_MS);
 	raftnode_expiry_start(rn);
@@ -225,6 +220,30 @@ static int start_raft(raftnode *rn)
 	log_info("raft", "started as %016llx at %s (cluster %016llx)",
 		 (unsigned long long)rn->id, rn->raft_addr,
 		 (unsigned long long)rn->cluster_id);
+}
+
+static int start_raft(raftnode *rn)
+{
+	int rv = raft_start(rn->raft);
+	if (rv != 0) {
+		const char *msg = raft_errmsg(rn->raft);
+		log_error("raft", "start: %s",
+			  msg && *msg ? msg : raft_strerror(rv));
+		return -1;
+	}
+	begin_serving(rn);
+	return 0;
+}
+
+int raftnode_attach(raftnode *rn, struct raft *r)
+{
+	if (rn->raft_started || r->fsm != &rn->fsm)
+		return -1;
+	rn->raft = r;
+	rn->id = r->id;
+	snprintf(rn->raft_addr, sizeof(rn->raft_addr), "%s", r->address);
+	raftnode_fsm_wrap_io(rn, r->io); /* followers apply early, as here */
+	begin_serving(rn);
 	return 0;
 }
 
@@ -296,9 +315,9 @@ static void close_now(raftnode *rn)
 	raftnode_read_fail_all(rn, "etcdserver: server stopped");
 	raftnode_batch_fail_queued(rn, RAFT_SHUTDOWN);
 	raftnode_preload_abandon(rn);
-	if (rn->raft_started) {
-		rn->raft.data = rn;
-		raft_close(&rn->raft, on_raft_closed);
+	if (rn->raft_started && rn->raft == &rn->own) {
+		rn->raft->data = rn;
+		raft_close(rn->raft, on_raft_closed);
 	} else {
 		close_timers(rn);
 	}
@@ -320,11 +339,11 @@ void raftnode_close(raftnode *rn, void (*cb)(void *ctx), void *ctx)
 	uv_timer_stop(&rn->tick);
 	uv_timer_stop(&rn->expiry.timer);
 	/* Hand leadership over so the others need not wait for an election. */
-	if (rn->raft_started && raft_state(&rn->raft) == RAFT_LEADER &&
-	    rn->raft.configuration.n > 1) {
+	if (rn->raft_started && raft_state(rn->raft) == RAFT_LEADER &&
+	    rn->raft->configuration.n > 1) {
 		struct raft_transfer *req = calloc(1, sizeof(*req));
 		req->data = rn;
-		if (raft_transfer(&rn->raft, req, 0, on_transfer) == 0)
+		if (raft_transfer(rn->raft, req, 0, on_transfer) == 0)
 			return;
 		free(req);
 	}
@@ -344,9 +363,9 @@ void raftnode_get_status(raftnode *rn, raftnode_status *out)
 	}
 	raft_id leader = 0;
 	const char *addr;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_leader(rn->raft, &leader, &addr);
 	out->leader_id = leader;
-	switch (raft_state(&rn->raft)) {
+	switch (raft_state(rn->raft)) {
 	case RAFT_LEADER:
 		out->state = RAFTNODE_LEADER;
 		break;
@@ -359,9 +378,9 @@ void raftnode_get_status(raftnode *rn, raftnode_status *out)
 	default:
 		out->state = RAFTNODE_UNAVAILABLE;
 	}
-	out->term = rn->raft.current_term;
-	out->commit_index = rn->raft.commit_index;
-	out->last_applied = raft_last_applied(&rn->raft);
+	out->term = rn->raft->current_term;
+	out->commit_index = rn->raft->commit_index;
+	out->last_applied = raft_last_applied(rn->raft);
 }
 
 int raftnode_has_leader(raftnode *rn)
@@ -370,7 +389,7 @@ int raftnode_has_leader(raftnode *rn)
 	const char *addr;
 	if (!rn->raft_started)
 		return 0;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_leader(rn->raft, &leader, &addr);
 	return leader != 0;
 }
 
@@ -396,7 +415,7 @@ void raftnode_metrics(void *ctx, char **buf, size_t *len, size_t *cap)
 		       rn->stats.snapshots_restored);
 	metrics_sample(buf, len, cap, "ovld_raft_members", "gauge",
 		       "Servers in the Raft configuration.",
-		       rn->raft_started ? rn->raft.configuration.n : 0);
+		       rn->raft_started ? rn->raft->configuration.n : 0);
 	metrics_sample(buf, len, cap, "ovld_raft_pending_proposals", "gauge",
 		       "Proposals waiting for an answer.", waiting);
 	metrics_sample(buf, len, cap, "ovld_raft_read_barriers_total",

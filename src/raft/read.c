@@ -142,9 +142,9 @@ static void on_barrier(struct raft_barrier *req, int status)
 	raftnode *rn = b->rn;
 	unlink_batch(rn, b);
 	if (status == 0) {
-		if (raft_state(&rn->raft) == RAFT_LEADER)
-			rn->reads.term = rn->raft.current_term;
-		await_index(rn, b->list, raft_last_applied(&rn->raft));
+		if (raft_state(rn->raft) == RAFT_LEADER)
+			rn->reads.term = rn->raft->current_term;
+		await_index(rn, b->list, raft_last_applied(rn->raft));
 		free(b);
 		if (rn->reads.next)
 			schedule_barrier(rn);
@@ -175,7 +175,7 @@ static void leader_barrier(raftnode *rn)
 	b->req.data = b;
 	b->list = rn->reads.next;
 	rn->stats.read_barriers++;
-	if (raft_barrier(&rn->raft, &b->req, on_barrier) != 0) {
+	if (raft_barrier(rn->raft, &b->req, on_barrier) != 0) {
 		free(b);
 		finish_list(&rn->reads.next, -1, "etcdserver: leader changed");
 		return;
@@ -188,15 +188,15 @@ static void leader_barrier(raftnode *rn)
  * leader's) and a settled configuration. */
 static int can_confirm(raftnode *rn)
 {
-	return rn->reads.term == rn->raft.current_term &&
-	       rn->raft.configuration_uncommitted_index == 0;
+	return rn->reads.term == rn->raft->current_term &&
+	       rn->raft->configuration_uncommitted_index == 0;
 }
 
 static void confirmed(raftnode *rn, read_batch *b)
 {
 	if (b->list == NULL || 2 * b->agreed <= b->voters ||
-	    raft_state(&rn->raft) != RAFT_LEADER ||
-	    rn->raft.current_term != b->term)
+	    raft_state(rn->raft) != RAFT_LEADER ||
+	    rn->raft->current_term != b->term)
 		return;
 	read_waiter *list = b->list;
 	b->list = NULL;
@@ -236,7 +236,7 @@ static void on_term(void *ctx, int answer, const void *body, size_t len)
 
 static void ask_voters(raftnode *rn, read_batch *b)
 {
-	const struct raft_configuration *c = &rn->raft.configuration;
+	const struct raft_configuration *c = &rn->raft->configuration;
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
 		if (s->role != RAFT_VOTER || s->id == rn->id)
@@ -255,8 +255,8 @@ static void leader_confirm(raftnode *rn)
 		return; /* the tick retries */
 	b->rn = rn;
 	b->list = rn->reads.next;
-	b->index = rn->raft.commit_index;
-	b->term = rn->raft.current_term;
+	b->index = rn->raft->commit_index;
+	b->term = rn->raft->current_term;
 	b->voters = b->agreed = 1; /* this host */
 	rn->stats.read_barriers++;
 	add_batch(rn, b);
@@ -283,7 +283,7 @@ static void on_remote_barrier(void *ctx, int answer, const void *body,
  * acknowledged is applied: its local state is linearizable as it is. */
 static int sole_voter(raftnode *rn)
 {
-	return raft_state(&rn->raft) == RAFT_LEADER &&
+	return raft_state(rn->raft) == RAFT_LEADER &&
 	       membership_voters(rn) == 1;
 }
 
@@ -291,7 +291,7 @@ static void issue_barrier(raftnode *rn)
 {
 	raft_id leader = 0;
 	const char *addr;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_leader(rn->raft, &leader, &addr);
 	if (leader == 0 || !can_issue(rn))
 		return; /* the tick retries until a leader appears */
 	if (leader == rn->id && sole_voter(rn)) {
@@ -299,7 +299,7 @@ static void issue_barrier(raftnode *rn)
 		 * index, as in Raft's ReadIndex with nobody to confirm. */
 		read_waiter *list = rn->reads.next;
 		rn->reads.next = NULL;
-		await_index(rn, list, rn->raft.commit_index);
+		await_index(rn, list, rn->raft->commit_index);
 		return;
 	}
 	if (leader == rn->id) {
@@ -390,7 +390,7 @@ static void on_remote_barrier_done(struct raft_barrier *req, int status)
 {
 	remote_barrier *rb = req->data;
 	if (status == 0)
-		answer_u64(rb->cb, rb->ctx, raft_last_applied(&rb->rn->raft));
+		answer_u64(rb->cb, rb->ctx, raft_last_applied(rb->rn->raft));
 	else
 		rb->cb(rb->ctx, RAFTNODE_NOT_LEADER, "leader changed", 14);
 	free(rb);
@@ -399,14 +399,13 @@ static void on_remote_barrier_done(struct raft_barrier *req, int status)
 /* Any host: its current term, for a leader confirming a read point. */
 void raftnode_read_serve_term(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 {
-	answer_u64(cb, ctx, rn->raft.current_term);
+	answer_u64(cb, ctx, rn->raft->current_term);
 }
 
 void raftnode_read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 {
-	remote_barrier *rb = raft_state(&rn->raft) == RAFT_LEADER
-				 ? calloc(1, sizeof(*rb))
-				 : NULL;
+	remote_barrier *rb =
+	    raft_state(rn->raft) == RAFT_LEADER ? calloc(1, sizeof(*rb)) : NULL;
 	if (rb == NULL) {
 		cb(ctx, RAFTNODE_NOT_LEADER, "not leader", 10);
 		return;
@@ -415,7 +414,7 @@ void raftnode_read_serve_barrier(raftnode *rn, raftnode_answer_cb cb, void *ctx)
 	rb->cb = cb;
 	rb->ctx = ctx;
 	rb->req.data = rb;
-	if (raft_barrier(&rn->raft, &rb->req, on_remote_barrier_done) != 0) {
+	if (raft_barrier(rn->raft, &rb->req, on_remote_barrier_done) != 0) {
 		free(rb);
 		cb(ctx, RAFTNODE_NOT_LEADER, "not leader", 10);
 	}

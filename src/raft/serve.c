@@ -51,7 +51,7 @@ uint64_t raftnode_leader(raftnode *rn, char *address, size_t len)
 	const char *addr = NULL;
 	if (!rn->raft_started)
 		return 0;
-	raft_leader(&rn->raft, &leader, &addr);
+	raft_leader(rn->raft, &leader, &addr);
 	if (address && len)
 		snprintf(address, len, "%s", addr ? addr : "");
 	return leader;

@@ -34,11 +34,13 @@ static raftnode *node_of_io(struct raft_io *io)
 	return (raftnode *)((char *)io - offsetof(raftnode, io));
 }
 
+/* The wrap is on rn's own raft_uv io only (init_raft), so req is in
+ * rn->own. */
 static raftnode *node_of_put(struct raft_io_snapshot_put *req)
 {
 	struct raft *r =
 	    (struct raft *)((char *)req - offsetof(struct raft, snapshot.put));
-	return (raftnode *)((char *)r - offsetof(raftnode, raft));
+	return (raftnode *)((char *)r - offsetof(raftnode, own));
 }
 
 static int leader_known(const struct raft *r)
@@ -50,7 +52,7 @@ static int leader_known(const struct raft *r)
 static void install_done(struct raft_io_snapshot_put *req, int status)
 {
 	raftnode *rn = node_of_put(req);
-	struct raft *r = &rn->raft;
+	struct raft *r = rn->raft;
 	raft_io_snapshot_put_cb cb = rn->install.cb;
 	rn->install.cb = NULL;
 	if (r->state == RAFT_UNAVAILABLE || leader_known(r)) {
@@ -80,7 +82,7 @@ static int put_snapshot(struct raft_io *io, unsigned trailing,
 			raft_io_snapshot_put_cb cb)
 {
 	raftnode *rn = node_of_io(io);
-	struct raft *r = &rn->raft;
+	struct raft *r = rn->raft;
 	/* trailing 0 is an install from a leader; anything else is ours. */
 	if (trailing != 0 || !leader_known(r) || rn->install.cb != NULL)
 		return rn->install.uv_put(io, trailing, req, snapshot, cb);
