@@ -222,8 +222,13 @@ out:
 
 /* ---- the policy ---- */
 
+/* For good once the record of the removal applied here (it survives a
+ * restart and reaches hosts that join later); the list of members seen
+ * leaving covers the moment before. */
 static int was_removed(peer_trust *t, uint64_t id)
 {
+	if (t->rn && raftnode_was_removed(t->rn, id))
+		return 1;
 	for (unsigned i = 0; i < t->n_removed; i++)
 		if (t->removed[i] == id)
 			return 1;
