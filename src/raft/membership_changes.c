@@ -113,6 +113,22 @@ static void on_record_written(void *ctx, store_result *res)
 		   ok ? NULL : "record not written");
 }
 
+/* The member is out whatever became of its records: a leader that
+ * removed itself can no longer write them, and the next one's tidy pass
+ * does. */
+static void on_settled(void *ctx, store_result *res)
+{
+	change_job *job = ctx;
+	if (res->error)
+		log_warn("raft",
+			 "member %016llx: its removal is not on record "
+			 "yet (%s); the leader's tidy pass writes it",
+			 (unsigned long long)job->id,
+			 res->cause ? res->cause : "not applied");
+	store_result_free(res);
+	job_answer(job, RAFTNODE_DONE, NULL);
+}
+
 static void on_added(struct raft_change *req, int status)
 {
 	change_job *job = req->data;
@@ -141,8 +157,11 @@ static void on_removed(struct raft_change *req, int status)
 		return;
 	}
 	log_info("raft", "member %016llx removed", (unsigned long long)job->id);
-	if (settle_removal(job->rn, job->id, on_record_written, job) != 0)
-		job_answer(job, RAFTNODE_DONE, NULL); /* the tidy pass writes */
+	/* A leader that removed itself gets no more entries applied: the
+	 * next leader's tidy pass writes the records. */
+	if (job->id == job->rn->id ||
+	    settle_removal(job->rn, job->id, on_settled, job) != 0)
+		job_answer(job, RAFTNODE_DONE, NULL);
 }
 
 static void on_assigned(struct raft_change *req, int status)

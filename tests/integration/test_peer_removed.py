@@ -12,6 +12,8 @@ join tokens, and the user's own PKI: etcd's --peer-* files):
     others (their logs say so), is not listed, and the cluster still
     replicates;
   - a fresh host that joins after the removal refuses it as well;
+  - the leader removed through a follower (it cannot put its own removal
+    on record; the next leader does): refused after the restarts too;
   - a member added by POST /v2/members and removed cannot be added again
     under the same peer URL (which names its id): 409.
 The removed member's certificate was issued moments before, so a host
@@ -192,6 +194,34 @@ def cluster_ca(lab):
         h.stop()
 
 
+def leader_removed(lab):
+    """DELETE of the leader's member sent to a follower: the leader
+    removes itself and cannot put that on record any more; the next
+    leader does."""
+    c = cl.Cluster(lab)
+    if not cl.form_three(lab, c):
+        return
+    ld = c.leader()
+    keep = [h for h in c.hosts if h is not ld]
+    lid = member_id(keep[0], ld.name)
+    pki = os.path.join(ld.data_dir, "pki")
+    creds = creds_dir(lab, "leader-" + ld.name, os.path.join(pki, "node.crt"),
+                      os.path.join(pki, "node.key"))
+    st, _, doc = cl.request(keep[0], "DELETE", "/v2/members/%x" % lid)
+    lab.check(st == 204, "DELETE of the leader %s through the follower %s "
+              "answers 204" % (ld.name, keep[0].name), "%s %r" % (st, doc))
+    for h in keep:
+        lab.check(cl.wait_until(lambda: ld.name not in member_names(h), 10),
+                  "%s no longer lists %s" % (h.name, ld.name),
+                  repr(member_names(h)))
+    refused_by(lab, keep, creds, lid, ld.name, wait=10)
+    ld.stop()
+    if restart_all(lab, keep):
+        refused_by(lab, keep, creds, lid, ld.name)
+    for h in keep:
+        h.stop()
+
+
 # ---- the user's own PKI ------------------------------------------------------
 
 def own_pki(lab):
@@ -232,6 +262,7 @@ def main():
                            "the user-PKI certificates")
     with cl.Lab("peer-removed") as lab:
         cluster_ca(lab)
+        leader_removed(lab)
         own_pki(lab)
     lab.finish()
 
