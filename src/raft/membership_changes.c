@@ -53,6 +53,16 @@ static void on_marked(void *ctx, store_result *res)
 	free(s);
 }
 
+/* A member ran once it published its record. One that never did (added
+ * by POST /v2/members, then removed or replaced by the host that joined
+ * from its address) never held credentials, and its id, which its peer
+ * URL names, may be added again. */
+static int ever_ran(raftnode *rn, raft_id id)
+{
+	raftnode_member m;
+	return membership_record_read(rn, id, &m) == 0;
+}
+
 /* Records that id was removed, then deletes its member record; cb gets
  * the last result. -1 when nothing could be proposed (cb not called). */
 static int settle_removal(raftnode *rn, raft_id id, raftnode_done_cb cb,
@@ -159,7 +169,7 @@ static void on_removed(struct raft_change *req, int status)
 	log_info("raft", "member %016llx removed", (unsigned long long)job->id);
 	/* A leader that removed itself gets no more entries applied: the
 	 * next leader's tidy pass writes the records. */
-	if (job->id == job->rn->id ||
+	if (job->id == job->rn->id || !ever_ran(job->rn, job->id) ||
 	    settle_removal(job->rn, job->id, on_settled, job) != 0)
 		job_answer(job, RAFTNODE_DONE, NULL);
 }
@@ -191,7 +201,8 @@ static void on_stale_removed(struct raft_change *req, int status)
 	log_info("raft", "stale member %016llx at %s removed for %016llx",
 		 (unsigned long long)job->stale_id, job->addr,
 		 (unsigned long long)job->id);
-	settle_removal(job->rn, job->stale_id, on_meta_deleted, NULL);
+	if (ever_ran(job->rn, job->stale_id))
+		settle_removal(job->rn, job->stale_id, on_meta_deleted, NULL);
 	job_start(job->rn, job);
 }
 

@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """test_peer_removed - a removed member stays out, on every host, for good.
 
-Real ovld processes on loopback, in both trust modes (the cluster CA with
-join tokens, and the user's own PKI: etcd's --peer-* files):
+Real ovld processes on loopback, with the cluster CA (join tokens), a static
+cluster's CA (--token) and the user's own PKI (etcd's --peer-* files):
   - three hosts; the third is removed (DELETE /v2/members/<id>);
   - every remaining host restarts: one with SIGTERM, one with kill -9;
   - the removed member's certificate, presented by a raw TLS client that
     claims the removed id, is refused by every host, saying it was
-    removed (in cluster-CA mode also without a claimed id);
+    removed (where certificates carry the member id, the cluster CA's and
+    a static cluster's, also without a claimed id);
   - the removed host started again on its old data dir is refused by the
     others (their logs say so), is not listed, and the cluster still
     replicates;
   - a fresh host that joins after the removal refuses it as well;
   - the leader removed through a follower (it cannot put its own removal
     on record; the next leader does): refused after the restarts too;
-  - a member added by POST /v2/members and removed cannot be added again
-    under the same peer URL (which names its id): 409.
+  - in a static cluster (--initial-cluster, --token), where a peer URL
+    names the member id, the same, and POST /v2/members with the removed
+    member's peer URL (its id again) is refused with 409; a member added
+    by POST /v2/members that never started may be added again.
 The removed member's certificate was issued moments before, so a host
 that forgot the removal would take it (a fresh certificate belongs to a
 join in progress), and with the user's PKI any certificate of the CA is
@@ -145,24 +148,30 @@ def comes_back(lab, hosts, gone, gid):
     gone.stop()
 
 
-def no_way_back(lab, h):
-    """POST /v2/members names a member by its peer URL (the id every host
-    computes from it): removed once, that id does not come back."""
-    url = "http://127.0.0.1:%d" % ovldlab.free_port()
+def post_member(h, url):
     body = '{"peerURLs":["%s"]}' % url
-    hd = {"Content-Type": "application/json"}
-    st, _, doc = cl.request(h, "POST", "/v2/members", body=body, headers=hd)
+    st, _, doc = cl.request(h, "POST", "/v2/members", body=body,
+                            headers={"Content-Type": "application/json"})
+    return st, doc
+
+
+def placeholder_comes_back(lab, h):
+    """A member added by POST /v2/members that never started held no
+    credentials: removed, its peer URL (which names its id) may be added
+    again."""
+    url = "http://127.0.0.1:%d" % ovldlab.free_port()
+    st, doc = post_member(h, url)
     mid = doc.get("id") if st == 201 and isinstance(doc, dict) else None
     lab.check(mid, "POST /v2/members adds an unstarted member", repr(doc))
     if not mid:
         return
     st, _, _ = cl.request(h, "DELETE", "/v2/members/" + mid)
     lab.check(st == 204, "DELETE removes it", str(st))
-    st, _, doc = cl.request(h, "POST", "/v2/members", body=body, headers=hd)
-    lab.check(st == 409, "POST /v2/members with the same peer URL (the "
-              "removed id again) is refused", "%s %r" % (st, doc))
-    lab.check(all(m["id"] != mid for m in cl.members(h) or []),
-              "the removed id is not listed", repr(cl.members(h)))
+    st, doc = post_member(h, url)
+    lab.check(st == 201, "an unstarted member's peer URL may be added again "
+              "after its removal", "%s %r" % (st, doc))
+    st, _, _ = cl.request(h, "DELETE", "/v2/members/" + mid)
+    lab.check(st == 204, "and removed again", str(st))
 
 
 # ---- the cluster CA ----------------------------------------------------------
@@ -189,7 +198,7 @@ def cluster_ca(lab):
     if cl.start_with_check(lab, "h4 joins after the removal",
                            lambda: c.join("h4", via=h2)):
         refused_by(lab, [c.hosts[-1]], creds, h3id, "h3")
-    no_way_back(lab, h1)
+    placeholder_comes_back(lab, h1)
     for h in c.hosts:
         h.stop()
 
@@ -218,6 +227,40 @@ def leader_removed(lab):
     ld.stop()
     if restart_all(lab, keep):
         refused_by(lab, keep, creds, lid, ld.name)
+    for h in keep:
+        h.stop()
+
+
+# ---- a static cluster: ids named by peer URLs -------------------------------
+
+def static_cluster(lab):
+    c = cl.Cluster(lab)
+    try:
+        c.static(["s1", "s2", "s3"],
+                 extra=["--token", "a-static-cluster-secret"])
+    except Exception as e:  # noqa: BLE001 - reported as a check
+        lab.check(False, "a static cluster (--initial-cluster, --token) "
+                  "forms", str(e))
+        return
+    lab.check(True, "a static cluster (--initial-cluster, --token) forms")
+    s1, s2, s3 = c.hosts
+    keep = [s1, s2]
+    cl.wait_until(lambda: member_id(s1, "s3"), 10)
+    s3id = member_id(s1, "s3")
+    pki = os.path.join(s3.data_dir, "pki")
+    creds = creds_dir(lab, "s3", os.path.join(pki, "node.crt"),
+                      os.path.join(pki, "node.key"))
+    remove(lab, keep, s3, s3id)
+    refused_by(lab, keep, creds, s3id, "s3", wait=10)
+    if not restart_all(lab, keep):
+        return
+    refused_by(lab, keep, creds, s3id, "s3")
+    comes_back(lab, keep, s3, s3id)
+    st, doc = post_member(s1, s3.peer_url)
+    lab.check(st == 409, "POST /v2/members with s3's peer URL (its removed "
+              "id again) is refused", "%s %r" % (st, doc))
+    lab.check(all(int(m["id"], 16) != s3id for m in cl.members(s1) or []),
+              "s3's id is not listed", repr(cl.members(s1)))
     for h in keep:
         h.stop()
 
@@ -263,6 +306,7 @@ def main():
     with cl.Lab("peer-removed") as lab:
         cluster_ca(lab)
         leader_removed(lab)
+        static_cluster(lab)
         own_pki(lab)
     lab.finish()
 
