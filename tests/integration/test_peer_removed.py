@@ -174,7 +174,7 @@ def placeholder_comes_back(lab, h):
     lab.check(st == 204, "and removed again", str(st))
 
 
-# ---- the cluster CA ----------------------------------------------------------
+# ---- the cluster CA ---------------------------------------------------------
 
 def cluster_ca(lab):
     c = cl.Cluster(lab)
@@ -265,7 +265,7 @@ def static_cluster(lab):
         h.stop()
 
 
-# ---- the user's own PKI ------------------------------------------------------
+# ---- the user's own PKI -----------------------------------------------------
 
 def own_pki(lab):
     ours = Pki(lab.dir, "ours")
