@@ -222,8 +222,21 @@ out:
 
 /* ---- the policy ---- */
 
-static int was_removed(peer_trust *t, uint64_t id)
+void trust_note_removed(peer_trust *t, uint64_t id)
 {
+	t->removed[t->next_removed] = id;
+	t->next_removed = (t->next_removed + 1) % TRUST_REMOVED_MAX;
+	if (t->n_removed < TRUST_REMOVED_MAX)
+		t->n_removed++;
+}
+
+/* For good once the record of the removal applied here (it survives a
+ * restart and reaches hosts that join later); the list of members seen
+ * leaving covers the moment before. */
+int trust_was_removed(peer_trust *t, uint64_t id)
+{
+	if (t->rn && raftnode_was_removed(t->rn, id))
+		return 1;
 	for (unsigned i = 0; i < t->n_removed; i++)
 		if (t->removed[i] == id)
 			return 1;
@@ -248,7 +261,7 @@ int trust_authorize(void *ctx, X509 *cert, uint64_t claimed_id,
 	peer_trust *t = ctx;
 	if (t->mode ==
 	    TRUST_USER_PKI) { /* as etcd: any certificate of the CA */
-		if (claimed_id && was_removed(t, claimed_id)) {
+		if (claimed_id && trust_was_removed(t, claimed_id)) {
 			snprintf(why, len,
 				 "%016llx was removed from the "
 				 "cluster",
@@ -268,7 +281,7 @@ int trust_authorize(void *ctx, X509 *cert, uint64_t claimed_id,
 			 (unsigned long long)claimed_id);
 		return -1;
 	}
-	if (was_removed(t, info.member_id)) {
+	if (trust_was_removed(t, info.member_id)) {
 		snprintf(why, len, "%016llx was removed from the cluster",
 			 (unsigned long long)info.member_id);
 		return -1;

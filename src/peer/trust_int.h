@@ -35,9 +35,11 @@ struct peer_trust {
 	char cert_file[4200], key_file[4200], ca_file[4200];
 	char *cert_pem, *key_pem, *trust_pem; /* this host's */
 	int64_t cert_not_before, cert_not_after;
-	/* members seen leaving: refused even with a fresh certificate */
+	/* members seen leaving, the latest TRUST_REMOVED_MAX (a ring):
+	 * refused in the moment before the replicated record of their
+	 * removal (raftnode_was_removed) applies here */
 	uint64_t removed[TRUST_REMOVED_MAX];
-	unsigned n_removed;
+	unsigned n_removed, next_removed;
 	/* their open connections, closed a moment later (an answer to the
 	 * member's last request, e.g. its own removal, may still be due) */
 	struct {
@@ -101,6 +103,10 @@ void trust_admit_user(peer_trust *t, uint64_t from, const void *body,
 		      size_t len,
 		      void (*answer)(void *actx, int status, const char *json),
 		      void *actx);
+/* trust.c: a member seen leaving (the latest TRUST_REMOVED_MAX are
+ * kept), and whether id was removed: the replicated record, or seen */
+void trust_note_removed(peer_trust *t, uint64_t id);
+int trust_was_removed(peer_trust *t, uint64_t id);
 /* trust.c: the peer port's policy (a peer_authorize_cb) */
 int trust_authorize(void *ctx, X509 *cert, uint64_t claimed_id,
 		    const char *host, char *why, size_t len);

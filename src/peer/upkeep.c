@@ -134,9 +134,7 @@ static void follow_removals(peer_trust *t)
 			 "%016llx left: its certificate no longer "
 			 "opens the peer port",
 			 (unsigned long long)gone);
-		t->removed[t->n_removed++ % TRUST_REMOVED_MAX] = gone;
-		if (t->n_removed > TRUST_REMOVED_MAX)
-			t->n_removed = TRUST_REMOVED_MAX;
+		trust_note_removed(t, gone);
 		if (t->n_drops < TRUST_REMOVED_MAX) {
 			t->drops[t->n_drops].id = gone;
 			t->drops[t->n_drops++].at_ms = uv_now(t->loop) + 1000;

@@ -18,6 +18,8 @@ int membership_record_format(char *out, size_t len, const char *name,
 /* Fills m's name, peer and client URLs from its record; 0 if found. */
 int membership_record_read(raftnode *rn, raft_id id, raftnode_member *m);
 const struct raft_server *membership_server_by_id(raftnode *rn, raft_id id);
+/* The meta key that says id was removed: written once, never deleted. */
+void membership_removed_key(raft_id id, char *out, size_t len);
 /* The id a peer URL gets when it is named up front (--initial-cluster,
  * POST /v2/members), the same on every host. */
 raft_id membership_static_id(const char *peer_url);

@@ -1,6 +1,8 @@
 /* membership_changes.c - on the leader, configuration changes (join, add,
  * remove, role) run one at a time from a queue, and a role loop promotes
- * caught-up spares to voters (up to --max-voters) or standbys. */
+ * caught-up spares to voters (up to --max-voters) or standbys. A removed
+ * member id gets a record that says so, for good; the same loop writes it
+ * for a removal whose leader stopped before it could. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,57 @@ static int delete_record(raftnode *rn, raft_id id, raftnode_done_cb cb,
 			 .prev_exist = -1,
 			 .now_ns = raftnode_wall_ns()};
 	return raftnode_propose(rn, &cmd, cb, ctx);
+}
+
+/* ---- removed for good ---- */
+
+typedef struct settle_job {
+	raftnode *rn;
+	raft_id id;
+	raftnode_done_cb cb; /* gets the member record's deletion */
+	void *ctx;
+} settle_job;
+
+static void on_marked(void *ctx, store_result *res)
+{
+	settle_job *s = ctx;
+	/* The member record goes only once the removal is on record: the
+	 * tidy pass finds a removal by the record that is left. */
+	if (res->error == 0 && delete_record(s->rn, s->id, s->cb, s->ctx) == 0)
+		store_result_free(res);
+	else
+		s->cb(s->ctx, res);
+	free(s);
+}
+
+/* A member ran once it published its record. One that never did (added
+ * by POST /v2/members, then removed or replaced by the host that joined
+ * from its address) never held credentials, and its id, which its peer
+ * URL names, may be added again. */
+static int ever_ran(raftnode *rn, raft_id id)
+{
+	raftnode_member m;
+	return membership_record_read(rn, id, &m) == 0;
+}
+
+/* Records that id was removed, then deletes its member record; cb gets
+ * the last result. -1 when nothing could be proposed (cb not called). */
+static int settle_removal(raftnode *rn, raft_id id, raftnode_done_cb cb,
+			  void *ctx)
+{
+	char key[64], when[32];
+	settle_job *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -1;
+	*s = (settle_job){.rn = rn, .id = id, .cb = cb, .ctx = ctx};
+	membership_removed_key(id, key, sizeof(key));
+	snprintf(when, sizeof(when), "%lld",
+		 (long long)(raftnode_wall_ns() / 1000000000));
+	if (membership_propose_meta(rn, key, when, on_marked, s) != 0) {
+		free(s);
+		return -1;
+	}
+	return 0;
 }
 
 /* answer: a raftnode_answer. */
@@ -73,6 +126,22 @@ static void on_record_written(void *ctx, store_result *res)
 		   ok ? NULL : "record not written");
 }
 
+/* The member is out whatever became of its records: a leader that
+ * removed itself can no longer write them, and the next one's tidy pass
+ * does. */
+static void on_settled(void *ctx, store_result *res)
+{
+	change_job *job = ctx;
+	if (res->error)
+		log_warn("raft",
+			 "member %016llx: its removal is not on record "
+			 "yet (%s); the leader's tidy pass writes it",
+			 (unsigned long long)job->id,
+			 res->cause ? res->cause : "not applied");
+	store_result_free(res);
+	job_answer(job, RAFTNODE_DONE, NULL);
+}
+
 static void on_added(struct raft_change *req, int status)
 {
 	change_job *job = req->data;
@@ -101,7 +170,10 @@ static void on_removed(struct raft_change *req, int status)
 		return;
 	}
 	log_info("raft", "member %016llx removed", (unsigned long long)job->id);
-	if (delete_record(job->rn, job->id, on_record_written, job) != 0)
+	/* A leader that removed itself gets no more entries applied: the
+	 * next leader's tidy pass writes the records. */
+	if (job->id == job->rn->id || !ever_ran(job->rn, job->id) ||
+	    settle_removal(job->rn, job->id, on_settled, job) != 0)
 		job_answer(job, RAFTNODE_DONE, NULL);
 }
 
@@ -132,7 +204,8 @@ static void on_stale_removed(struct raft_change *req, int status)
 	log_info("raft", "stale member %016llx at %s removed for %016llx",
 		 (unsigned long long)job->stale_id, job->addr,
 		 (unsigned long long)job->id);
-	delete_record(job->rn, job->stale_id, on_meta_deleted, NULL);
+	if (ever_ran(job->rn, job->stale_id))
+		settle_removal(job->rn, job->stale_id, on_meta_deleted, NULL);
 	job_start(job->rn, job);
 }
 
@@ -160,6 +233,13 @@ static void job_start(raftnode *rn, change_job *job)
 		    membership_server_by_id(rn, job->id);
 		if (s != NULL) { /* a repeated join: harmless */
 			on_added(&job->req, 0);
+			return;
+		}
+		if (raftnode_was_removed(rn, job->id)) {
+			/* its old certificates would open the peer port */
+			job_answer(job, RAFTNODE_CONFLICT,
+				   "this member id was removed from the "
+				   "cluster and cannot come back");
 			return;
 		}
 		s = server_by_addr(rn, job->addr);
@@ -262,6 +342,53 @@ static void adjust_roles(raftnode *rn)
 	}
 }
 
+/* ---- the tidy pass ---- */
+
+static void on_tidied(void *ctx, store_result *res)
+{
+	raftnode *rn = ctx;
+	rn->changes.settling = 0;
+	store_result_free(res);
+}
+
+typedef struct orphan_scan {
+	raftnode *rn;
+	raft_id found;
+} orphan_scan;
+
+static void find_orphan(void *ctx, const char *key, const char *value,
+			size_t len)
+{
+	orphan_scan *o = ctx;
+	(void)value;
+	(void)len;
+	char *end = NULL;
+	raft_id id = strtoull(key + strlen("member/"), &end, 16);
+	if (o->found == 0 && id != 0 && end && *end == '\0' &&
+	    membership_server_by_id(o->rn, id) == NULL)
+		o->found = id;
+}
+
+/* A member record outlives its member only when the leader that removed
+ * it stopped before settling the removal (or a removed host's last
+ * record came late): settle it now. Records follow the add that made
+ * the member, so a record without a member in a committed configuration
+ * is a removal. One per pass. */
+static void tidy_removals(raftnode *rn)
+{
+	if (rn->changes.running || rn->changes.head || rn->changes.settling ||
+	    rn->raft.configuration_uncommitted_index != 0)
+		return;
+	orphan_scan o = {.rn = rn};
+	if (store_meta_scan(rn->st, "member/", find_orphan, &o) != 0 ||
+	    o.found == 0)
+		return;
+	log_info("raft", "member %016llx was removed: settling its records",
+		 (unsigned long long)o.found);
+	if (settle_removal(rn, o.found, on_tidied, rn) == 0)
+		rn->changes.settling = 1;
+}
+
 void membership_tick(raftnode *rn)
 {
 	static uint64_t last_adjust;
@@ -274,5 +401,6 @@ void membership_tick(raftnode *rn)
 	if (now - last_adjust >= ROLE_ADJUST_EVERY_MS) {
 		last_adjust = now;
 		adjust_roles(rn);
+		tidy_removals(rn);
 	}
 }

@@ -1,6 +1,7 @@
 /* membership_records.c - member records (name, peer URL, client URLs),
  * replicated as store metadata so every host answers /v2/members alike,
- * and lookups in the Raft configuration. */
+ * the records of removed member ids, and lookups in the Raft
+ * configuration. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,24 @@
 void membership_record_key(raft_id id, char *out, size_t len)
 {
 	snprintf(out, len, "member/%016llx", (unsigned long long)id);
+}
+
+void membership_removed_key(raft_id id, char *out, size_t len)
+{
+	snprintf(out, len, "removed/%016llx", (unsigned long long)id);
+}
+
+int raftnode_was_removed(raftnode *rn, uint64_t id)
+{
+	char key[64];
+	char *v = NULL;
+	size_t len = 0;
+	if (id == 0)
+		return 0;
+	membership_removed_key(id, key, sizeof(key));
+	int found = store_meta_get(rn->st, key, &v, &len) == 0 && v != NULL;
+	free(v);
+	return found;
 }
 
 int membership_record_format(char *out, size_t len, const char *name,

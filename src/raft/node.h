@@ -160,6 +160,7 @@ struct raftnode {
 	struct { /* membership_changes.c: one at a time (leader only) */
 		change_job *head, *tail;
 		int running;
+		int settling; /* removal records proposed, not yet applied */
 	} changes;
 
 	struct { /* follower_stats.c: /v2/stats/leader */

@@ -196,6 +196,11 @@ int raftnode_member_join(raftnode *rn, const raftnode_member *m,
 uint64_t raftnode_leader(raftnode *rn, char *address, size_t len);
 /* 1 when id is in the Raft configuration. */
 int raftnode_is_member(raftnode *rn, uint64_t id);
+/* 1 when id was removed from the cluster, as far as this host's store has
+ * applied the log: a replicated record, kept for good (a restart, a
+ * snapshot and a host that joins later know it too). Such an id is never
+ * added again. */
+int raftnode_was_removed(raftnode *rn, uint64_t id);
 
 /* The Raft block of /metrics (an api_metrics_cb): commit latency
  * histogram, snapshots, members. */
