@@ -377,7 +377,7 @@ static void find_orphan(void *ctx, const char *key, const char *value,
 static void tidy_removals(raftnode *rn)
 {
 	if (rn->changes.running || rn->changes.head || rn->changes.settling ||
-	    rn->raft.configuration_uncommitted_index != 0)
+	    rn->raft->configuration_uncommitted_index != 0)
 		return;
 	orphan_scan o = {.rn = rn};
 	if (store_meta_scan(rn->st, "member/", find_orphan, &o) != 0 ||
