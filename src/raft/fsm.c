@@ -4,7 +4,6 @@
  * a bad request cannot stall this host's Raft. Results are not handed to
  * raft (nobody would free them on other hosts): the host that proposed an
  * entry completes its own pending request from here. */
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +96,10 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	if (store_snapshot_write(rn->snap, &data, &len) != 0)
 		return RAFT_IOERR;
 	*bufs = malloc(sizeof(**bufs));
+	if (*bufs == NULL) {
+		store_snapshot_free(data, len);
+		return RAFT_NOMEM;
+	}
 	(*bufs)[0].base = data;
 	(*bufs)[0].len = len;
 	*n = 1;
@@ -111,7 +114,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 	raftnode *rn = fsm->data;
 	if (*bufs) {
 		for (unsigned i = 0; i < *n; i++)
-			free((*bufs)[i].base);
+			store_snapshot_free((*bufs)[i].base, (*bufs)[i].len);
 		free(*bufs);
 	}
 	*bufs = NULL;
@@ -119,7 +122,6 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 	if (rn->snap)
 		store_snapshot_end(rn->snap);
 	rn->snap = NULL;
-	malloc_trim(0); /* hand the serialization's memory back */
 	return 0;
 }
 

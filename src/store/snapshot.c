@@ -11,8 +11,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-#include "../buf.h"
 #include "../log.h"
 #include "store_int.h"
 
@@ -27,20 +28,6 @@ struct store_snap {
 	uint64_t raft_index;
 };
 
-static void append_le32(abuf *b, uint32_t v)
-{
-	unsigned char le[4];
-	put_le32(le, v);
-	abuf_put(b, le, 4);
-}
-
-static void append_le64(abuf *b, uint64_t v)
-{
-	unsigned char le[8];
-	put_le64(le, v);
-	abuf_put(b, le, 8);
-}
-
 #define FNV_BASIS 14695981039346656037ULL
 #define FNV_PRIME 1099511628211ULL
 
@@ -54,22 +41,45 @@ static uint64_t fnv1a(const unsigned char *p, size_t n, uint64_t h)
 /* FNV-1a's multiply per byte made the checksum most of a snapshot's CPU
  * (~4 cycles a byte, on a worker that shares the cores with the loop).
  * Four independent 64-bit lanes take 32 bytes a step instead; it only has
- * to catch a damaged file, not resist an adversary. */
-static uint64_t snap_hash(const unsigned char *p, size_t n)
+ * to catch a damaged file, not resist an adversary. The lanes can take the
+ * blocks as a writer produces them, while the bytes are still in cache. */
+typedef struct snap_lanes {
+	uint64_t lane[4];
+} snap_lanes;
+
+static void snap_hash_init(snap_lanes *h)
+{
+	for (int l = 0; l < 4; l++)
+		h->lane[l] = FNV_BASIS ^ (uint64_t)l;
+}
+
+/* n is a multiple of 32. */
+static void snap_hash_blocks(snap_lanes *h, const unsigned char *p, size_t n)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t lane[4] = {FNV_BASIS, FNV_BASIS ^ 1, FNV_BASIS ^ 2,
-			    FNV_BASIS ^ 3};
-	size_t i = 0;
-	for (; i + 32 <= n; i += 32)
+	for (size_t i = 0; i + 32 <= n; i += 32)
 		for (int l = 0; l < 4; l++) {
-			uint64_t h = (lane[l] ^ get_le64(p + i + 8 * l)) * k;
-			lane[l] = h ^ (h >> 32);
+			uint64_t x = (h->lane[l] ^ get_le64(p + i + 8 * l)) * k;
+			h->lane[l] = x ^ (x >> 32);
 		}
-	uint64_t h = n;
+}
+
+/* total bytes hashed; tail is what is left after the last whole block. */
+static uint64_t snap_hash_final(const snap_lanes *h, size_t total,
+				const unsigned char *tail)
+{
+	uint64_t x = total;
 	for (int l = 0; l < 4; l++)
-		h = (h ^ lane[l]) * FNV_PRIME;
-	return fnv1a(p + i, n - i, h);
+		x = (x ^ h->lane[l]) * FNV_PRIME;
+	return fnv1a(tail, total % 32, x);
+}
+
+static uint64_t snap_hash(const unsigned char *p, size_t n)
+{
+	snap_lanes h;
+	snap_hash_init(&h);
+	snap_hash_blocks(&h, p, n - n % 32);
+	return snap_hash_final(&h, n, p + (n - n % 32));
 }
 
 /* The checksum the snapshot's magic says it was written with. */
@@ -102,69 +112,187 @@ int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap)
 	return 0;
 }
 
-/* Appends one database (only keys starting with prefix, if given). */
-static int write_db(abuf *b, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
+/* The buffer a snapshot is written into. It is mapped on its own, sized
+ * once from LMDB's page counts, so a snapshot neither grows a buffer
+ * (copies, page faults) nor leaves tens of MB in malloc's arenas; huge
+ * pages, where the kernel grants them, spare most page faults. */
+typedef struct snap_out {
+	unsigned char *p;
+	size_t len, cap, hashed;
+	snap_lanes h;
+	int oom;
+	int rehash; /* a count changed under hashed bytes: hash it all anew */
+} snap_out;
+
+#define SNAP_HASH_STEP (64 * 1024)
+#define SNAP_HUGE_FROM (4u << 20)
+
+static unsigned char *snap_map(size_t cap)
 {
-	size_t count_at = b->len, count = 0, pl = prefix ? strlen(prefix) : 0;
-	append_le64(b, 0);
+	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (cap >= SNAP_HUGE_FROM)
+		(void)madvise(p, cap, MADV_HUGEPAGE); /* advice only */
+#endif
+	return p;
+}
+
+/* Only if the bound was wrong: move to a mapping twice as large. */
+static int snap_grow(snap_out *o, size_t need)
+{
+	size_t cap = o->cap;
+	while (cap < need)
+		cap *= 2;
+	void *p = mremap(o->p, o->cap, cap, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED) {
+		o->oom = 1;
+		return -1;
+	}
+	o->p = p;
+	o->cap = cap;
+	return 0;
+}
+
+static void snap_put(snap_out *o, const void *bytes, size_t n)
+{
+	if (o->oom || (o->len + n > o->cap && snap_grow(o, o->len + n) != 0))
+		return;
+	memcpy(o->p + o->len, bytes, n);
+	o->len += n;
+}
+
+static void snap_put_le32(snap_out *o, uint32_t v)
+{
+	unsigned char le[4];
+	put_le32(le, v);
+	snap_put(o, le, 4);
+}
+
+static void snap_put_le64(snap_out *o, uint64_t v)
+{
+	unsigned char le[8];
+	put_le64(le, v);
+	snap_put(o, le, 8);
+}
+
+/* Hashes the whole blocks written since the last step. */
+static void snap_hash_step(snap_out *o)
+{
+	size_t upto = o->len - o->len % 32;
+	snap_hash_blocks(&o->h, o->p + o->hashed, upto - o->hashed);
+	o->hashed = upto;
+}
+
+/* An upper bound of the serialized size: every record takes at least its
+ * own bytes plus an 8-byte node header in LMDB's leaf or overflow pages,
+ * and the snapshot adds 8 bytes of lengths. */
+static size_t snap_bound(MDB_txn *txn, const MDB_dbi *dbis, int n)
+{
+	size_t bound = SNAP_HDR + 8 * (N_SECTIONS + 1);
+	for (int i = 0; i < n; i++) {
+		MDB_stat st;
+		if (mdb_stat(txn, dbis[i], &st) == 0)
+			bound += (st.ms_leaf_pages + st.ms_overflow_pages) *
+				 (size_t)st.ms_psize;
+	}
+	return bound;
+}
+
+/* Appends one database (only keys starting with prefix, if given). The
+ * count comes first, so a whole database is counted up front from LMDB's
+ * statistics and hashed as it is written; a filtered one is counted as it
+ * goes and hashed after (the user keys in meta are few). */
+static int write_db(snap_out *o, MDB_txn *txn, MDB_dbi dbi, const char *prefix)
+{
+	size_t count_at = o->len, count = 0, pl = prefix ? strlen(prefix) : 0;
+	MDB_stat st = {0};
+	if (!prefix && mdb_stat(txn, dbi, &st) != 0)
+		st.ms_entries = 0;
+	snap_put_le64(o, st.ms_entries);
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
 		return store_lmdb_err(rc, "cursor");
 	MDB_val k, v;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !o->oom;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl)))
 			continue;
-		append_le32(b, (uint32_t)k.mv_size);
-		abuf_put(b, k.mv_data, k.mv_size);
-		append_le32(b, (uint32_t)v.mv_size);
-		abuf_put(b, v.mv_data, v.mv_size);
+		snap_put_le32(o, (uint32_t)k.mv_size);
+		snap_put(o, k.mv_data, k.mv_size);
+		snap_put_le32(o, (uint32_t)v.mv_size);
+		snap_put(o, v.mv_data, v.mv_size);
 		count++;
+		if (!prefix && o->len - o->hashed >= SNAP_HASH_STEP)
+			snap_hash_step(o);
 	}
 	mdb_cursor_close(c);
+	if (o->oom)
+		return -ENOMEM;
 	if (rc != MDB_NOTFOUND)
 		return store_lmdb_err(rc, "snapshot read");
-	if (!abuf_ok(b))
-		return -ENOMEM;
-	put_le64(b->p + count_at, count);
+	if (count != st.ms_entries) {
+		put_le64(o->p + count_at, count);
+		if (o->hashed > count_at)
+			o->rehash = 1;
+	}
 	return 0;
 }
 
 int store_snapshot_write(store_snap *sn, void **buf, size_t *len)
 {
 	store *s = sn->s;
-	abuf b;
-	abuf_init(&b);
-	uint64_t index;
 	*buf = NULL;
 	*len = 0;
-	uint64_t applied;
+	uint64_t index, applied;
 	int rc = store_state_get(s, sn->txn, &index, &applied);
 	if (rc != 0)
 		return rc;
-	abuf_put(&b, SNAP_MAGIC, 8);
-	append_le64(&b, sn->raft_index);
-	append_le64(&b, index);
+	const MDB_dbi dbis[N_SECTIONS] = {s->nodes, s->expiry, s->meta,
+					  s->history};
+	snap_out o = {.cap = snap_bound(sn->txn, dbis, N_SECTIONS)};
+	snap_hash_init(&o.h);
+	if ((o.p = snap_map(o.cap)) == NULL)
+		return -ENOMEM;
+	snap_put(&o, SNAP_MAGIC, 8);
+	snap_put_le64(&o, sn->raft_index);
+	snap_put_le64(&o, index);
 	/* The whole history window goes along, so a host restored from a
 	 * snapshot answers old waitIndex values like its peers (no 401 a
 	 * client would not get elsewhere). It is half of the snapshot. */
-	if ((rc = write_db(&b, sn->txn, s->nodes, NULL)) == 0 &&
-	    (rc = write_db(&b, sn->txn, s->expiry, NULL)) == 0 &&
-	    (rc = write_db(&b, sn->txn, s->meta, META_USER)) == 0)
-		rc = write_db(&b, sn->txn, s->history, NULL);
+	static const char *const prefixes[N_SECTIONS] = {NULL, NULL, META_USER,
+							 NULL};
+	for (int i = 0; rc == 0 && i < N_SECTIONS; i++)
+		rc = write_db(&o, sn->txn, dbis[i], prefixes[i]);
 	if (rc == 0) {
-		uint64_t h = snap_hash((const unsigned char *)b.p, b.len);
-		append_le64(&b, h);
-		rc = abuf_ok(&b) ? 0 : -ENOMEM;
+		snap_hash_step(&o);
+		uint64_t h = o.rehash
+				 ? snap_hash(o.p, o.len)
+				 : snap_hash_final(&o.h, o.len, o.p + o.hashed);
+		snap_put_le64(&o, h);
+		rc = o.oom ? -ENOMEM : 0;
 	}
 	if (rc != 0) {
-		free(b.p);
+		munmap(o.p, o.cap);
 		return rc;
 	}
-	*buf = b.p;
-	*len = b.len;
+	/* give back the pages past the end now: free takes only len */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t used = (o.len + page - 1) / page * page;
+	if (used < o.cap)
+		munmap(o.p + used, o.cap - used);
+	*buf = o.p;
+	*len = o.len;
 	return 0;
+}
+
+void store_snapshot_free(void *buf, size_t len)
+{
+	if (buf)
+		munmap(buf, len);
 }
 
 void store_snapshot_end(store_snap *sn)

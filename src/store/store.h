@@ -185,6 +185,8 @@ uint64_t store_meta_gen(store *s);
 typedef struct store_snap store_snap;
 int store_snapshot_begin(store *s, uint64_t raft_index, store_snap **snap);
 int store_snapshot_write(store_snap *snap, void **buf, size_t *len);
+/* Frees what store_snapshot_write returned (its own mapping, not malloc). */
+void store_snapshot_free(void *buf, size_t len);
 void store_snapshot_end(store_snap *snap);
 /* Replaces everything with the snapshot's contents, unless the store has
  * already applied past the snapshot's Raft index (a restart), in which case

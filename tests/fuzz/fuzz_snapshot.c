@@ -98,7 +98,7 @@ static void write_seed(const char *out, const char *name, store *s, uint64_t ri)
 	    fwrite(buf, 1, len, f) != len)
 		abort();
 	fclose(f);
-	free(buf);
+	store_snapshot_free(buf, len);
 }
 
 static void seeds(const char *out)
@@ -179,7 +179,7 @@ static void exercise(store *s)
 	size_t len;
 	if (store_snapshot_begin(s, ri, &snap) == 0) {
 		if (store_snapshot_write(snap, &buf, &len) == 0)
-			free(buf);
+			store_snapshot_free(buf, len);
 		store_snapshot_end(snap);
 	}
 }

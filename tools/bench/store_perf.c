@@ -114,7 +114,7 @@ static int snapshot(store *s, int n, uint64_t raft)
 	if (rc != 0 || len <= (size_t)n * 256)
 		return wrong("snapshot too small");
 	printf("snapshot: %zu bytes in %.1f ms\n", len, (now_s() - t0) * 1e3);
-	free(buf);
+	store_snapshot_free(buf, len);
 	return 0;
 }
 
