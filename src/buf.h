@@ -1,5 +1,5 @@
 /* buf.h - abuf, the append buffer: a growable byte buffer that the API
- * builds response bodies in and the store builds snapshots in.
+ * builds response bodies and metrics in, and the peer port its frames.
  *
  * The layout (p, len, cap) matches api_metrics_cb so a buffer can be handed
  * to registered metrics blocks directly. Allocation failure is sticky:
