@@ -21,6 +21,7 @@ import tarfile
 import time
 
 from netlab import sh, wait_until  # noqa: F401 (wait_until re-exported)
+from ovldlab import skip
 
 DOCKERD = os.environ.get("DOCKERD_BIN", "/usr/sbin/dockerd")
 # /usr/local/bin/docker may be a newer client that refuses to talk to a
@@ -131,6 +132,20 @@ class Engine:
         except ValueError:
             return None
 
+    def container_ip(self, name, network="demo"):
+        """A container's address on network, or "" if it has none."""
+        rc, out, _ = self.docker(
+            "inspect", "-f",
+            '{{(index .NetworkSettings.Networks "%s").IPAddress}}' % network,
+            name)
+        return out if rc == 0 else ""
+
+    def ping(self, ctr, target, count=2):
+        """(ok, output) of ping -c count from inside container ctr."""
+        rc, out, err = self.docker("exec", ctr, "ping", "-c", str(count),
+                                   "-W", "2", target, timeout=30)
+        return rc == 0, out + err
+
     def stop(self, timeout=20):
         if self.proc is None:
             return
@@ -153,6 +168,30 @@ class Engine:
 
     def tail(self, n=40):
         return "\n".join(self.log_text().splitlines()[-n:])
+
+
+def import_busybox(c, engines, workdir):
+    """Each engine gets the test image (busybox from the host's binary)."""
+    tar = os.path.join(workdir, "busybox.tar")
+    busybox_tar(tar)
+    for e in engines:
+        rc, _, err = e.docker("import", tar, IMAGE, timeout=60)
+        c.check(rc == 0, "busybox image imported on %s" % e.host.name, err)
+
+
+def print_tails(engines, n=60):
+    """Each engine's last log lines, for a test that failed."""
+    for e in engines:
+        print("---- dockerd %s (tail) ----\n%s" % (e.host.name, e.tail(n)))
+
+
+def cluster_store_engine():
+    """Skips the test unless dockerd still has --cluster-store (< 23)."""
+    major, text = engine_version()
+    if major is None:
+        skip(text)
+    if major >= 23:
+        skip("dockerd %s has no --cluster-store (removed in 23)" % text)
 
 
 def subnet_of(e, name):

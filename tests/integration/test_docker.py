@@ -228,17 +228,6 @@ def check_engine_logs(c, engines):
                 "\n".join(hits[:5]))
 
 
-def container_ip(e, name):
-    rc, out, _ = e.docker("inspect", "-f",
-                          '{{(index .NetworkSettings.Networks "demo")'
-                          '.IPAddress}}', name)
-    return out if rc == 0 else ""
-
-
-def ping(e, ctr, target):
-    rc, out, err = e.docker("exec", ctr, "ping", "-c", "2", "-W", "2",
-                            target, timeout=30)
-    return rc == 0, out + err
 
 
 def check_containers(c, lab, e1, e2):
@@ -248,16 +237,16 @@ def check_containers(c, lab, e1, e2):
         c.check(rc == 0,
                 "%s: docker run --net demo %s" % (e.host.name, name),
                 err + "\n" + e.tail())
-    ip1, ip2 = container_ip(e1, "c1"), container_ip(e2, "c2")
+    ip1, ip2 = e1.container_ip("c1"), e2.container_ip("c2")
     c.check(ip1.startswith("10.99.0.") and ip2.startswith("10.99.0.") and
             ip1 != ip2,
             "containers get distinct addresses in %s" % SUBNET,
             "%r %r" % (ip1, ip2))
     for e, ctr, target in ((e1, "c1", ip2), (e2, "c2", ip1),
                            (e1, "c1", "c2"), (e2, "c2", "c1")):
-        ok = wait_until(lambda: ping(e, ctr, target)[0], 20, 0.5)
+        ok = wait_until(lambda: e.ping(ctr, target)[0], 20, 0.5)
         c.check(ok, "%s pings %s across hosts" % (ctr, target),
-                ping(e, ctr, target)[1])
+                e.ping(ctr, target)[1])
     rc, out, err = h_ovlctl_endpoints(lab)
     c.check(rc == 0 and "c1" in out and "c2" in out,
             "ovlctl endpoint ls shows Docker's containers", out + err)
@@ -435,14 +424,6 @@ def start_engines(c, lab):
     return engines, True
 
 
-def import_image(c, lab, engines):
-    tar = os.path.join(lab.dir, "busybox.tar")
-    dockerlab.busybox_tar(tar)
-    for e in engines:
-        rc, _, err = e.docker("import", tar, IMAGE, timeout=60)
-        c.check(rc == 0, "busybox image imported on %s" % e.host.name, err)
-
-
 def run(lab, c):
     h1, h2 = lab.hosts
     lab.start_cluster()
@@ -454,7 +435,7 @@ def run(lab, c):
         check_nodes(c, lab, engines)
         check_members(c, lab, engines)
         check_latency(c, lab)
-        import_image(c, lab, engines)
+        dockerlab.import_busybox(c, engines, lab.dir)
         nid = check_network(c, lab, e1, e2)
         check_coexistence(c, lab, nid)
         check_no_devices_for_docker(c, lab, "after create")
@@ -469,20 +450,14 @@ def run(lab, c):
         check_expiry(c, lab, e1, e2)
     finally:
         if c.failed:
-            for e in engines:
-                print("---- dockerd %s (tail) ----\n%s" % (e.host.name,
-                                                          e.tail(60)))
+            dockerlab.print_tails(engines, 60)
         dockerlab.cleanup(engines, lab.dir)
 
 
 def main():
     require_root("network namespaces, dockerd")
     require_binary("ETCDCTL_BIN", "etcdctl", "it lists Docker's keys")
-    major, text = dockerlab.engine_version()
-    if major is None:
-        skip(text)
-    if major >= 23:
-        skip("dockerd %s has no --cluster-store (removed in 23)" % text)
+    dockerlab.cluster_store_engine()
     t0 = time.monotonic()
     c = Checks()
     with NetLab(n_hosts=2, checks=c) as lab:

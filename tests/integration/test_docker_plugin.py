@@ -157,17 +157,6 @@ def docker_nets(e):
     return out.splitlines() if rc == 0 else None
 
 
-def container_ip(e, name):
-    rc, out, _ = e.docker("inspect", "-f",
-                          '{{(index .NetworkSettings.Networks "demo")'
-                          '.IPAddress}}', name)
-    return out if rc == 0 else ""
-
-
-def ping(e, ctr, target, count=2):
-    rc, out, err = e.docker("exec", ctr, "ping", "-c", str(count), "-W",
-                            "2", target, timeout=30)
-    return rc == 0, out + err
 
 
 def endpoints(ph, network="demo"):
@@ -244,7 +233,7 @@ def check_containers(c, ph1, ph2):
     e1, e2 = ph1.engine, ph2.engine
     if not (run_ctr(c, e1, "test1") and run_ctr(c, e2, "test2")):
         return None
-    ip1, ip2 = container_ip(e1, "test1"), container_ip(e2, "test2")
+    ip1, ip2 = e1.container_ip("test1"), e2.container_ip("test2")
     pre = SUBNET.rsplit(".", 1)[0] + "."
     c.check(ip1.startswith(pre) and ip2.startswith(pre) and ip1 != ip2,
             "containers get distinct addresses in %s" % SUBNET,
@@ -253,9 +242,9 @@ def check_containers(c, ph1, ph2):
         rc, out, err = e.docker("exec", n, "cat", "/sys/class/net/eth0/mtu")
         c.check(out == "1450", "%s's eth0 has MTU 1450" % n, out + err)
     for e, ctr, target in ((e1, "test1", ip2), (e2, "test2", ip1)):
-        ok = wait_until(lambda: ping(e, ctr, target)[0], 20, 0.5)
+        ok = wait_until(lambda: e.ping(ctr, target)[0], 20, 0.5)
         c.check(ok, "%s pings %s across hosts" % (ctr, target),
-                ping(e, ctr, target)[1])
+                e.ping(ctr, target)[1])
     eps = endpoints(ph1) or {}
     c.check({"test1", "test2"} <= set(eps) and
             all(eps[n].get("runtime") == "docker" for n in eps),
@@ -342,19 +331,19 @@ def check_dockerd_restart(c, ph1, ph2, ip1):
     consistent(c, "after h2's dockerd restart", ph1, ph2, ["test1"])
     rc, _, err = e2.docker("start", "test2", timeout=90)
     c.check(rc == 0, "docker start test2 again", err + e2.tail(10))
-    ok = wait_until(lambda: ping(e2, "test2", ip1)[0], 20, 0.5)
-    c.check(ok, "...and it pings test1 again", ping(e2, "test2", ip1)[1])
+    ok = wait_until(lambda: e2.ping("test2", ip1)[0], 20, 0.5)
+    c.check(ok, "...and it pings test1 again", e2.ping("test2", ip1)[1])
 
 
 def check_ovld_restart(c, lab, ph1, ph2, ip1, ip2):
     h1 = ph1.h
     h1.stop(signal.SIGKILL)
     ph1.start()
-    ok = wait_until(lambda: ping(ph1.engine, "test1", ip2, 1)[0], 20, 0.5)
+    ok = wait_until(lambda: ph1.engine.ping("test1", ip2, 1)[0], 20, 0.5)
     c.check(ok, "after h1's ovld restart (kill -9) test1 still pings test2",
-            ping(ph1.engine, "test1", ip2)[1])
-    ok = wait_until(lambda: ping(ph2.engine, "test2", ip1, 1)[0], 20, 0.5)
-    c.check(ok, "...and test2 pings test1", ping(ph2.engine, "test2",
+            ph1.engine.ping("test1", ip2)[1])
+    ok = wait_until(lambda: ph2.engine.ping("test2", ip1, 1)[0], 20, 0.5)
+    c.check(ok, "...and test2 pings test1", ph2.engine.ping("test2",
                                                   ip1)[1])
     consistent(c, "after h1's ovld restart", ph1, ph2, ["test1", "test2"])
 
@@ -464,12 +453,7 @@ def run(lab, c):
                  e.host.name,
                         e.tail())
                 return
-        for e in engines:
-            tar = os.path.join(lab.dir, "busybox.tar")
-            dockerlab.busybox_tar(tar)
-            rc, _, err = e.docker("import", tar, IMAGE, timeout=60)
-            c.check(rc == 0, "busybox image imported on %s" % e.host.name,
-                    err)
+        dockerlab.import_busybox(c, engines, lab.dir)
         ph1, ph2 = phs
         check_network(c, ph1, ph2)
         ips = check_containers(c, ph1, ph2)
@@ -478,18 +462,16 @@ def run(lab, c):
         check_duplicate(c, ph1, ph2)
         if not check_rm_refused(c, ph1, ph2):
             return
-        ip1 = container_ip(ph1.engine, "test1")
+        ip1 = ph1.engine.container_ip("test1")
         check_dockerd_restart(c, ph1, ph2, ip1)
-        ip2 = container_ip(ph2.engine, "test2")
+        ip2 = ph2.engine.container_ip("test2")
         check_ovld_restart(c, lab, ph1, ph2, ip1, ip2)
         check_kill9(c, ph1, ph2)
         check_other_networks(c, ph1, ph2)
         check_rm_all(c, ph1, ph2)
     finally:
         if c.failed:
-            for e in engines:
-                print("---- dockerd %s (tail) ----\n%s" % (e.host.name,
-                                                          e.tail(40)))
+            dockerlab.print_tails(engines, 40)
             for h in lab.hosts:
                 print("---- ovld %s (tail) ----\n%s" % (h.name, h.tail(40)))
         dockerlab.cleanup(engines, lab.dir)

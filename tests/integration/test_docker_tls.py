@@ -246,14 +246,6 @@ def check_nodes(c, lab, engines):
             str(registered(lab.hosts[0])))
 
 
-def import_image(c, lab, engines):
-    tar = os.path.join(lab.dir, "busybox.tar")
-    dockerlab.busybox_tar(tar)
-    for e in engines:
-        rc, _, err = e.docker("import", tar, IMAGE, timeout=60)
-        c.check(rc == 0, "busybox image imported on %s" % e.host.name, err)
-
-
 def check_network(c, e1, e2):
     rc, nid, err = e1.docker("network", "create", "-d", "overlay",
                              "--subnet", SUBNET, "demo")
@@ -265,17 +257,6 @@ def check_network(c, e1, e2):
             "h2 lists demo with the same id, scope global", out + err)
 
 
-def container_ip(e, name):
-    rc, out, _ = e.docker("inspect", "-f",
-                          '{{(index .NetworkSettings.Networks "demo")'
-                          '.IPAddress}}', name)
-    return out if rc == 0 else ""
-
-
-def ping(e, ctr, target):
-    rc, out, err = e.docker("exec", ctr, "ping", "-c", "2", "-W", "2",
-                            target, timeout=30)
-    return rc == 0, out + err
 
 
 def check_containers(c, e1, e2):
@@ -284,15 +265,15 @@ def check_containers(c, e1, e2):
                               IMAGE, "sleep", "600", timeout=90)
         c.check(rc == 0, "%s: docker run --net demo %s" %
                 (e.host.name, name), err + "\n" + e.tail())
-    ip1, ip2 = container_ip(e1, "c1"), container_ip(e2, "c2")
+    ip1, ip2 = e1.container_ip("c1"), e2.container_ip("c2")
     c.check(ip1.startswith("10.98.0.") and ip2.startswith("10.98.0.") and
             ip1 != ip2, "containers get distinct addresses in %s" % SUBNET,
             "%r %r" % (ip1, ip2))
     for e, ctr, target in ((e1, "c1", ip2), (e2, "c2", ip1),
                            (e1, "c1", "c2")):
-        ok = wait_until(lambda: ping(e, ctr, target)[0], 20, 0.5)
+        ok = wait_until(lambda: e.ping(ctr, target)[0], 20, 0.5)
         c.check(ok, "%s pings %s across hosts" % (ctr, target),
-                ping(e, ctr, target)[1])
+                e.ping(ctr, target)[1])
 
 
 def check_engine_logs(c, engines):
@@ -319,7 +300,7 @@ def run(lab, c):
             return
         e1, e2 = engines
         check_nodes(c, lab, engines)
-        import_image(c, lab, engines)
+        dockerlab.import_busybox(c, engines, lab.dir)
         check_network(c, e1, e2)
         check_containers(c, e1, e2)
         for e, name in ((e1, "c1"), (e2, "c2")):
@@ -329,20 +310,14 @@ def run(lab, c):
         check_engine_logs(c, engines)
     finally:
         if c.failed:
-            for e in engines:
-                print("---- dockerd %s (tail) ----\n%s" % (e.host.name,
-                                                          e.tail(60)))
+            dockerlab.print_tails(engines, 60)
         dockerlab.cleanup(engines, lab.dir)
 
 
 def main():
     require_root("network namespaces, dockerd")
     require_binary("NO_SUCH_ENV_CURL", "curl", "the test's TLS client")
-    major, text = dockerlab.engine_version()
-    if major is None:
-        skip(text)
-    if major >= 23:
-        skip("dockerd %s has no --cluster-store (removed in 23)" % text)
+    dockerlab.cluster_store_engine()
     t0 = time.monotonic()
     c = Checks()
     # h3 only tries to join

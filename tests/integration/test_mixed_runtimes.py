@@ -22,7 +22,7 @@ from cnilab import NetLab, control, sock_of  # noqa: E402
 import dockerlab  # noqa: E402
 from test_podman import Podman  # noqa: E402
 from test_docker_plugin import (MountNs, PluginEngine, PluginHost,  # noqa
-                                container_ip, dockerd_runs_here)
+                                dockerd_runs_here)
 
 SUBNET = "10.79.0.0/24"
 
@@ -45,9 +45,8 @@ def podman_ping(pm, name, ip, what):
 
 def docker_ping(engine, name, ip, what):
     """(ok, what, detail) for Checks.check: a container pings ip."""
-    rc, out, err = engine.docker("exec", name, "ping", "-c", "2", "-W", "2",
-                                 ip)
-    return rc == 0, what, out + err
+    ok, out = engine.ping(name, ip)
+    return ok, what, out
 
 
 def run(lab, c, pm, engine):
@@ -67,7 +66,7 @@ def run(lab, c, pm, engine):
     rc, _, err = engine.docker("run", "-d", "--net", "demo", "--name", "db",
                                dockerlab.IMAGE, "sleep", "600")
     c.check(rc == 0, "docker container db on h2", err)
-    ip_db = container_ip(engine, "db")
+    ip_db = engine.container_ip("db")
     ns = lab.container("n3")
     p = h3.exec(OVLCTL, "--socket", sock_of(h3), "attach", "demo", "n3",
                 "--netns", ns)
@@ -132,10 +131,7 @@ def main():
                     skip("dockerd cannot start on this machine:\n" + log)
                 c.check(False, "dockerd on h2 starts", engine.tail())
                 return c.done()
-            tar = os.path.join(lab.dir, "busybox.tar")
-            dockerlab.busybox_tar(tar)
-            rc, _, err = engine.docker("import", tar, dockerlab.IMAGE)
-            c.check(rc == 0, "busybox image imported on h2", err)
+            dockerlab.import_busybox(c, [engine], lab.dir)
             run(lab, c, pm, engine)
         finally:  # an exception is the lab's failed check, after this
             pm.cleanup()
