@@ -103,11 +103,11 @@ void trust_admit_user(peer_trust *t, uint64_t from, const void *body,
 		      size_t len,
 		      void (*answer)(void *actx, int status, const char *json),
 		      void *actx);
-/* trust.c: a member seen leaving (the latest TRUST_REMOVED_MAX are
+/* policy.c: a member seen leaving (the latest TRUST_REMOVED_MAX are
  * kept), and whether id was removed: the replicated record, or seen */
 void trust_note_removed(peer_trust *t, uint64_t id);
 int trust_was_removed(peer_trust *t, uint64_t id);
-/* trust.c: the peer port's policy (a peer_authorize_cb) */
+/* policy.c: the peer port's policy (a peer_authorize_cb) */
 int trust_authorize(void *ctx, X509 *cert, uint64_t claimed_id,
 		    const char *host, char *why, size_t len);
 
