@@ -563,6 +563,26 @@ static int all_answered(cluster *c, void *arg)
 	return 1;
 }
 
+/* BATCH writes to h in one loop turn (keys prefix0, prefix1, ...), run
+ * until each is answered: each succeeds, for its own key, and is in h's
+ * store when answered. */
+static void write_one_turn(cluster *c, host *h, const char *prefix)
+{
+	answer a[BATCH];
+	char key[BATCH][32], val[BATCH][8];
+	for (int i = 0; i < BATCH; i++) {
+		snprintf(key[i], sizeof(key[i]), "%s%d", prefix, i);
+		snprintf(val[i], sizeof(val[i]), "%d", i);
+		put(h, STORE_OP_PUT, key[i], val[i], &a[i]);
+	}
+	assert_true(run_until(c, all_answered, a));
+	for (int i = 0; i < BATCH; i++) {
+		assert_int_equal(a[i].error, 0);
+		assert_string_equal(a[i].key, key[i]);
+		assert_true(a[i].in_store);
+	}
+}
+
 /* Writes taken in one loop turn reach raft as one raft_apply: one append
  * request on the leader's disk (and so one AppendEntries per follower)
  * carries all of them, as batch.c means. Each is still its own entry and
@@ -570,21 +590,9 @@ static int all_answered(cluster *c, void *arg)
 static void one_turn_of_writes_is_one_append(void **state)
 {
 	cluster *c = *state;
-	answer a[BATCH];
-	char key[BATCH][32], val[BATCH][8];
 	spy_on(c, 0);
-	for (int i = 0; i < BATCH; i++) {
-		snprintf(key[i], sizeof(key[i]), "/batch/l%d", i);
-		snprintf(val[i], sizeof(val[i]), "%d", i);
-		put(&c->h[0], STORE_OP_PUT, key[i], val[i], &a[i]);
-	}
-	assert_true(run_until(c, all_answered, a));
+	write_one_turn(c, &c->h[0], "/batch/l");
 	spy_off();
-	for (int i = 0; i < BATCH; i++) {
-		assert_int_equal(a[i].error, 0);
-		assert_string_equal(a[i].key, key[i]);
-		assert_true(a[i].in_store);
-	}
 	assert_int_equal(spy.entries, BATCH);
 	assert_int_equal(spy.requests, 1);
 	assert_int_equal(spy.largest, BATCH);
@@ -595,21 +603,10 @@ static void one_turn_of_writes_is_one_append(void **state)
 static void one_turn_of_forwards_is_one_request(void **state)
 {
 	cluster *c = *state;
-	answer a[BATCH];
-	char key[BATCH][32], val[BATCH][8];
 	unsigned forwards = c->sent[RAFTNODE_FORWARD];
 	spy_on(c, 0);
-	for (int i = 0; i < BATCH; i++) {
-		snprintf(key[i], sizeof(key[i]), "/batch/f%d", i);
-		snprintf(val[i], sizeof(val[i]), "%d", i);
-		put(&c->h[1], STORE_OP_PUT, key[i], val[i], &a[i]);
-	}
-	assert_true(run_until(c, all_answered, a));
+	write_one_turn(c, &c->h[1], "/batch/f");
 	spy_off();
-	for (int i = 0; i < BATCH; i++) {
-		assert_int_equal(a[i].error, 0);
-		assert_true(a[i].in_store);
-	}
 	assert_int_equal(c->sent[RAFTNODE_FORWARD], forwards + 1);
 	assert_int_equal(spy.entries, BATCH);
 	assert_int_equal(spy.requests, 1);
